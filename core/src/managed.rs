@@ -1,0 +1,261 @@
+//! A multiplexed connection that replaces itself when it breaks.
+//!
+//! redis-rs' `ConnectionManager` parks every command while it reconnects, which is how
+//! node-redis #1789/#2632-style hangs happen. Here a command issued while the socket is
+//! down fails at once with `ERR_NOT_CONNECTED`, and one background task reconnects with
+//! the seed's linear backoff until it succeeds or the connection is closed.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult};
+use tokio::runtime::Handle;
+use tokio::task::AbortHandle;
+
+use crate::backoff::reconnect_delay;
+use crate::config::{ConnectionConfig, Target};
+use crate::error::{ErrorCode, LayerError};
+
+/// Lifecycle events, for the application's logger.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Connected { target: String, reconnected: bool },
+    Disconnected { target: String, reason: String },
+    ReconnectFailed { target: String, attempt: u32, error: LayerError },
+}
+
+pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
+/// Receives server pushes (pub/sub messages) other than disconnect notices.
+pub type PushSink = Arc<dyn Fn(PushInfo) + Send + Sync>;
+/// Runs after every successful reconnect, e.g. to restore subscriptions.
+pub type ReconnectHook = Arc<dyn Fn(MultiplexedConnection) + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    connection: Option<(MultiplexedConnection, u64)>,
+    target: Option<Target>,
+    runtime: Option<Handle>,
+    reconnect_task: Option<AbortHandle>,
+    closed: bool,
+}
+
+struct Inner {
+    config: ConnectionConfig,
+    state: Mutex<State>,
+    generation: AtomicU64,
+    events: EventSink,
+    push: Option<PushSink>,
+    on_reconnect: Mutex<Option<ReconnectHook>>,
+}
+
+#[derive(Clone)]
+pub struct ManagedConnection {
+    inner: Arc<Inner>,
+}
+
+impl ManagedConnection {
+    pub fn new(config: ConnectionConfig, events: EventSink, push: Option<PushSink>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State::default()),
+                generation: AtomicU64::new(0),
+                events,
+                push,
+                on_reconnect: Mutex::new(None),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &ConnectionConfig {
+        &self.inner.config
+    }
+
+    pub fn set_reconnect_hook(&self, hook: ReconnectHook) {
+        *lock(&self.inner.on_reconnect) = Some(hook);
+    }
+
+    /// Opens the first connection. Environment variables are read here, not earlier.
+    /// Idempotent while connected; after `close()` it opens a fresh connection.
+    pub async fn connect(&self) -> Result<(), LayerError> {
+        if self.is_connected() {
+            return Ok(());
+        }
+        let target = self.inner.config.resolve(|name| std::env::var(name).ok())?;
+        let (connection, generation) = open(&self.inner, &target).await?;
+        let mut state = lock(&self.inner.state);
+        if state.connection.is_some() {
+            // A concurrent connect() won the race; keep its connection.
+            return Ok(());
+        }
+        state.closed = false;
+        state.connection = Some((connection, generation));
+        state.target = Some(target.clone());
+        state.runtime = Handle::try_current().ok();
+        drop(state);
+        (self.inner.events)(Event::Connected {
+            target: target.display,
+            reconnected: false,
+        });
+        Ok(())
+    }
+
+    pub fn is_connected(&self) -> bool {
+        lock(&self.inner.state).connection.is_some()
+    }
+
+    /// The live connection, or an immediate error when there is none.
+    pub fn current(&self) -> Result<(MultiplexedConnection, u64), LayerError> {
+        let state = lock(&self.inner.state);
+        match (&state.connection, state.closed, &state.target) {
+            (Some((connection, generation)), _, _) => Ok((connection.clone(), *generation)),
+            (None, true, _) => Err(LayerError::new(
+                ErrorCode::Closed,
+                "Redis connection is closed",
+            )),
+            (None, false, Some(target)) => Err(LayerError::new(
+                ErrorCode::NotConnected,
+                format!("Redis at {} is unreachable; reconnecting", target.display),
+            )),
+            (None, false, None) => Err(LayerError::new(
+                ErrorCode::NotConnected,
+                "Redis not connected",
+            )),
+        }
+    }
+
+    /// Runs one operation on the live connection; a broken connection is replaced.
+    pub async fn run<T, F, Fut>(&self, operation: F) -> Result<T, LayerError>
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let (connection, generation) = self.current()?;
+        operation(connection).await.map_err(|err| {
+            let error = LayerError::from_command(&err);
+            if error.breaks_connection() {
+                connection_lost(&self.inner, generation, &error.message);
+            }
+            error
+        })
+    }
+
+    /// Ends the connection and any reconnect in progress; in-flight commands fail.
+    pub fn close(&self) {
+        let mut state = lock(&self.inner.state);
+        state.closed = true;
+        state.connection = None;
+        if let Some(task) = state.reconnect_task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not turn every later call into a panic too.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+async fn open(
+    inner: &Arc<Inner>,
+    target: &Target,
+) -> Result<(MultiplexedConnection, u64), LayerError> {
+    let generation = inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
+    let client = redis::Client::open(target.info.clone())
+        .map_err(|err| LayerError::from_connect(&err, &target.display))?;
+    let weak = Arc::downgrade(inner);
+    let push_sink = inner.push.clone();
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(inner.config.connect_timeout))
+        .set_response_timeout(Some(inner.config.command_timeout))
+        .set_push_sender(move |push: PushInfo| -> Result<(), LayerError> {
+            if push.kind == PushKind::Disconnection {
+                if let Some(inner) = weak.upgrade() {
+                    connection_lost(&inner, generation, "the server closed the connection");
+                }
+            } else if let Some(sink) = &push_sink {
+                sink(push);
+            }
+            Ok(())
+        });
+    let attempt = client.get_multiplexed_async_connection_with_config(&config);
+    match tokio::time::timeout(inner.config.connect_timeout, attempt).await {
+        Ok(Ok(connection)) => Ok((connection, generation)),
+        Ok(Err(err)) => Err(LayerError::from_connect(&err, &target.display)),
+        Err(_) => Err(LayerError::new(
+            ErrorCode::ConnectTimeout,
+            format!(
+                "Timed out after {} ms connecting to Redis at {}",
+                inner.config.connect_timeout.as_millis(),
+                target.display
+            ),
+        )),
+    }
+}
+
+/// Drops the connection of `generation` (if it is still the live one) and starts
+/// the single reconnect task.
+fn connection_lost(inner: &Arc<Inner>, generation: u64, reason: &str) {
+    let mut state = lock(&inner.state);
+    let is_live = matches!(&state.connection, Some((_, live)) if *live == generation);
+    if !is_live || state.closed {
+        return;
+    }
+    state.connection = None;
+    let (Some(target), Some(runtime)) = (state.target.clone(), state.runtime.clone()) else {
+        return;
+    };
+    if state.reconnect_task.is_some() {
+        return;
+    }
+    let task = runtime.spawn(reconnect_loop(Arc::downgrade(inner), target.clone()));
+    state.reconnect_task = Some(task.abort_handle());
+    drop(state);
+    (inner.events)(Event::Disconnected {
+        target: target.display,
+        reason: reason.to_string(),
+    });
+}
+
+async fn reconnect_loop(weak: Weak<Inner>, target: Target) {
+    let mut attempt: u32 = 0;
+    loop {
+        attempt = attempt.saturating_add(1);
+        let Some(inner) = weak.upgrade() else { return };
+        let delay = reconnect_delay(
+            attempt,
+            inner.config.reconnect_step,
+            inner.config.reconnect_max,
+        );
+        drop(inner);
+        tokio::time::sleep(delay).await;
+        let Some(inner) = weak.upgrade() else { return };
+        match open(&inner, &target).await {
+            Ok((connection, generation)) => {
+                let mut state = lock(&inner.state);
+                state.reconnect_task = None;
+                if state.closed {
+                    return;
+                }
+                state.connection = Some((connection.clone(), generation));
+                drop(state);
+                (inner.events)(Event::Connected {
+                    target: target.display.clone(),
+                    reconnected: true,
+                });
+                let hook = lock(&inner.on_reconnect).clone();
+                if let Some(hook) = hook {
+                    hook(connection);
+                }
+                return;
+            }
+            Err(error) => (inner.events)(Event::ReconnectFailed {
+                target: target.display.clone(),
+                attempt,
+                error,
+            }),
+        }
+    }
+}

@@ -1,0 +1,23 @@
+// ESM entry: the same instances as the CommonJS entry, so `import` and `require`
+// users share one connection singleton.
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const redisLayer = require('./index.js');
+
+export const {
+  RedisConnection,
+  redisConnection,
+  connectRedis,
+  RedisClient,
+  Multi,
+  CacheKeys,
+  escapeGlob,
+  CacheService,
+  cacheService,
+  RedisLayerError,
+  setLogger,
+  defaultLogger,
+} = redisLayer;
+
+export default redisLayer;

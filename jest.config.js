@@ -1,0 +1,10 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/__test__'],
+  testMatch: ['**/*.test.ts', '**/*.test.js'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__test__/tsconfig.json', isolatedModules: true }],
+  },
+  testTimeout: 60000,
+};

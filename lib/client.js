@@ -1,0 +1,182 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.Multi = exports.RedisClient = void 0;
+const errors_1 = require("./errors");
+function toArgs(args, name) {
+    if (!Array.isArray(args))
+        throw new TypeError(`${name} must be an array of strings, got ${(0, errors_1.describeType)(args)}`);
+    return args.map((arg, i) => {
+        if (typeof arg === 'string')
+            return arg;
+        if (typeof arg === 'number' && Number.isFinite(arg))
+            return String(arg);
+        throw new TypeError(`${name}[${i}] must be a string or a finite number, got ${(0, errors_1.describeType)(arg)}`);
+    });
+}
+function keyList(keys, name) {
+    return typeof keys === 'string' ? [keys] : (0, errors_1.requireStringArray)(keys, name);
+}
+function setArgs(key, value, options) {
+    const args = ['SET', (0, errors_1.requireString)(key, 'key'), (0, errors_1.requireString)(value, 'value')];
+    if (options?.EX !== undefined)
+        args.push('EX', String((0, errors_1.requireTtl)(options.EX, 'options.EX')));
+    if (options?.PX !== undefined)
+        args.push('PX', String((0, errors_1.requireTtl)(options.PX, 'options.PX')));
+    if (options?.NX)
+        args.push('NX');
+    if (options?.XX)
+        args.push('XX');
+    if (options?.KEEPTTL)
+        args.push('KEEPTTL');
+    if (options?.GET)
+        args.push('GET');
+    return args;
+}
+function msetArgs(pairs) {
+    const args = ['MSET'];
+    if (Array.isArray(pairs)) {
+        const flat = pairs.flat();
+        args.push(...(0, errors_1.requireStringArray)(flat, 'pairs'));
+    }
+    else if (pairs !== null && typeof pairs === 'object') {
+        for (const [key, value] of Object.entries(pairs))
+            args.push(key, (0, errors_1.requireString)(value, `pairs.${key}`));
+    }
+    else {
+        throw new TypeError(`pairs must be an object or an array of [key, value], got ${(0, errors_1.describeType)(pairs)}`);
+    }
+    return args;
+}
+const toBoolean = (reply) => reply === 1;
+const nestedErrors = (replies) => replies.map((reply) => (reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? (0, errors_1.fromNative)(reply) : reply));
+/**
+ * The general-purpose client `redisConnection.getClient()` returns: node-redis
+ * names and result shapes for the commands the backend calls, `sendCommand` for
+ * the rest.
+ */
+class RedisClient {
+    /** @internal */
+    dispatcher;
+    /** @internal */
+    constructor(dispatcher) {
+        this.dispatcher = dispatcher;
+    }
+    /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
+    sendCommand(args) {
+        return (0, errors_1.rejectWith)(() => toArgs(args, 'args')).then((command) => this.command(command));
+    }
+    get(key) {
+        if (typeof key !== 'string')
+            return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(key, 'key'));
+        return this.dispatcher.run((id) => this.dispatcher.native.get(id, key));
+    }
+    set(key, value, options) {
+        return (0, errors_1.rejectWith)(() => setArgs(key, value, options)).then((args) => this.command(args));
+    }
+    setEx(key, seconds, value) {
+        return (0, errors_1.rejectWith)(() => ['SETEX', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds')), (0, errors_1.requireString)(value, 'value')]).then((args) => this.command(args));
+    }
+    del(keys) {
+        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['DEL', ...list])));
+    }
+    unlink(keys) {
+        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['UNLINK', ...list])));
+    }
+    exists(keys) {
+        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['EXISTS', ...list])));
+    }
+    mGet(keys) {
+        return (0, errors_1.rejectWith)(() => (0, errors_1.requireStringArray)(keys, 'keys')).then((list) => list.length === 0 ? [] : this.command(['MGET', ...list]));
+    }
+    mSet(pairs) {
+        return (0, errors_1.rejectWith)(() => msetArgs(pairs)).then((args) => (args.length === 1 ? 'OK' : this.command(args)));
+    }
+    /** True when the timeout was set (node-redis v4 shape, which the seed relies on). */
+    expire(key, seconds) {
+        return (0, errors_1.rejectWith)(() => ['EXPIRE', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds'))]).then((args) => this.dispatcher.run((id) => this.dispatcher.native.command(id, args), toBoolean));
+    }
+    ttl(key) {
+        return (0, errors_1.rejectWith)(() => ['TTL', (0, errors_1.requireString)(key, 'key')]).then((args) => this.command(args));
+    }
+    incr(key) {
+        return (0, errors_1.rejectWith)(() => ['INCR', (0, errors_1.requireString)(key, 'key')]).then((args) => this.command(args));
+    }
+    publish(channel, message) {
+        return (0, errors_1.rejectWith)(() => ['PUBLISH', (0, errors_1.requireString)(channel, 'channel'), (0, errors_1.requireString)(message, 'message')]).then((args) => this.command(args));
+    }
+    ping() {
+        return this.command(['PING']);
+    }
+    /** A MULTI/EXEC transaction: chain commands, then `exec()`. */
+    multi() {
+        return new Multi(this.dispatcher, true);
+    }
+    /** Like `multi()` but without MULTI/EXEC: one round trip, not atomic. */
+    pipeline() {
+        return new Multi(this.dispatcher, false);
+    }
+    command(args) {
+        return this.dispatcher.run((id) => this.dispatcher.native.command(id, args));
+    }
+}
+exports.RedisClient = RedisClient;
+/** Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors. */
+class Multi {
+    dispatcher;
+    atomic;
+    commands = [];
+    /** @internal */
+    constructor(dispatcher, atomic) {
+        this.dispatcher = dispatcher;
+        this.atomic = atomic;
+    }
+    addCommand(args) {
+        this.commands.push(toArgs(args, 'args'));
+        return this;
+    }
+    get(key) {
+        return this.addCommand(['GET', (0, errors_1.requireString)(key, 'key')]);
+    }
+    set(key, value, options) {
+        this.commands.push(setArgs(key, value, options));
+        return this;
+    }
+    setEx(key, seconds, value) {
+        return this.addCommand(['SETEX', (0, errors_1.requireString)(key, 'key'), (0, errors_1.requireTtl)(seconds, 'seconds'), (0, errors_1.requireString)(value, 'value')]);
+    }
+    del(keys) {
+        return this.addCommand(['DEL', ...keyList(keys, 'keys')]);
+    }
+    exists(keys) {
+        return this.addCommand(['EXISTS', ...keyList(keys, 'keys')]);
+    }
+    expire(key, seconds) {
+        return this.addCommand(['EXPIRE', (0, errors_1.requireString)(key, 'key'), (0, errors_1.requireTtl)(seconds, 'seconds')]);
+    }
+    ttl(key) {
+        return this.addCommand(['TTL', (0, errors_1.requireString)(key, 'key')]);
+    }
+    incr(key) {
+        return this.addCommand(['INCR', (0, errors_1.requireString)(key, 'key')]);
+    }
+    zAdd(key, members) {
+        const list = Array.isArray(members) ? members : [members];
+        return this.addCommand(['ZADD', (0, errors_1.requireString)(key, 'key'), ...list.flatMap((m) => [m.score, (0, errors_1.requireString)(m.value, 'value')])]);
+    }
+    zRemRangeByScore(key, min, max) {
+        return this.addCommand(['ZREMRANGEBYSCORE', (0, errors_1.requireString)(key, 'key'), min, max]);
+    }
+    zCard(key) {
+        return this.addCommand(['ZCARD', (0, errors_1.requireString)(key, 'key')]);
+    }
+    publish(channel, message) {
+        return this.addCommand(['PUBLISH', (0, errors_1.requireString)(channel, 'channel'), (0, errors_1.requireString)(message, 'message')]);
+    }
+    exec() {
+        if (this.commands.length === 0)
+            return Promise.resolve([]);
+        const commands = this.commands.splice(0);
+        return this.dispatcher.run((id) => this.dispatcher.native.pipeline(id, commands, this.atomic), (replies) => nestedErrors(replies));
+    }
+}
+exports.Multi = Multi;

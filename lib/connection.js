@@ -1,0 +1,119 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.connectRedis = exports.redisConnection = exports.RedisConnection = void 0;
+const client_1 = require("./client");
+const errors_1 = require("./errors");
+const logger_1 = require("./logger");
+const native_1 = require("./native");
+const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'];
+const STRING_OPTIONS = ['url', 'password', 'username'];
+function validate(options) {
+    if (options === undefined || options === null)
+        return {};
+    if (typeof options !== 'object')
+        throw new TypeError(`options must be an object, got ${(0, errors_1.describeType)(options)}`);
+    const given = options;
+    for (const name of STRING_OPTIONS) {
+        if (given[name] !== undefined && typeof given[name] !== 'string') {
+            throw new TypeError(`options.${name} must be a string, got ${(0, errors_1.describeType)(given[name])}`);
+        }
+    }
+    for (const name of NUMERIC_OPTIONS) {
+        const value = given[name];
+        if (value === undefined)
+            continue;
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+            throw new TypeError(`options.${name} must be a non-negative integer, got ${String(value)}`);
+        }
+    }
+    return { ...given };
+}
+/**
+ * The seed's three connections (commands, subscriber, publisher), each one socket
+ * that reconnects by itself. Commands issued while a socket is down fail at once
+ * instead of queueing.
+ */
+class RedisConnection {
+    options;
+    clients;
+    connecting;
+    closeHooks = new Set();
+    constructor(options) {
+        this.options = validate(options);
+    }
+    /** True between a successful connect() and close() while the command socket is up. */
+    get isConnected() {
+        return this.clients !== undefined && this.clients.client.dispatcher.native.isConnected;
+    }
+    /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
+    connect() {
+        if (this.clients)
+            return Promise.resolve();
+        if (!this.connecting) {
+            this.connecting = this.open().finally(() => {
+                this.connecting = undefined;
+            });
+        }
+        return this.connecting;
+    }
+    getClient() {
+        return this.role('client');
+    }
+    getSubscriber() {
+        return this.role('subscriber');
+    }
+    getPublisher() {
+        return this.role('publisher');
+    }
+    /** Ends every socket, reconnect loop and registered service timer. */
+    async close() {
+        for (const hook of [...this.closeHooks]) {
+            try {
+                hook();
+            }
+            catch (error) {
+                (0, logger_1.log)('error', 'Redis close hook failed', { message: error?.message });
+            }
+        }
+        const clients = this.clients;
+        this.clients = undefined;
+        if (!clients)
+            return;
+        for (const client of Object.values(clients))
+            client.dispatcher.native.close();
+        (0, logger_1.log)('info', 'Redis connections closed');
+    }
+    /** @internal Services that own timers or subscriptions stop them here. */
+    onClose(hook) {
+        this.closeHooks.add(hook);
+        return () => this.closeHooks.delete(hook);
+    }
+    role(role) {
+        if (!this.clients)
+            throw new Error('Redis not connected');
+        return this.clients[role];
+    }
+    async open() {
+        const native = { ...this.options };
+        const created = {
+            client: new client_1.RedisClient(new native_1.Dispatcher(native, 'client')),
+            subscriber: new client_1.RedisClient(new native_1.Dispatcher(native, 'subscriber')),
+            publisher: new client_1.RedisClient(new native_1.Dispatcher(native, 'publisher')),
+        };
+        const all = Object.values(created);
+        const results = await Promise.allSettled(all.map((client) => client.dispatcher.run((id) => client.dispatcher.native.connect(id))));
+        const failure = results.find((result) => result.status === 'rejected');
+        if (failure) {
+            for (const client of all)
+                client.dispatcher.native.close();
+            (0, logger_1.log)('error', 'Redis connection failed', { code: failure.reason?.code, message: failure.reason?.message });
+            throw failure.reason;
+        }
+        this.clients = created;
+        (0, logger_1.log)('info', 'All Redis connections established');
+    }
+}
+exports.RedisConnection = RedisConnection;
+exports.redisConnection = new RedisConnection();
+const connectRedis = () => exports.redisConnection.connect();
+exports.connectRedis = connectRedis;

@@ -1,0 +1,15 @@
+/** Every error redis-layer raises for Redis trouble carries a stable `code`. */
+export declare class RedisLayerError extends Error {
+    readonly code: string;
+    constructor(code: string, message: string);
+}
+/** Re-creates errors from the native side in this realm, so `instanceof Error` holds under Jest too. */
+export declare function fromNative(error: unknown): Error;
+export declare function requireString(value: unknown, name: string): string;
+export declare function requireStringArray(value: unknown, name: string): string[];
+/** A TTL in whole seconds: undefined/null/0 mean none (as the seed's `if (ttlSeconds)`), fractions round up. */
+export declare function optionalTtl(value: unknown, name: string): number | undefined;
+export declare function requireTtl(value: unknown, name: string): number;
+export declare function describeType(value: unknown): string;
+/** A rejected promise for bad input, so async-shaped methods never throw synchronously. */
+export declare function rejectWith<T>(build: () => T): Promise<T>;

@@ -1,0 +1,79 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.RedisLayerError = void 0;
+exports.fromNative = fromNative;
+exports.requireString = requireString;
+exports.requireStringArray = requireStringArray;
+exports.optionalTtl = optionalTtl;
+exports.requireTtl = requireTtl;
+exports.describeType = describeType;
+exports.rejectWith = rejectWith;
+/** Every error redis-layer raises for Redis trouble carries a stable `code`. */
+class RedisLayerError extends Error {
+    code;
+    constructor(code, message) {
+        super(message);
+        this.name = 'RedisLayerError';
+        this.code = code;
+    }
+}
+exports.RedisLayerError = RedisLayerError;
+/** Re-creates errors from the native side in this realm, so `instanceof Error` holds under Jest too. */
+function fromNative(error) {
+    if (error instanceof Error)
+        return error;
+    const source = error;
+    const message = typeof source?.message === 'string' ? source.message : String(error);
+    const code = typeof source?.code === 'string' ? source.code : 'ERR_INTERNAL';
+    return new RedisLayerError(code, message);
+}
+function requireString(value, name) {
+    if (typeof value !== 'string') {
+        throw new TypeError(`${name} must be a string, got ${describeType(value)}`);
+    }
+    return value;
+}
+function requireStringArray(value, name) {
+    if (!Array.isArray(value)) {
+        throw new TypeError(`${name} must be an array of strings, got ${describeType(value)}`);
+    }
+    for (let i = 0; i < value.length; i++) {
+        if (typeof value[i] !== 'string') {
+            throw new TypeError(`${name}[${i}] must be a string, got ${describeType(value[i])}`);
+        }
+    }
+    return value;
+}
+/** A TTL in whole seconds: undefined/null/0 mean none (as the seed's `if (ttlSeconds)`), fractions round up. */
+function optionalTtl(value, name) {
+    if (value === undefined || value === null || value === 0)
+        return undefined;
+    if (typeof value !== 'number')
+        throw new TypeError(`${name} must be a number of seconds, got ${describeType(value)}`);
+    if (!Number.isFinite(value) || value < 0)
+        throw new RangeError(`${name} must be a positive finite number of seconds, got ${value}`);
+    return Math.ceil(value);
+}
+function requireTtl(value, name) {
+    if (typeof value !== 'number')
+        throw new TypeError(`${name} must be a number of seconds, got ${describeType(value)}`);
+    if (!Number.isFinite(value))
+        throw new RangeError(`${name} must be a finite number of seconds, got ${value}`);
+    return Math.ceil(value);
+}
+function describeType(value) {
+    if (value === null)
+        return 'null';
+    if (Array.isArray(value))
+        return 'array';
+    return typeof value;
+}
+/** A rejected promise for bad input, so async-shaped methods never throw synchronously. */
+function rejectWith(build) {
+    try {
+        return Promise.resolve(build());
+    }
+    catch (error) {
+        return Promise.reject(error);
+    }
+}

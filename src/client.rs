@@ -1,0 +1,236 @@
+//! `NativeClient`: one Redis socket and the operations JavaScript can queue on it.
+//! Every operation takes a caller-chosen id and finishes through the batched
+//! completion queue (see `dispatch`), never through a promise of its own.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use napi::bindgen_prelude::Function;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
+use napi_derive::napi;
+use redis::aio::MultiplexedConnection;
+use redis::{RedisResult, Value};
+use redis_layer_core::managed::EventSink;
+use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
+
+use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
+use crate::options::NativeOptions;
+use crate::reply::Reply;
+use crate::scripts;
+
+type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
+
+#[napi]
+pub struct NativeClient {
+    connection: ManagedConnection,
+    sink: Arc<CompletionSink>,
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        options: NativeOptions,
+        #[napi(ts_arg_type = "(batch: unknown[]) => void")] on_batch: Function<'_, Batch, ()>,
+        #[napi(ts_arg_type = "(event: [level: string, message: string]) => void")]
+        on_event: Function<'_, Vec<String>, ()>,
+    ) -> napi::Result<Self> {
+        let events: EventCallback = on_event
+            .build_threadsafe_function::<Vec<String>>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        let sink: EventSink = Arc::new(move |event: Event| {
+            let (level, message) = describe(event);
+            events.call(
+                vec![level.to_string(), message],
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        });
+        Ok(Self {
+            connection: ManagedConnection::new(ConnectionConfig::from(options), sink, None),
+            sink: Arc::new(CompletionSink::new(on_batch)?),
+        })
+    }
+
+    #[napi(getter)]
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_connected()
+    }
+
+    #[napi(catch_unwind)]
+    pub fn connect(&self, env: &Env, id: u32) {
+        self.submit(env, id, |connection| async move {
+            connection.connect().await.map(|()| Reply::Nil)
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        self.connection.close();
+    }
+
+    #[napi(catch_unwind)]
+    pub fn get(&self, env: &Env, id: u32, key: String) {
+        self.query(env, id, move |mut connection| async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Value>(&mut connection)
+                .await
+        });
+    }
+
+    #[napi(catch_unwind)]
+    pub fn set(&self, env: &Env, id: u32, key: String, value: String, ttl_seconds: Option<i64>) {
+        self.query(env, id, move |mut connection| async move {
+            let mut command = redis::cmd("SET");
+            command.arg(key).arg(value);
+            if let Some(ttl) = ttl_seconds {
+                command.arg("EX").arg(ttl);
+            }
+            command.query_async::<Value>(&mut connection).await
+        });
+    }
+
+    /// Any command, as `[name, ...args]`.
+    #[napi(catch_unwind)]
+    pub fn command(&self, env: &Env, id: u32, args: Vec<String>) {
+        if args.is_empty() {
+            return self.reject(env, id, "sendCommand needs at least a command name");
+        }
+        self.query(env, id, move |mut connection| async move {
+            let mut command = redis::cmd(&args[0]);
+            command.arg(&args[1..]);
+            command.query_async::<Value>(&mut connection).await
+        });
+    }
+
+    /// Several commands in one round trip; `atomic` wraps them in MULTI/EXEC.
+    /// Errors of single commands come back in place, as Error objects.
+    #[napi(catch_unwind)]
+    pub fn pipeline(&self, env: &Env, id: u32, commands: Vec<Vec<String>>, atomic: bool) {
+        if commands.iter().any(Vec::is_empty) {
+            return self.reject(env, id, "every pipelined command needs a name");
+        }
+        self.query(env, id, move |mut connection| async move {
+            let mut pipe = redis::pipe();
+            if atomic {
+                pipe.atomic();
+            }
+            pipe.ignore_errors();
+            for args in &commands {
+                pipe.cmd(&args[0]).arg(&args[1..]);
+            }
+            pipe.query_async::<Value>(&mut connection).await
+        });
+    }
+
+    /// Runs a script registered with `registerScript`.
+    #[napi(catch_unwind)]
+    pub fn script(&self, env: &Env, id: u32, handle: u32, keys: Vec<String>, args: Vec<String>) {
+        let Some(script) = scripts::script(handle) else {
+            return self.reject(env, id, "unknown script handle");
+        };
+        self.query(env, id, move |mut connection| async move {
+            let mut invocation = script.prepare_invoke();
+            invocation.key(keys).arg(args);
+            invocation.invoke_async::<Value>(&mut connection).await
+        });
+    }
+
+    /// Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
+    /// `count`, never KEYS; resolves to the number of keys removed.
+    #[napi(catch_unwind)]
+    pub fn scan_delete(&self, env: &Env, id: u32, pattern: String, count: u32) {
+        self.query(env, id, move |connection| async move {
+            scan_delete(connection, pattern, count.max(1)).await
+        });
+    }
+}
+
+impl NativeClient {
+    fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F)
+    where
+        F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        self.sink.begin(env);
+        let guard = CompletionGuard::new(self.sink.clone(), id);
+        let connection = self.connection.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let outcome = operation(connection).await;
+            guard.finish(outcome);
+        });
+    }
+
+    fn query<F, Fut>(&self, env: &Env, id: u32, operation: F)
+    where
+        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = RedisResult<Value>> + Send + 'static,
+    {
+        self.submit(env, id, |connection| async move {
+            connection.run(operation).await.map(Reply::from)
+        });
+    }
+
+    fn reject(&self, env: &Env, id: u32, message: &'static str) {
+        self.submit(env, id, move |_| async move {
+            Err(LayerError::new(ErrorCode::InvalidArgument, message))
+        });
+    }
+}
+
+async fn scan_delete(
+    mut connection: MultiplexedConnection,
+    pattern: String,
+    count: u32,
+) -> RedisResult<Value> {
+    let mut cursor: u64 = 0;
+    let mut deleted: i64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(count)
+            .query_async(&mut connection)
+            .await?;
+        if !keys.is_empty() {
+            let removed: i64 = redis::cmd("UNLINK")
+                .arg(keys)
+                .query_async(&mut connection)
+                .await?;
+            deleted += removed;
+        }
+        if next == 0 {
+            return Ok(Value::Int(deleted));
+        }
+        cursor = next;
+    }
+}
+
+fn describe(event: Event) -> (&'static str, String) {
+    match event {
+        Event::Connected {
+            target,
+            reconnected: false,
+        } => ("info", format!("Redis connected to {target}")),
+        Event::Connected {
+            target,
+            reconnected: true,
+        } => ("info", format!("Redis reconnected to {target}")),
+        Event::Disconnected { target, reason } => {
+            ("warn", format!("Redis disconnected from {target}: {reason}"))
+        }
+        Event::ReconnectFailed {
+            target,
+            attempt,
+            error,
+        } => (
+            "error",
+            format!("Redis reconnect attempt {attempt} to {target} failed: {}", error.message),
+        ),
+    }
+}

@@ -1,0 +1,167 @@
+//! Results cross back to JavaScript in batches: finished operations queue here and
+//! the JS thread is woken once per non-empty queue, not once per operation. While
+//! any operation is in flight the wake-up function holds the event loop open, so a
+//! script awaiting Redis does not exit early; when idle it does not.
+
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use napi::bindgen_prelude::{Function, ToNapiValue};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Status};
+use redis_layer_core::{ErrorCode, LayerError};
+
+use crate::reply::Reply;
+
+pub type Outcome = Result<Reply, LayerError>;
+
+struct Completion {
+    id: u32,
+    outcome: Outcome,
+}
+
+/// A drained queue, delivered as one flat array: `[id, ok, payload, id, ok, payload…]`
+/// where `payload` is the reply when `ok`, else `[code, message]`.
+pub struct Batch(Vec<Completion>);
+
+impl ToNapiValue for Batch {
+    unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: napi calls this on the JS thread with a live env.
+        unsafe {
+            let mut array = std::ptr::null_mut();
+            napi::check_status!(sys::napi_create_array_with_length(
+                env,
+                batch.0.len() * 3,
+                &mut array
+            ))?;
+            for (index, completion) in batch.0.into_iter().enumerate() {
+                let base = (index * 3) as u32;
+                let id = u32::to_napi_value(env, completion.id)?;
+                let (ok, payload) = match completion.outcome {
+                    Ok(reply) => (true, Reply::to_napi_value(env, reply)?),
+                    Err(error) => (
+                        false,
+                        Vec::<String>::to_napi_value(
+                            env,
+                            vec![error.code.as_str().to_string(), error.message],
+                        )?,
+                    ),
+                };
+                let ok = bool::to_napi_value(env, ok)?;
+                napi::check_status!(sys::napi_set_element(env, array, base, id))?;
+                napi::check_status!(sys::napi_set_element(env, array, base + 1, ok))?;
+                napi::check_status!(sys::napi_set_element(env, array, base + 2, payload))?;
+            }
+            Ok(array)
+        }
+    }
+}
+
+type Waker = ThreadsafeFunction<(), (), Batch, Status, false, true>;
+
+pub struct CompletionSink {
+    queue: Arc<Mutex<Vec<Completion>>>,
+    waker: Waker,
+    in_flight: Arc<AtomicU32>,
+}
+
+impl CompletionSink {
+    pub fn new(on_batch: Function<'_, Batch, ()>) -> napi::Result<Self> {
+        let queue: Arc<Mutex<Vec<Completion>>> = Arc::new(Mutex::new(Vec::new()));
+        let in_flight = Arc::new(AtomicU32::new(0));
+        let drain_queue = queue.clone();
+        let drain_in_flight = in_flight.clone();
+        // The callback needs its own handle to unref it, which exists only after build.
+        let own_handle: Arc<AtomicPtr<sys::napi_threadsafe_function__>> =
+            Arc::new(AtomicPtr::new(std::ptr::null_mut()));
+        let callback_handle = own_handle.clone();
+        let waker = on_batch
+            .build_threadsafe_function::<()>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build_callback(move |ctx| {
+                let drained = std::mem::take(&mut *lock(&drain_queue));
+                let count = drained.len() as u32;
+                let before = drain_in_flight.fetch_sub(count, Ordering::AcqRel);
+                if before == count && count > 0 {
+                    // Last operation finished: let the process exit if nothing else runs.
+                    let raw = callback_handle.load(Ordering::Acquire);
+                    if !raw.is_null() {
+                        // SAFETY: JS thread, inside this tsfn's own callback.
+                        unsafe { sys::napi_unref_threadsafe_function(ctx.env.raw(), raw) };
+                    }
+                }
+                Ok(Batch(drained))
+            })?;
+        own_handle.store(waker.raw(), Ordering::Release);
+        Ok(Self {
+            queue,
+            waker,
+            in_flight,
+        })
+    }
+
+    /// Called on the JS thread before an operation starts.
+    pub fn begin(&self, env: &Env) {
+        if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
+            // SAFETY: JS thread, live tsfn owned by self.
+            unsafe {
+                sys::napi_ref_threadsafe_function(env.raw(), self.waker.raw());
+            }
+        }
+    }
+
+    /// Called from any thread when an operation has finished.
+    pub fn complete(&self, id: u32, outcome: Outcome) {
+        let first = {
+            let mut queue = lock(&self.queue);
+            queue.push(Completion { id, outcome });
+            queue.len() == 1
+        };
+        if first {
+            self.waker.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Completes its operation with an error if dropped before `finish`, which is what
+/// happens when the task running the operation panics: the promise rejects instead
+/// of hanging.
+pub struct CompletionGuard {
+    sink: Arc<CompletionSink>,
+    id: u32,
+    finished: bool,
+}
+
+impl CompletionGuard {
+    pub fn new(sink: Arc<CompletionSink>, id: u32) -> Self {
+        Self {
+            sink,
+            id,
+            finished: false,
+        }
+    }
+
+    pub fn finish(mut self, outcome: Outcome) {
+        self.finished = true;
+        self.sink.complete(self.id, outcome);
+    }
+}
+
+impl Drop for CompletionGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.sink.complete(
+                self.id,
+                Err(LayerError::new(
+                    ErrorCode::Internal,
+                    "redis-layer internal error: the operation panicked",
+                )),
+            );
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Node binding of redis-layer. The JavaScript layer (`ts/`) owns promises, JSON and
+//! realm-correct errors; this crate owns sockets, reconnection, pipelining and scripts.
+//! One module per concern; `lib.rs` only wires them together.
+
+mod client;
+mod dispatch;
+mod options;
+mod reply;
+mod scripts;

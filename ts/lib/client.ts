@@ -1,0 +1,231 @@
+import { Dispatcher } from './native';
+import { fromNative, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
+
+export type RedisArgument = string | number;
+
+export interface SetOptions {
+  /** Expire after this many seconds. */
+  EX?: number;
+  /** Expire after this many milliseconds. */
+  PX?: number;
+  /** Only set when the key does not exist. */
+  NX?: boolean;
+  /** Only set when the key exists. */
+  XX?: boolean;
+  /** Keep the key's current TTL. */
+  KEEPTTL?: boolean;
+  /** Return the previous value. */
+  GET?: boolean;
+}
+
+function toArgs(args: unknown, name: string): string[] {
+  if (!Array.isArray(args)) throw new TypeError(`${name} must be an array of strings, got ${describeType(args)}`);
+  return args.map((arg, i) => {
+    if (typeof arg === 'string') return arg;
+    if (typeof arg === 'number' && Number.isFinite(arg)) return String(arg);
+    throw new TypeError(`${name}[${i}] must be a string or a finite number, got ${describeType(arg)}`);
+  });
+}
+
+function keyList(keys: unknown, name: string): string[] {
+  return typeof keys === 'string' ? [keys] : requireStringArray(keys, name);
+}
+
+function setArgs(key: unknown, value: unknown, options?: SetOptions): string[] {
+  const args = ['SET', requireString(key, 'key'), requireString(value, 'value')];
+  if (options?.EX !== undefined) args.push('EX', String(requireTtl(options.EX, 'options.EX')));
+  if (options?.PX !== undefined) args.push('PX', String(requireTtl(options.PX, 'options.PX')));
+  if (options?.NX) args.push('NX');
+  if (options?.XX) args.push('XX');
+  if (options?.KEEPTTL) args.push('KEEPTTL');
+  if (options?.GET) args.push('GET');
+  return args;
+}
+
+function msetArgs(pairs: unknown): string[] {
+  const args = ['MSET'];
+  if (Array.isArray(pairs)) {
+    const flat = (pairs as unknown[]).flat();
+    args.push(...requireStringArray(flat, 'pairs'));
+  } else if (pairs !== null && typeof pairs === 'object') {
+    for (const [key, value] of Object.entries(pairs)) args.push(key, requireString(value, `pairs.${key}`));
+  } else {
+    throw new TypeError(`pairs must be an object or an array of [key, value], got ${describeType(pairs)}`);
+  }
+  return args;
+}
+
+const toBoolean = (reply: unknown): boolean => reply === 1;
+const nestedErrors = (replies: unknown[]): unknown[] =>
+  replies.map((reply) => (reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? fromNative(reply) : reply));
+
+/**
+ * The general-purpose client `redisConnection.getClient()` returns: node-redis
+ * names and result shapes for the commands the backend calls, `sendCommand` for
+ * the rest.
+ */
+export class RedisClient {
+  /** @internal */
+  readonly dispatcher: Dispatcher;
+
+  /** @internal */
+  constructor(dispatcher: Dispatcher) {
+    this.dispatcher = dispatcher;
+  }
+
+  /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
+  sendCommand<T = unknown>(args: string[]): Promise<T> {
+    return rejectWith(() => toArgs(args, 'args')).then((command) => this.command<T>(command));
+  }
+
+  get(key: string): Promise<string | null> {
+    if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
+    return this.dispatcher.run((id) => this.dispatcher.native.get(id, key));
+  }
+
+  set(key: string, value: string, options?: SetOptions): Promise<string | null> {
+    return rejectWith(() => setArgs(key, value, options)).then((args) => this.command<string | null>(args));
+  }
+
+  setEx(key: string, seconds: number, value: string): Promise<string> {
+    return rejectWith(() => ['SETEX', requireString(key, 'key'), String(requireTtl(seconds, 'seconds')), requireString(value, 'value')]).then(
+      (args) => this.command<string>(args),
+    );
+  }
+
+  del(keys: string | string[]): Promise<number> {
+    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['DEL', ...list])));
+  }
+
+  unlink(keys: string | string[]): Promise<number> {
+    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['UNLINK', ...list])));
+  }
+
+  exists(keys: string | string[]): Promise<number> {
+    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['EXISTS', ...list])));
+  }
+
+  mGet(keys: string[]): Promise<(string | null)[]> {
+    return rejectWith(() => requireStringArray(keys, 'keys')).then((list) =>
+      list.length === 0 ? [] : this.command<(string | null)[]>(['MGET', ...list]),
+    );
+  }
+
+  mSet(pairs: Record<string, string> | Array<[string, string]> | string[]): Promise<string> {
+    return rejectWith(() => msetArgs(pairs)).then((args) => (args.length === 1 ? 'OK' : this.command<string>(args)));
+  }
+
+  /** True when the timeout was set (node-redis v4 shape, which the seed relies on). */
+  expire(key: string, seconds: number): Promise<boolean> {
+    return rejectWith(() => ['EXPIRE', requireString(key, 'key'), String(requireTtl(seconds, 'seconds'))]).then((args) =>
+      this.dispatcher.run((id) => this.dispatcher.native.command(id, args), toBoolean),
+    );
+  }
+
+  ttl(key: string): Promise<number> {
+    return rejectWith(() => ['TTL', requireString(key, 'key')]).then((args) => this.command<number>(args));
+  }
+
+  incr(key: string): Promise<number> {
+    return rejectWith(() => ['INCR', requireString(key, 'key')]).then((args) => this.command<number>(args));
+  }
+
+  publish(channel: string, message: string): Promise<number> {
+    return rejectWith(() => ['PUBLISH', requireString(channel, 'channel'), requireString(message, 'message')]).then((args) =>
+      this.command<number>(args),
+    );
+  }
+
+  ping(): Promise<string> {
+    return this.command<string>(['PING']);
+  }
+
+  /** A MULTI/EXEC transaction: chain commands, then `exec()`. */
+  multi(): Multi {
+    return new Multi(this.dispatcher, true);
+  }
+
+  /** Like `multi()` but without MULTI/EXEC: one round trip, not atomic. */
+  pipeline(): Multi {
+    return new Multi(this.dispatcher, false);
+  }
+
+  private command<T>(args: string[]): Promise<T> {
+    return this.dispatcher.run((id) => this.dispatcher.native.command(id, args));
+  }
+}
+
+/** Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors. */
+export class Multi {
+  private readonly commands: string[][] = [];
+
+  /** @internal */
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly atomic: boolean,
+  ) {}
+
+  addCommand(args: RedisArgument[]): this {
+    this.commands.push(toArgs(args, 'args'));
+    return this;
+  }
+
+  get(key: string): this {
+    return this.addCommand(['GET', requireString(key, 'key')]);
+  }
+
+  set(key: string, value: string, options?: SetOptions): this {
+    this.commands.push(setArgs(key, value, options));
+    return this;
+  }
+
+  setEx(key: string, seconds: number, value: string): this {
+    return this.addCommand(['SETEX', requireString(key, 'key'), requireTtl(seconds, 'seconds'), requireString(value, 'value')]);
+  }
+
+  del(keys: string | string[]): this {
+    return this.addCommand(['DEL', ...keyList(keys, 'keys')]);
+  }
+
+  exists(keys: string | string[]): this {
+    return this.addCommand(['EXISTS', ...keyList(keys, 'keys')]);
+  }
+
+  expire(key: string, seconds: number): this {
+    return this.addCommand(['EXPIRE', requireString(key, 'key'), requireTtl(seconds, 'seconds')]);
+  }
+
+  ttl(key: string): this {
+    return this.addCommand(['TTL', requireString(key, 'key')]);
+  }
+
+  incr(key: string): this {
+    return this.addCommand(['INCR', requireString(key, 'key')]);
+  }
+
+  zAdd(key: string, members: { score: number; value: string } | Array<{ score: number; value: string }>): this {
+    const list = Array.isArray(members) ? members : [members];
+    return this.addCommand(['ZADD', requireString(key, 'key'), ...list.flatMap((m) => [m.score, requireString(m.value, 'value')])]);
+  }
+
+  zRemRangeByScore(key: string, min: number | string, max: number | string): this {
+    return this.addCommand(['ZREMRANGEBYSCORE', requireString(key, 'key'), min, max]);
+  }
+
+  zCard(key: string): this {
+    return this.addCommand(['ZCARD', requireString(key, 'key')]);
+  }
+
+  publish(channel: string, message: string): this {
+    return this.addCommand(['PUBLISH', requireString(channel, 'channel'), requireString(message, 'message')]);
+  }
+
+  exec<T extends unknown[] = unknown[]>(): Promise<T> {
+    if (this.commands.length === 0) return Promise.resolve([] as unknown[] as T);
+    const commands = this.commands.splice(0);
+    return this.dispatcher.run(
+      (id) => this.dispatcher.native.pipeline(id, commands, this.atomic),
+      (replies: unknown[]) => nestedErrors(replies) as T,
+    );
+  }
+}
