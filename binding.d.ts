@@ -26,10 +26,29 @@ export declare class NativeClient {
   /** Runs a script registered with `registerScript`. */
   script(id: number, handle: number, keys: Array<string>, args: Array<string>): void
   /**
+   * Panics on purpose, inside the operation's task or right here, so the test
+   * suite can prove a panic rejects a promise instead of killing Node.
+   */
+  panicForTesting(id: number, inTask: boolean): void
+  /**
    * Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
    * `count`, never KEYS; resolves to the number of keys removed.
    */
   scanDelete(id: number, pattern: string, count: number): void
+}
+
+export declare class NativeSubscriber {
+  constructor(options: NativeOptions, limits: SubscriberLimits | undefined | null, onBatch: (batch: unknown[]) => void, onMessages: (messages: unknown[]) => void, onEvent: (event: [level: string, message: string]) => void)
+  get isConnected(): boolean
+  /** Messages received and not yet handed to JavaScript, including those dropped. */
+  get backlog(): number
+  connect(id: number): void
+  /** Ends the socket; messages not yet delivered are discarded. */
+  close(): void
+  subscribe(id: number, channel: string): void
+  psubscribe(id: number, pattern: string): void
+  unsubscribe(id: number, channel: string): void
+  punsubscribe(id: number, pattern: string): void
 }
 
 /** Connection settings for one socket. Defaults apply where a field is missing. */
@@ -46,3 +65,14 @@ export interface NativeOptions {
 
 /** Registers a Lua script and returns its handle (identical sources share one). */
 export declare function registerScript(source: string): number
+
+/**
+ * How much the inbox holds for a JavaScript thread that falls behind. Past either
+ * bound the oldest messages are dropped (and the number dropped is reported).
+ */
+export interface SubscriberLimits {
+  /** Messages waiting for JavaScript. @default 100000 */
+  maxMessages?: number
+  /** Bytes of channel names and payloads waiting for JavaScript. @default 67108864 (64 MiB) */
+  maxBytes?: number
+}

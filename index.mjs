@@ -18,6 +18,23 @@ export const {
   RedisLayerError,
   setLogger,
   defaultLogger,
+  UserCacheService,
+  userCacheService,
+  PostCacheService,
+  postCacheService,
+  CacheWarmingService,
+  cacheWarmingService,
+  MessageBroker,
+  messageBroker,
+  SessionService,
+  sessionService,
+  userSessionsKey,
+  RateLimiter,
+  rateLimiter,
+  LockService,
+  lockService,
+  Lock,
+  lockFenceKey,
 } = redisLayer;
 
 export default redisLayer;

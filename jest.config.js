@@ -4,7 +4,7 @@ module.exports = {
   roots: ['<rootDir>/__test__'],
   testMatch: ['**/*.test.ts', '**/*.test.js'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__test__/tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__test__/tsconfig.json' }],
   },
   testTimeout: 60000,
 };

@@ -139,6 +139,18 @@ impl NativeClient {
         });
     }
 
+    /// Panics on purpose, inside the operation's task or right here, so the test
+    /// suite can prove a panic rejects a promise instead of killing Node.
+    #[napi(catch_unwind)]
+    pub fn panic_for_testing(&self, env: &Env, id: u32, in_task: bool) {
+        if !in_task {
+            panic!("deliberate panic on the JS thread");
+        }
+        self.submit(env, id, |_| async move {
+            panic!("deliberate panic inside an operation");
+        });
+    }
+
     /// Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
     /// `count`, never KEYS; resolves to the number of keys removed.
     #[napi(catch_unwind)]
@@ -221,16 +233,20 @@ fn describe(event: Event) -> (&'static str, String) {
             target,
             reconnected: true,
         } => ("info", format!("Redis reconnected to {target}")),
-        Event::Disconnected { target, reason } => {
-            ("warn", format!("Redis disconnected from {target}: {reason}"))
-        }
+        Event::Disconnected { target, reason } => (
+            "warn",
+            format!("Redis disconnected from {target}: {reason}"),
+        ),
         Event::ReconnectFailed {
             target,
             attempt,
             error,
         } => (
             "error",
-            format!("Redis reconnect attempt {attempt} to {target} failed: {}", error.message),
+            format!(
+                "Redis reconnect attempt {attempt} to {target} failed: {}",
+                error.message
+            ),
         ),
     }
 }

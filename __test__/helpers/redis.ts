@@ -63,7 +63,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 export async function startRedis(options: ServerOptions = {}): Promise<TestServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(options.extraArgs ?? [])];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes', ...(options.extraArgs ?? [])];
   if (options.password) args.push('--requirepass', options.password);
   const authArgs = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
 

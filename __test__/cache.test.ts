@@ -1,0 +1,194 @@
+import { CacheService, RedisConnection, setLogger, defaultLogger } from '..';
+import { recordingLogger, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+
+let server: TestServer;
+let connection: RedisConnection;
+let cache: CacheService;
+const log = recordingLogger();
+const p = uniquePrefix('cache');
+
+beforeAll(async () => {
+  server = await testRedis();
+  connection = new RedisConnection({ url: server.url });
+  await connection.connect();
+  cache = new CacheService(connection);
+  setLogger(log.logger);
+});
+
+afterAll(async () => {
+  setLogger(defaultLogger);
+  await connection.close();
+  await server.stop();
+});
+
+describe('CacheService get/set', () => {
+  it('round-trips JSON values and stores JSON.stringify text under the caller key', async () => {
+    const value = { id: 'u1', name: 'Ada', tags: ['a', 'b'], nested: { n: 1.5, ok: true, none: null } };
+    expect(await cache.set(`${p}user`, value)).toBe(true);
+    expect(server.cli('GET', `${p}user`)).toBe(JSON.stringify(value));
+    expect(await cache.get(`${p}user`)).toEqual(value);
+  });
+
+  it('serialises exactly like JSON.stringify: Dates as ISO strings, toJSON honoured, undefined fields dropped', async () => {
+    const when = new Date('2024-05-06T07:08:09.010Z');
+    const value = { when, custom: { toJSON: () => 'custom!' }, gone: undefined, list: [undefined, 1] };
+    await cache.set(`${p}date`, value);
+    expect(server.cli('GET', `${p}date`)).toBe(JSON.stringify(value));
+    expect(await cache.get(`${p}date`)).toEqual({ when: '2024-05-06T07:08:09.010Z', custom: 'custom!', list: [null, 1] });
+  });
+
+  it('reads values written by the old TypeScript layer and the other way round', async () => {
+    server.cli('SET', `${p}old`, JSON.stringify({ from: 'seed', n: 1 }));
+    expect(await cache.get<{ from: string }>(`${p}old`)).toEqual({ from: 'seed', n: 1 });
+    await cache.set(`${p}new`, 'plain string');
+    expect(JSON.parse(server.cli('GET', `${p}new`))).toBe('plain string');
+  });
+
+  it('returns null for a missing key', async () => {
+    expect(await cache.get(`${p}missing`)).toBeNull();
+  });
+
+  it('sets a TTL when asked and none otherwise', async () => {
+    await cache.set(`${p}ttl`, 1, 120);
+    const ttl = Number(server.cli('TTL', `${p}ttl`));
+    expect(ttl).toBeGreaterThan(110);
+    expect(ttl).toBeLessThanOrEqual(120);
+    await cache.set(`${p}nottl`, 1);
+    expect(server.cli('TTL', `${p}nottl`)).toBe('-1');
+  });
+
+  it('treats a corrupt stored value as a miss and logs it without the value', async () => {
+    server.cli('SET', `${p}corrupt`, '{not json SECRET-VALUE');
+    log.lines.length = 0;
+    expect(await cache.get(`${p}corrupt`)).toBeNull();
+    expect(log.text()).toContain(`${p}corrupt`);
+    expect(log.text()).not.toContain('SECRET-VALUE');
+  });
+
+  it('treats a key of the wrong type as a miss and logs it', async () => {
+    server.cli('RPUSH', `${p}list`, 'x');
+    log.lines.length = 0;
+    expect(await cache.get(`${p}list`)).toBeNull();
+    expect(log.lines.some((l) => l.level === 'error' && l.message.includes('Cache get error'))).toBe(true);
+  });
+
+  it('answers false and logs for values JSON cannot represent', async () => {
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(await cache.set(`${p}bad`, undefined)).toBe(false);
+    expect(await cache.set(`${p}bad`, BigInt(1))).toBe(false);
+    expect(await cache.set(`${p}bad`, cyclic)).toBe(false);
+    expect(await cache.set(`${p}bad`, () => 1)).toBe(false);
+    expect(server.cli('EXISTS', `${p}bad`)).toBe('0');
+  });
+
+  it('rejects a key that is not a string with a TypeError naming the argument', async () => {
+    await expect(cache.get(42 as unknown as string)).rejects.toThrow(TypeError);
+    await expect(cache.get(42 as unknown as string)).rejects.toThrow(/key/);
+    await expect(cache.set(null as unknown as string, 1)).rejects.toThrow(TypeError);
+    await expect(cache.del({} as unknown as string)).rejects.toThrow(/key/);
+    await expect(cache.mget('a' as unknown as string[])).rejects.toThrow(TypeError);
+    await expect(cache.exists(undefined as unknown as string)).rejects.toThrow(TypeError);
+  });
+
+  it('rejects a negative or NaN TTL with a RangeError naming ttlSeconds', async () => {
+    await expect(cache.set(`${p}neg`, 1, -5)).rejects.toThrow(/ttlSeconds/);
+    await expect(cache.set(`${p}nan`, 1, NaN)).rejects.toThrow(RangeError);
+  });
+});
+
+describe('CacheService key operations', () => {
+  it('del, exists, expire and ttl give the seed results', async () => {
+    await cache.set(`${p}k`, { a: 1 });
+    expect(await cache.exists(`${p}k`)).toBe(true);
+    expect(await cache.ttl(`${p}k`)).toBe(-1);
+    expect(await cache.expire(`${p}k`, 50)).toBe(true);
+    const ttl = await cache.ttl(`${p}k`);
+    expect(ttl).toBeGreaterThan(40);
+    expect(await cache.del(`${p}k`)).toBe(true);
+    expect(await cache.del(`${p}k`)).toBe(false);
+    expect(await cache.exists(`${p}k`)).toBe(false);
+    expect(await cache.expire(`${p}k`, 50)).toBe(false);
+    expect(await cache.ttl(`${p}k`)).toBe(-2);
+  });
+
+  it('mget returns values in order with null for misses and corrupt entries', async () => {
+    await cache.set(`${p}m1`, { n: 1 });
+    await cache.set(`${p}m2`, [2]);
+    server.cli('SET', `${p}m3`, 'oops{');
+    expect(await cache.mget([`${p}m1`, `${p}nope`, `${p}m2`, `${p}m3`])).toEqual([{ n: 1 }, null, [2], null]);
+    expect(await cache.mget([])).toEqual([]);
+  });
+
+  it('mset with a TTL writes every key with its TTL in one MULTI/EXEC transaction', async () => {
+    const before = commandCalls('exec');
+    const pairs: Record<string, unknown> = {};
+    for (let i = 0; i < 50; i++) pairs[`${p}ms${i}`] = { i };
+    expect(await cache.mset(pairs, 300)).toBe(true);
+    expect(commandCalls('exec')).toBe(before + 1);
+    for (let i = 0; i < 50; i++) {
+      expect(JSON.parse(server.cli('GET', `${p}ms${i}`))).toEqual({ i });
+      expect(Number(server.cli('TTL', `${p}ms${i}`))).toBeGreaterThan(290);
+    }
+  });
+
+  it('mset without a TTL leaves keys persistent', async () => {
+    expect(await cache.mset({ [`${p}mp1`]: 1, [`${p}mp2`]: 'two' })).toBe(true);
+    expect(await cache.mget([`${p}mp1`, `${p}mp2`])).toEqual([1, 'two']);
+    expect(server.cli('TTL', `${p}mp1`)).toBe('-1');
+  });
+
+  it('flushPattern deletes matching keys with SCAN and UNLINK, never KEYS, and returns the count', async () => {
+    const pairs: Record<string, number> = {};
+    for (let i = 0; i < 2500; i++) pairs[`${p}flush:${i}`] = i;
+    await cache.mset(pairs);
+    await cache.set(`${p}keep`, 1);
+    const keysBefore = commandCalls('keys');
+    const scanBefore = commandCalls('scan');
+    expect(await cache.flushPattern(`${p}flush:*`)).toBe(2500);
+    expect(commandCalls('keys')).toBe(keysBefore);
+    expect(commandCalls('scan')).toBeGreaterThan(scanBefore + 1);
+    expect(commandCalls('unlink')).toBeGreaterThan(0);
+    expect(await cache.exists(`${p}keep`)).toBe(true);
+    expect(await cache.flushPattern(`${p}flush:*`)).toBe(0);
+  });
+});
+
+describe('CacheService.getOrSet', () => {
+  it('runs the loader once for concurrent misses and shares its value', async () => {
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 30));
+      return { loaded: true };
+    };
+    const results = await Promise.all(Array.from({ length: 25 }, () => cache.getOrSet(`${p}gos`, loader, 60)));
+    expect(calls).toBe(1);
+    for (const result of results) expect(result).toEqual({ loaded: true });
+    expect(JSON.parse(server.cli('GET', `${p}gos`))).toEqual({ loaded: true });
+    expect(await cache.getOrSet(`${p}gos`, loader)).toEqual({ loaded: true });
+    expect(calls).toBe(1);
+  });
+
+  it('rejects every waiter when the loader fails and caches nothing', async () => {
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await new Promise((r) => setTimeout(r, 10));
+      throw new Error('database down');
+    };
+    const settled = await Promise.allSettled(Array.from({ length: 5 }, () => cache.getOrSet(`${p}gosfail`, loader)));
+    expect(calls).toBe(1);
+    for (const outcome of settled) {
+      expect(outcome.status).toBe('rejected');
+      expect((outcome as PromiseRejectedResult).reason.message).toBe('database down');
+    }
+    expect(server.cli('EXISTS', `${p}gosfail`)).toBe('0');
+  });
+});
+
+function commandCalls(name: string): number {
+  const info = server.cli('INFO', 'commandstats');
+  const match = info.match(new RegExp(`cmdstat_${name}:calls=(\\d+)`));
+  return match ? Number(match[1]) : 0;
+}
