@@ -7,4 +7,5 @@ module.exports = {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/__test__/tsconfig.json' }],
   },
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/__test__/helpers/summary-reporter.js'],
 };
