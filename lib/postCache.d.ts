@@ -1,0 +1,48 @@
+import { RedisConnection } from './connection';
+/** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
+export declare const POST_TTL = 1800;
+export declare const FEED_TTL = 900;
+export declare const COMMENTS_TTL = 600;
+export declare const REACTIONS_TTL = 1800;
+/**
+ * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
+ * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
+ * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
+ * was written under. A page is served only while both still match, so bumping an
+ * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
+ * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
+ * produced by CacheKeys.userFeed for any user id.
+ */
+export declare const FEED_EPOCH_KEY = "feed-epoch";
+export declare const userFeedEpochKey: (userId: string) => string;
+export declare const feedPageEpochKey: (userId: string, page: number) => string;
+/**
+ * The seed's PostCacheService: posts, feed pages, comments and reactions as JSON
+ * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
+ */
+export declare class PostCacheService {
+    private readonly cache;
+    constructor(connection?: RedisConnection);
+    getPost<T = any>(postId: string): Promise<T | null>;
+    setPost<T extends {
+        id: string;
+    }>(post: T): Promise<void>;
+    /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
+    getUserFeed<T = any>(userId: string, page: number): Promise<T[] | null>;
+    setUserFeed<T = any>(userId: string, page: number, posts: T[]): Promise<void>;
+    getPostComments<T = any>(postId: string): Promise<T[] | null>;
+    setPostComments<T = any>(postId: string, comments: T[]): Promise<void>;
+    getPostReactions<T = any>(postId: string): Promise<T[] | null>;
+    setPostReactions<T = any>(postId: string, reactions: T[]): Promise<void>;
+    /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+    invalidatePost(postId: string): Promise<void>;
+    /** Retires every cached feed page in O(1); pages expire on their own TTL. */
+    invalidateAllFeeds(): Promise<void>;
+    /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
+    invalidateUserFeeds(userId: string): Promise<void>;
+    warmPostCache<T extends {
+        id: string;
+    }>(post: T): Promise<void>;
+    private bump;
+}
+export declare const postCacheService: PostCacheService;

@@ -1,0 +1,187 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.postCacheService = exports.PostCacheService = exports.feedPageEpochKey = exports.userFeedEpochKey = exports.FEED_EPOCH_KEY = exports.REACTIONS_TTL = exports.COMMENTS_TTL = exports.FEED_TTL = exports.POST_TTL = void 0;
+const cache_1 = require("./cache");
+const connection_1 = require("./connection");
+const errors_1 = require("./errors");
+const json_1 = require("./json");
+const keys_1 = require("./keys");
+const logger_1 = require("./logger");
+const native_1 = require("./native");
+const userCache_1 = require("./userCache");
+/** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
+exports.POST_TTL = 1800;
+exports.FEED_TTL = 900;
+exports.COMMENTS_TTL = 600;
+exports.REACTIONS_TTL = 1800;
+/**
+ * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
+ * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
+ * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
+ * was written under. A page is served only while both still match, so bumping an
+ * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
+ * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
+ * produced by CacheKeys.userFeed for any user id.
+ */
+exports.FEED_EPOCH_KEY = 'feed-epoch';
+const userFeedEpochKey = (userId) => `feed-epoch:${userId}`;
+exports.userFeedEpochKey = userFeedEpochKey;
+const feedPageEpochKey = (userId, page) => `${keys_1.CacheKeys.userFeed(userId, page)}:epoch`;
+exports.feedPageEpochKey = feedPageEpochKey;
+// An epoch that is missing, evicted or garbage is restarted from the server clock in
+// microseconds: always above any value it held before (INCR adds one per invalidation),
+// so a lost epoch can never make an old page's tag match again.
+const CURRENT_EPOCH = `
+local function current(key)
+  if redis.call('TYPE', key).ok == 'string' then
+    local value = redis.call('GET', key)
+    if string.match(value, '^%d+$') then return value end
+  end
+  local now = redis.call('TIME')
+  local value = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', key, value)
+  return value
+end
+`;
+// KEYS: page, companion, global epoch, user epoch. ARGV: page JSON, ttl.
+// One atomic step, so a page is never tagged with an epoch newer than the one it was written under.
+const WRITE_PAGE = (0, native_1.registerScript)(`${CURRENT_EPOCH}
+local tag = current(KEYS[3]) .. ':' .. current(KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], tag, 'EX', ARGV[2])
+return 1
+`);
+// KEYS: the epoch to bump, then keys to delete. ARGV: epoch ttl in seconds, 0 = none.
+// A per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+const BUMP_EPOCH = (0, native_1.registerScript)(`${CURRENT_EPOCH}
+current(KEYS[1])
+local epoch = redis.call('INCR', KEYS[1])
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+return epoch
+`);
+function requirePage(page) {
+    if (typeof page !== 'number')
+        throw new TypeError(`page must be a number, got ${(0, errors_1.describeType)(page)}`);
+    if (!Number.isSafeInteger(page) || page < 0)
+        throw new RangeError(`page must be a non-negative integer, got ${page}`);
+    return page;
+}
+/**
+ * The seed's PostCacheService: posts, feed pages, comments and reactions as JSON
+ * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
+ */
+class PostCacheService {
+    cache;
+    constructor(connection) {
+        this.cache = new cache_1.CacheService(connection ?? connection_1.redisConnection);
+    }
+    async getPost(postId) {
+        const key = keys_1.CacheKeys.post((0, errors_1.requireString)(postId, 'postId'));
+        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'object');
+    }
+    async setPost(post) {
+        await this.cache.set(keys_1.CacheKeys.post((0, userCache_1.requireEntityId)(post, 'post')), post, exports.POST_TTL);
+    }
+    /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
+    async getUserFeed(userId, page) {
+        const id = (0, errors_1.requireString)(userId, 'userId');
+        const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
+        const client = this.cache.client('Feed get error', { key });
+        if (!client)
+            return null;
+        const { dispatcher } = client;
+        return dispatcher.run((rid) => dispatcher.native.command(rid, ['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]), (reply) => {
+            const [text, tag, global, user] = reply;
+            if (text === null || tag === null || global === null || user === null || tag !== `${global}:${user}`)
+                return null;
+            let value;
+            try {
+                value = (0, json_1.fromJson)(text);
+            }
+            catch (error) {
+                (0, logger_1.log)('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...(0, logger_1.describeError)(error) });
+                return null;
+            }
+            return (0, userCache_1.shapedOrMiss)(value, key, 'array');
+        }, (error) => {
+            (0, logger_1.log)('error', 'Feed get error', { key, ...(0, logger_1.describeError)(error) });
+            return null;
+        });
+    }
+    async setUserFeed(userId, page, posts) {
+        const id = (0, errors_1.requireString)(userId, 'userId');
+        const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
+        if (!Array.isArray(posts))
+            throw new TypeError(`posts must be an array, got ${(0, errors_1.describeType)(posts)}`);
+        let text;
+        try {
+            text = (0, json_1.toJson)(posts, 'posts');
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
+            return;
+        }
+        const client = this.cache.client('Feed set error', { key });
+        if (!client)
+            return;
+        const { dispatcher } = client;
+        await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)], [text, String(exports.FEED_TTL)]), () => undefined, (error) => (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) }));
+    }
+    async getPostComments(postId) {
+        const key = keys_1.CacheKeys.postComments((0, errors_1.requireString)(postId, 'postId'));
+        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
+    }
+    async setPostComments(postId, comments) {
+        const key = keys_1.CacheKeys.postComments((0, errors_1.requireString)(postId, 'postId'));
+        if (!Array.isArray(comments))
+            throw new TypeError(`comments must be an array, got ${(0, errors_1.describeType)(comments)}`);
+        await this.cache.set(key, comments, exports.COMMENTS_TTL);
+    }
+    async getPostReactions(postId) {
+        const key = keys_1.CacheKeys.postReactions((0, errors_1.requireString)(postId, 'postId'));
+        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
+    }
+    async setPostReactions(postId, reactions) {
+        const key = keys_1.CacheKeys.postReactions((0, errors_1.requireString)(postId, 'postId'));
+        if (!Array.isArray(reactions))
+            throw new TypeError(`reactions must be an array, got ${(0, errors_1.describeType)(reactions)}`);
+        await this.cache.set(key, reactions, exports.REACTIONS_TTL);
+    }
+    /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+    async invalidatePost(postId) {
+        const id = (0, errors_1.requireString)(postId, 'postId');
+        const keys = [exports.FEED_EPOCH_KEY, keys_1.CacheKeys.post(id), keys_1.CacheKeys.postComments(id), keys_1.CacheKeys.postReactions(id)];
+        if (await this.bump('Post cache invalidation error', keys, 0, { postId: id })) {
+            (0, logger_1.log)('info', 'Post cache invalidated', { postId: id });
+        }
+    }
+    /** Retires every cached feed page in O(1); pages expire on their own TTL. */
+    async invalidateAllFeeds() {
+        if (await this.bump('Feed invalidation error', [exports.FEED_EPOCH_KEY], 0, {}))
+            (0, logger_1.log)('info', 'All user feeds invalidated');
+    }
+    /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
+    async invalidateUserFeeds(userId) {
+        const id = (0, errors_1.requireString)(userId, 'userId');
+        if (await this.bump('Feed invalidation error', [(0, exports.userFeedEpochKey)(id)], exports.FEED_TTL, { userId: id })) {
+            (0, logger_1.log)('info', 'User feeds invalidated', { userId: id });
+        }
+    }
+    async warmPostCache(post) {
+        await this.setPost(post);
+    }
+    async bump(context, keys, ttl, meta) {
+        const client = this.cache.client(context, meta);
+        if (!client)
+            return false;
+        const { dispatcher } = client;
+        return dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, keys, [String(ttl)]), () => true, (error) => {
+            (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
+            return false;
+        });
+    }
+}
+exports.PostCacheService = PostCacheService;
+exports.postCacheService = new PostCacheService();

@@ -1,0 +1,196 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.cacheWarmingService = exports.CacheWarmingService = exports.DEFAULT_WARMING_INTERVAL_MS = void 0;
+const connection_1 = require("./connection");
+const errors_1 = require("./errors");
+const json_1 = require("./json");
+const keys_1 = require("./keys");
+const logger_1 = require("./logger");
+const postCache_1 = require("./postCache");
+const userCache_1 = require("./userCache");
+/** The seed's schedule: every 30 minutes. */
+exports.DEFAULT_WARMING_INTERVAL_MS = 30 * 60 * 1000;
+const TRENDING_POSTS = 100;
+const ACTIVE_USERS = 1000;
+/** SETs per pipeline: 1000 users (2000 SETs) are four round trips. */
+const PIPELINE_CHUNK = 500;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+function checkRepository(value, name, methods) {
+    if (value === undefined)
+        return;
+    if (value === null || typeof value !== 'object')
+        throw new TypeError(`${name} must be an object, got ${(0, errors_1.describeType)(value)}`);
+    for (const method of methods) {
+        if (typeof value[method] !== 'function') {
+            throw new TypeError(`${name}.${method} must be a function`);
+        }
+    }
+}
+function checkRepositories(value) {
+    if (value === undefined || value === null)
+        return {};
+    if (typeof value !== 'object')
+        throw new TypeError(`repositories must be an object, got ${(0, errors_1.describeType)(value)}`);
+    const { userRepository, postRepository } = value;
+    checkRepository(userRepository, 'repositories.userRepository', ['findByIds', 'getActiveUsers']);
+    checkRepository(postRepository, 'repositories.postRepository', ['findByIds', 'getTrendingPosts']);
+    return { userRepository, postRepository };
+}
+/** Calls a repository method; a sync throw or a rejection both reject with the repository's own error. */
+async function call(repository, method, arg, name) {
+    let result;
+    try {
+        result = await repository[method](arg);
+    }
+    catch (error) {
+        throw error instanceof Error ? error : new Error(String(error));
+    }
+    if (!Array.isArray(result))
+        throw new TypeError(`${name}.${method} must resolve to an array, got ${(0, errors_1.describeType)(result)}`);
+    result.forEach((item, i) => {
+        if (item === null || typeof item !== 'object' || typeof item.id !== 'string') {
+            throw new TypeError(`${name}.${method} returned an item without a string id at index ${i}`);
+        }
+    });
+    return result;
+}
+function serialise(item, name) {
+    try {
+        return (0, json_1.toJson)(item, name);
+    }
+    catch (error) {
+        throw new TypeError(`${name} cannot be stored as JSON: ${error?.message ?? String(error)}`);
+    }
+}
+async function userWrites(repository, ids) {
+    if (ids.length === 0)
+        return [];
+    const users = await call(repository, 'findByIds', ids, 'userRepository');
+    return users.flatMap((user, i) => {
+        const json = serialise(user, `userRepository.findByIds()[${i}]`);
+        return [
+            [keys_1.CacheKeys.user(user.id), json, userCache_1.USER_TTL],
+            [keys_1.CacheKeys.userProfile(user.id), json, userCache_1.PROFILE_TTL],
+        ];
+    });
+}
+async function postWrites(repository, ids) {
+    if (ids.length === 0)
+        return [];
+    const posts = await call(repository, 'findByIds', ids, 'postRepository');
+    return posts.map((post, i) => [keys_1.CacheKeys.post(post.id), serialise(post, `postRepository.findByIds()[${i}]`), postCache_1.POST_TTL]);
+}
+/** Pipelines of SET … EX, sent together; any failed SET rejects the whole call. */
+async function write(client, writes) {
+    const { dispatcher } = client;
+    const chunks = [];
+    for (let i = 0; i < writes.length; i += PIPELINE_CHUNK) {
+        chunks.push(writes.slice(i, i + PIPELINE_CHUNK).map(([key, json, ttl]) => ['SET', key, json, 'EX', String(ttl)]));
+    }
+    await Promise.all(chunks.map((commands) => dispatcher.run((id) => dispatcher.native.pipeline(id, commands, false), (replies) => {
+        const failed = replies.find((reply) => reply !== 'OK');
+        if (failed !== undefined)
+            throw (0, errors_1.fromNative)(failed);
+    })));
+}
+/**
+ * The seed's CacheWarmingService. Repositories are the backend's, handed in at
+ * construction or with setRepositories(); every item is validated and serialised
+ * before the first write, and writes go out as pipelines of SET … EX.
+ */
+class CacheWarmingService {
+    connection;
+    repositories;
+    timer;
+    detachCloseHook;
+    popularRuns = 0;
+    constructor(repositories, connection) {
+        this.repositories = checkRepositories(repositories);
+        this.connection = connection ?? connection_1.redisConnection;
+    }
+    setRepositories(repositories) {
+        if (repositories === undefined || repositories === null)
+            throw new TypeError('repositories must be an object, got ' + (0, errors_1.describeType)(repositories));
+        this.repositories = { ...this.repositories, ...checkRepositories(repositories) };
+    }
+    /** True while a schedule is active. */
+    get isScheduled() {
+        return this.timer !== undefined;
+    }
+    async warmUserCache(userIds) {
+        const ids = (0, errors_1.requireStringArray)(userIds, 'userIds');
+        const repository = this.repository('userRepository');
+        const client = this.connection.getClient();
+        const writes = await userWrites(repository, ids);
+        await write(client, writes);
+        (0, logger_1.log)('info', 'User cache warmed', { count: writes.length / 2 });
+    }
+    async warmPostCache(postIds) {
+        const ids = (0, errors_1.requireStringArray)(postIds, 'postIds');
+        const repository = this.repository('postRepository');
+        const client = this.connection.getClient();
+        const writes = await postWrites(repository, ids);
+        await write(client, writes);
+        (0, logger_1.log)('info', 'Post cache warmed', { count: writes.length });
+    }
+    /**
+     * As the seed: the 100 trending posts and the 1000 most active users, each re-read
+     * with findByIds. Everything is fetched and validated before the first write.
+     */
+    async warmPopularContent() {
+        const users = this.repository('userRepository');
+        const posts = this.repository('postRepository');
+        const client = this.connection.getClient();
+        this.popularRuns++;
+        try {
+            const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
+            const postBatch = await postWrites(posts, trending.map((post) => post.id));
+            const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
+            const userBatch = await userWrites(users, active.map((user) => user.id));
+            await write(client, [...postBatch, ...userBatch]);
+            (0, logger_1.log)('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
+        }
+        finally {
+            this.popularRuns--;
+        }
+    }
+    /**
+     * Runs warmPopularContent every `intervalMs` (default 30 minutes, first run after one
+     * interval, as the seed). A tick that finds a run still going is skipped; a failed run
+     * is logged and the schedule continues. The timer never keeps Node alive, and closing
+     * the connection stops it. Calling it again replaces the previous schedule.
+     */
+    async scheduleCacheWarming(intervalMs = exports.DEFAULT_WARMING_INTERVAL_MS) {
+        if (typeof intervalMs !== 'number')
+            throw new TypeError(`intervalMs must be a number, got ${(0, errors_1.describeType)(intervalMs)}`);
+        if (!Number.isFinite(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_MS) {
+            throw new RangeError(`intervalMs must be between 1 and ${MAX_TIMER_MS}, got ${intervalMs}`);
+        }
+        this.stopCacheWarming();
+        this.timer = setInterval(() => this.tick(), intervalMs);
+        this.timer.unref();
+        this.detachCloseHook = this.connection.onClose(() => this.stopCacheWarming());
+    }
+    stopCacheWarming() {
+        if (this.timer !== undefined)
+            clearInterval(this.timer);
+        this.timer = undefined;
+        this.detachCloseHook?.();
+        this.detachCloseHook = undefined;
+    }
+    tick() {
+        if (this.popularRuns > 0) {
+            (0, logger_1.log)('warn', 'Cache warming skipped: the previous run is still going');
+            return;
+        }
+        this.warmPopularContent().catch((error) => (0, logger_1.log)('error', 'Cache warming failed', (0, logger_1.describeError)(error)));
+    }
+    repository(name) {
+        const repository = this.repositories[name];
+        if (!repository)
+            throw new Error(`CacheWarmingService has no ${name}: pass it to the constructor or setRepositories()`);
+        return repository;
+    }
+}
+exports.CacheWarmingService = CacheWarmingService;
+exports.cacheWarmingService = new CacheWarmingService();

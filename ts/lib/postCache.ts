@@ -1,0 +1,204 @@
+import { CacheService } from './cache';
+import { redisConnection, RedisConnection } from './connection';
+import { describeType, requireString } from './errors';
+import { fromJson, toJson } from './json';
+import { CacheKeys } from './keys';
+import { describeError, log } from './logger';
+import { registerScript } from './native';
+import { requireEntityId, shapedOrMiss } from './userCache';
+
+/** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
+export const POST_TTL = 1800;
+export const FEED_TTL = 900;
+export const COMMENTS_TTL = 600;
+export const REACTIONS_TTL = 1800;
+
+/**
+ * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
+ * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
+ * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
+ * was written under. A page is served only while both still match, so bumping an
+ * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
+ * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
+ * produced by CacheKeys.userFeed for any user id.
+ */
+export const FEED_EPOCH_KEY = 'feed-epoch';
+export const userFeedEpochKey = (userId: string): string => `feed-epoch:${userId}`;
+export const feedPageEpochKey = (userId: string, page: number): string => `${CacheKeys.userFeed(userId, page)}:epoch`;
+
+// An epoch that is missing, evicted or garbage is restarted from the server clock in
+// microseconds: always above any value it held before (INCR adds one per invalidation),
+// so a lost epoch can never make an old page's tag match again.
+const CURRENT_EPOCH = `
+local function current(key)
+  if redis.call('TYPE', key).ok == 'string' then
+    local value = redis.call('GET', key)
+    if string.match(value, '^%d+$') then return value end
+  end
+  local now = redis.call('TIME')
+  local value = now[1] .. string.format('%06d', tonumber(now[2]))
+  redis.call('SET', key, value)
+  return value
+end
+`;
+
+// KEYS: page, companion, global epoch, user epoch. ARGV: page JSON, ttl.
+// One atomic step, so a page is never tagged with an epoch newer than the one it was written under.
+const WRITE_PAGE = registerScript(`${CURRENT_EPOCH}
+local tag = current(KEYS[3]) .. ':' .. current(KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('SET', KEYS[2], tag, 'EX', ARGV[2])
+return 1
+`);
+
+// KEYS: the epoch to bump, then keys to delete. ARGV: epoch ttl in seconds, 0 = none.
+// A per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+const BUMP_EPOCH = registerScript(`${CURRENT_EPOCH}
+current(KEYS[1])
+local epoch = redis.call('INCR', KEYS[1])
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
+return epoch
+`);
+
+function requirePage(page: unknown): number {
+  if (typeof page !== 'number') throw new TypeError(`page must be a number, got ${describeType(page)}`);
+  if (!Number.isSafeInteger(page) || page < 0) throw new RangeError(`page must be a non-negative integer, got ${page}`);
+  return page;
+}
+
+/**
+ * The seed's PostCacheService: posts, feed pages, comments and reactions as JSON
+ * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
+ */
+export class PostCacheService {
+  private readonly cache: CacheService;
+
+  constructor(connection?: RedisConnection) {
+    this.cache = new CacheService(connection ?? redisConnection);
+  }
+
+  async getPost<T = any>(postId: string): Promise<T | null> {
+    const key = CacheKeys.post(requireString(postId, 'postId'));
+    return shapedOrMiss<T>(await this.cache.get(key), key, 'object');
+  }
+
+  async setPost<T extends { id: string }>(post: T): Promise<void> {
+    await this.cache.set(CacheKeys.post(requireEntityId(post, 'post')), post, POST_TTL);
+  }
+
+  /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
+  async getUserFeed<T = any>(userId: string, page: number): Promise<T[] | null> {
+    const id = requireString(userId, 'userId');
+    const key = CacheKeys.userFeed(id, requirePage(page));
+    const client = this.cache.client('Feed get error', { key });
+    if (!client) return null;
+    const { dispatcher } = client;
+    return dispatcher.run<T[] | null>(
+      (rid) => dispatcher.native.command(rid, ['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]),
+      (reply: Array<string | null>) => {
+        const [text, tag, global, user] = reply;
+        if (text === null || tag === null || global === null || user === null || tag !== `${global}:${user}`) return null;
+        let value: unknown;
+        try {
+          value = fromJson(text);
+        } catch (error) {
+          log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
+          return null;
+        }
+        return shapedOrMiss<T[]>(value, key, 'array');
+      },
+      (error) => {
+        log('error', 'Feed get error', { key, ...describeError(error) });
+        return null;
+      },
+    );
+  }
+
+  async setUserFeed<T = any>(userId: string, page: number, posts: T[]): Promise<void> {
+    const id = requireString(userId, 'userId');
+    const key = CacheKeys.userFeed(id, requirePage(page));
+    if (!Array.isArray(posts)) throw new TypeError(`posts must be an array, got ${describeType(posts)}`);
+    let text: string;
+    try {
+      text = toJson(posts, 'posts');
+    } catch (error) {
+      log('error', 'Feed set error', { key, ...describeError(error) });
+      return;
+    }
+    const client = this.cache.client('Feed set error', { key });
+    if (!client) return;
+    const { dispatcher } = client;
+    await dispatcher.run(
+      (rid) =>
+        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)], [text, String(FEED_TTL)]),
+      () => undefined,
+      (error) => log('error', 'Feed set error', { key, ...describeError(error) }),
+    );
+  }
+
+  async getPostComments<T = any>(postId: string): Promise<T[] | null> {
+    const key = CacheKeys.postComments(requireString(postId, 'postId'));
+    return shapedOrMiss<T[]>(await this.cache.get(key), key, 'array');
+  }
+
+  async setPostComments<T = any>(postId: string, comments: T[]): Promise<void> {
+    const key = CacheKeys.postComments(requireString(postId, 'postId'));
+    if (!Array.isArray(comments)) throw new TypeError(`comments must be an array, got ${describeType(comments)}`);
+    await this.cache.set(key, comments, COMMENTS_TTL);
+  }
+
+  async getPostReactions<T = any>(postId: string): Promise<T[] | null> {
+    const key = CacheKeys.postReactions(requireString(postId, 'postId'));
+    return shapedOrMiss<T[]>(await this.cache.get(key), key, 'array');
+  }
+
+  async setPostReactions<T = any>(postId: string, reactions: T[]): Promise<void> {
+    const key = CacheKeys.postReactions(requireString(postId, 'postId'));
+    if (!Array.isArray(reactions)) throw new TypeError(`reactions must be an array, got ${describeType(reactions)}`);
+    await this.cache.set(key, reactions, REACTIONS_TTL);
+  }
+
+  /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+  async invalidatePost(postId: string): Promise<void> {
+    const id = requireString(postId, 'postId');
+    const keys = [FEED_EPOCH_KEY, CacheKeys.post(id), CacheKeys.postComments(id), CacheKeys.postReactions(id)];
+    if (await this.bump('Post cache invalidation error', keys, 0, { postId: id })) {
+      log('info', 'Post cache invalidated', { postId: id });
+    }
+  }
+
+  /** Retires every cached feed page in O(1); pages expire on their own TTL. */
+  async invalidateAllFeeds(): Promise<void> {
+    if (await this.bump('Feed invalidation error', [FEED_EPOCH_KEY], 0, {})) log('info', 'All user feeds invalidated');
+  }
+
+  /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
+  async invalidateUserFeeds(userId: string): Promise<void> {
+    const id = requireString(userId, 'userId');
+    if (await this.bump('Feed invalidation error', [userFeedEpochKey(id)], FEED_TTL, { userId: id })) {
+      log('info', 'User feeds invalidated', { userId: id });
+    }
+  }
+
+  async warmPostCache<T extends { id: string }>(post: T): Promise<void> {
+    await this.setPost(post);
+  }
+
+  private async bump(context: string, keys: string[], ttl: number, meta: Record<string, unknown>): Promise<boolean> {
+    const client = this.cache.client(context, meta);
+    if (!client) return false;
+    const { dispatcher } = client;
+    return dispatcher.run(
+      (rid) => dispatcher.native.script(rid, BUMP_EPOCH, keys, [String(ttl)]),
+      () => true,
+      (error) => {
+        log('error', context, { ...meta, ...describeError(error) });
+        return false;
+      },
+    );
+  }
+}
+
+export const postCacheService = new PostCacheService();

@@ -1,0 +1,224 @@
+import type { RedisClient } from './client';
+import { redisConnection, RedisConnection } from './connection';
+import { describeType, fromNative, requireStringArray } from './errors';
+import { toJson } from './json';
+import { CacheKeys } from './keys';
+import { describeError, log } from './logger';
+import { POST_TTL } from './postCache';
+import { PROFILE_TTL, USER_TTL } from './userCache';
+
+/** The backend's user repository, as plain async functions; any JSON-serialisable objects with a string `id`. */
+export interface WarmingUserRepository<U extends { id: string } = { id: string }> {
+  findByIds(ids: string[]): Promise<U[]>;
+  getActiveUsers(limit: number): Promise<U[]>;
+}
+
+export interface WarmingPostRepository<P extends { id: string } = { id: string }> {
+  findByIds(ids: string[]): Promise<P[]>;
+  getTrendingPosts(limit: number): Promise<P[]>;
+}
+
+export interface WarmingRepositories {
+  userRepository?: WarmingUserRepository;
+  postRepository?: WarmingPostRepository;
+}
+
+/** The seed's schedule: every 30 minutes. */
+export const DEFAULT_WARMING_INTERVAL_MS = 30 * 60 * 1000;
+const TRENDING_POSTS = 100;
+const ACTIVE_USERS = 1000;
+/** SETs per pipeline: 1000 users (2000 SETs) are four round trips. */
+const PIPELINE_CHUNK = 500;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type Write = [key: string, json: string, ttl: number];
+type Entity = { id: string };
+
+function checkRepository(value: unknown, name: string, methods: string[]): void {
+  if (value === undefined) return;
+  if (value === null || typeof value !== 'object') throw new TypeError(`${name} must be an object, got ${describeType(value)}`);
+  for (const method of methods) {
+    if (typeof (value as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`${name}.${method} must be a function`);
+    }
+  }
+}
+
+function checkRepositories(value: unknown): WarmingRepositories {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object') throw new TypeError(`repositories must be an object, got ${describeType(value)}`);
+  const { userRepository, postRepository } = value as WarmingRepositories;
+  checkRepository(userRepository, 'repositories.userRepository', ['findByIds', 'getActiveUsers']);
+  checkRepository(postRepository, 'repositories.postRepository', ['findByIds', 'getTrendingPosts']);
+  return { userRepository, postRepository };
+}
+
+/** Calls a repository method; a sync throw or a rejection both reject with the repository's own error. */
+async function call(repository: object, method: string, arg: unknown, name: string): Promise<Entity[]> {
+  let result: unknown;
+  try {
+    result = await (repository as Record<string, (a: unknown) => unknown>)[method](arg);
+  } catch (error) {
+    throw error instanceof Error ? error : new Error(String(error));
+  }
+  if (!Array.isArray(result)) throw new TypeError(`${name}.${method} must resolve to an array, got ${describeType(result)}`);
+  result.forEach((item, i) => {
+    if (item === null || typeof item !== 'object' || typeof (item as { id?: unknown }).id !== 'string') {
+      throw new TypeError(`${name}.${method} returned an item without a string id at index ${i}`);
+    }
+  });
+  return result as Entity[];
+}
+
+function serialise(item: Entity, name: string): string {
+  try {
+    return toJson(item, name);
+  } catch (error) {
+    throw new TypeError(`${name} cannot be stored as JSON: ${(error as Error)?.message ?? String(error)}`);
+  }
+}
+
+async function userWrites(repository: WarmingUserRepository<Entity>, ids: string[]): Promise<Write[]> {
+  if (ids.length === 0) return [];
+  const users = await call(repository, 'findByIds', ids, 'userRepository');
+  return users.flatMap((user, i): Write[] => {
+    const json = serialise(user, `userRepository.findByIds()[${i}]`);
+    return [
+      [CacheKeys.user(user.id), json, USER_TTL],
+      [CacheKeys.userProfile(user.id), json, PROFILE_TTL],
+    ];
+  });
+}
+
+async function postWrites(repository: WarmingPostRepository<Entity>, ids: string[]): Promise<Write[]> {
+  if (ids.length === 0) return [];
+  const posts = await call(repository, 'findByIds', ids, 'postRepository');
+  return posts.map((post, i): Write => [CacheKeys.post(post.id), serialise(post, `postRepository.findByIds()[${i}]`), POST_TTL]);
+}
+
+/** Pipelines of SET … EX, sent together; any failed SET rejects the whole call. */
+async function write(client: RedisClient, writes: Write[]): Promise<void> {
+  const { dispatcher } = client;
+  const chunks: string[][][] = [];
+  for (let i = 0; i < writes.length; i += PIPELINE_CHUNK) {
+    chunks.push(writes.slice(i, i + PIPELINE_CHUNK).map(([key, json, ttl]) => ['SET', key, json, 'EX', String(ttl)]));
+  }
+  await Promise.all(
+    chunks.map((commands) =>
+      dispatcher.run(
+        (id) => dispatcher.native.pipeline(id, commands, false),
+        (replies: unknown[]) => {
+          const failed = replies.find((reply) => reply !== 'OK');
+          if (failed !== undefined) throw fromNative(failed);
+        },
+      ),
+    ),
+  );
+}
+
+/**
+ * The seed's CacheWarmingService. Repositories are the backend's, handed in at
+ * construction or with setRepositories(); every item is validated and serialised
+ * before the first write, and writes go out as pipelines of SET … EX.
+ */
+export class CacheWarmingService {
+  private readonly connection: RedisConnection;
+  private repositories: WarmingRepositories;
+  private timer: NodeJS.Timeout | undefined;
+  private detachCloseHook: (() => void) | undefined;
+  private popularRuns = 0;
+
+  constructor(repositories?: WarmingRepositories, connection?: RedisConnection) {
+    this.repositories = checkRepositories(repositories);
+    this.connection = connection ?? redisConnection;
+  }
+
+  setRepositories(repositories: WarmingRepositories): void {
+    if (repositories === undefined || repositories === null) throw new TypeError('repositories must be an object, got ' + describeType(repositories));
+    this.repositories = { ...this.repositories, ...checkRepositories(repositories) };
+  }
+
+  /** True while a schedule is active. */
+  get isScheduled(): boolean {
+    return this.timer !== undefined;
+  }
+
+  async warmUserCache(userIds: string[]): Promise<void> {
+    const ids = requireStringArray(userIds, 'userIds');
+    const repository = this.repository('userRepository');
+    const client = this.connection.getClient();
+    const writes = await userWrites(repository, ids);
+    await write(client, writes);
+    log('info', 'User cache warmed', { count: writes.length / 2 });
+  }
+
+  async warmPostCache(postIds: string[]): Promise<void> {
+    const ids = requireStringArray(postIds, 'postIds');
+    const repository = this.repository('postRepository');
+    const client = this.connection.getClient();
+    const writes = await postWrites(repository, ids);
+    await write(client, writes);
+    log('info', 'Post cache warmed', { count: writes.length });
+  }
+
+  /**
+   * As the seed: the 100 trending posts and the 1000 most active users, each re-read
+   * with findByIds. Everything is fetched and validated before the first write.
+   */
+  async warmPopularContent(): Promise<void> {
+    const users = this.repository('userRepository');
+    const posts = this.repository('postRepository');
+    const client = this.connection.getClient();
+    this.popularRuns++;
+    try {
+      const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
+      const postBatch = await postWrites(posts, trending.map((post) => post.id));
+      const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
+      const userBatch = await userWrites(users, active.map((user) => user.id));
+      await write(client, [...postBatch, ...userBatch]);
+      log('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
+    } finally {
+      this.popularRuns--;
+    }
+  }
+
+  /**
+   * Runs warmPopularContent every `intervalMs` (default 30 minutes, first run after one
+   * interval, as the seed). A tick that finds a run still going is skipped; a failed run
+   * is logged and the schedule continues. The timer never keeps Node alive, and closing
+   * the connection stops it. Calling it again replaces the previous schedule.
+   */
+  async scheduleCacheWarming(intervalMs: number = DEFAULT_WARMING_INTERVAL_MS): Promise<void> {
+    if (typeof intervalMs !== 'number') throw new TypeError(`intervalMs must be a number, got ${describeType(intervalMs)}`);
+    if (!Number.isFinite(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_MS) {
+      throw new RangeError(`intervalMs must be between 1 and ${MAX_TIMER_MS}, got ${intervalMs}`);
+    }
+    this.stopCacheWarming();
+    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+    this.detachCloseHook = this.connection.onClose(() => this.stopCacheWarming());
+  }
+
+  stopCacheWarming(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+    this.detachCloseHook?.();
+    this.detachCloseHook = undefined;
+  }
+
+  private tick(): void {
+    if (this.popularRuns > 0) {
+      log('warn', 'Cache warming skipped: the previous run is still going');
+      return;
+    }
+    this.warmPopularContent().catch((error) => log('error', 'Cache warming failed', describeError(error)));
+  }
+
+  private repository<K extends keyof WarmingRepositories>(name: K): NonNullable<WarmingRepositories[K]> {
+    const repository = this.repositories[name];
+    if (!repository) throw new Error(`CacheWarmingService has no ${name}: pass it to the constructor or setRepositories()`);
+    return repository as NonNullable<WarmingRepositories[K]>;
+  }
+}
+
+export const cacheWarmingService = new CacheWarmingService();
