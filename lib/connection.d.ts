@@ -1,4 +1,5 @@
 import { RedisClient } from './client';
+import { NativeOptions } from './native';
 export interface RedisConnectionOptions {
     /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */
     url?: string;
@@ -39,6 +40,8 @@ export declare class RedisConnection {
     close(): Promise<void>;
     /** @internal Services that own timers or subscriptions stop them here. */
     onClose(hook: () => void): () => void;
+    /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+    nativeOptions(): NativeOptions;
     private role;
     private open;
 }

@@ -88,6 +88,10 @@ class RedisConnection {
         this.closeHooks.add(hook);
         return () => this.closeHooks.delete(hook);
     }
+    /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+    nativeOptions() {
+        return { ...this.options };
+    }
     role(role) {
         if (!this.clients)
             throw new Error('Redis not connected');

@@ -7,3 +7,4 @@ mod dispatch;
 mod options;
 mod reply;
 mod scripts;
+mod subscriber;

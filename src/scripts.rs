@@ -13,7 +13,9 @@ static SCRIPTS: Lazy<RwLock<Vec<Arc<Script>>>> = Lazy::new(|| RwLock::new(Vec::n
 #[napi]
 pub fn register_script(source: String) -> u32 {
     let script = Script::new(&source);
-    let mut scripts = SCRIPTS.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut scripts = SCRIPTS
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(index) = scripts
         .iter()
         .position(|known| known.get_hash() == script.get_hash())
@@ -25,6 +27,8 @@ pub fn register_script(source: String) -> u32 {
 }
 
 pub fn script(handle: u32) -> Option<Arc<Script>> {
-    let scripts = SCRIPTS.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let scripts = SCRIPTS
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     scripts.get(handle as usize).cloned()
 }

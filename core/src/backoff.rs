@@ -16,7 +16,10 @@ mod tests {
         let max = Duration::from_millis(1000);
         for retries in [1u32, 2, 5, 19, 20, 21, 1000, u32::MAX] {
             let seed = (u64::from(retries) * 50).min(1000);
-            assert_eq!(reconnect_delay(retries, step, max), Duration::from_millis(seed));
+            assert_eq!(
+                reconnect_delay(retries, step, max),
+                Duration::from_millis(seed)
+            );
         }
     }
 }

@@ -43,7 +43,11 @@ impl fmt::Debug for ConnectionConfig {
             .field("username", &self.username)
             .field(
                 "password",
-                &if self.password.is_some() { "set" } else { "not set" },
+                &if self.password.is_some() {
+                    "set"
+                } else {
+                    "not set"
+                },
             )
             .field("database", &self.database)
             .field("connect_timeout", &self.connect_timeout)
@@ -123,13 +127,18 @@ mod tests {
 
     #[test]
     fn redacts_credentials() {
-        assert_eq!(redact_url("redis://user:secret@host:6379/0"), "redis://***@host:6379/0");
+        assert_eq!(
+            redact_url("redis://user:secret@host:6379/0"),
+            "redis://***@host:6379/0"
+        );
         assert_eq!(redact_url("redis://host:6379"), "redis://host:6379");
     }
 
     #[test]
     fn defaults_to_localhost() {
-        let target = ConnectionConfig::default().resolve(no_env).expect("default url parses");
+        let target = ConnectionConfig::default()
+            .resolve(no_env)
+            .expect("default url parses");
         assert_eq!(target.display, "127.0.0.1:6379");
     }
 
@@ -140,7 +149,9 @@ mod tests {
             "REDIS_PASSWORD" => Some("from-env".to_string()),
             _ => None,
         };
-        let from_env = ConnectionConfig::default().resolve(env).expect("env url parses");
+        let from_env = ConnectionConfig::default()
+            .resolve(env)
+            .expect("env url parses");
         assert_eq!(from_env.display, "10.0.0.9:7000");
         assert_eq!(from_env.info.redis_settings().password(), Some("from-env"));
 

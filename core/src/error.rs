@@ -60,7 +60,10 @@ impl LayerError {
     /// Classifies an error from a command on an established connection.
     pub fn from_command(err: &RedisError) -> Self {
         if err.is_timeout() {
-            return Self::new(ErrorCode::Timeout, format!("Redis command timed out: {err}"));
+            return Self::new(
+                ErrorCode::Timeout,
+                format!("Redis command timed out: {err}"),
+            );
         }
         if err.is_connection_dropped() || err.is_io_error() || err.is_unrecoverable_error() {
             return Self::new(
@@ -102,12 +105,18 @@ impl LayerError {
         if auth {
             return Self::new(
                 ErrorCode::AuthFailed,
-                format!("Redis authentication failed at {target}: {}", first_line(&text)),
+                format!(
+                    "Redis authentication failed at {target}: {}",
+                    first_line(&text)
+                ),
             );
         }
         Self::new(
             ErrorCode::ConnectionRefused,
-            format!("Could not connect to Redis at {target}: {}", first_line(&text)),
+            format!(
+                "Could not connect to Redis at {target}: {}",
+                first_line(&text)
+            ),
         )
     }
 }

@@ -21,9 +21,19 @@ use crate::error::{ErrorCode, LayerError};
 /// Lifecycle events, for the application's logger.
 #[derive(Clone, Debug)]
 pub enum Event {
-    Connected { target: String, reconnected: bool },
-    Disconnected { target: String, reason: String },
-    ReconnectFailed { target: String, attempt: u32, error: LayerError },
+    Connected {
+        target: String,
+        reconnected: bool,
+    },
+    Disconnected {
+        target: String,
+        reason: String,
+    },
+    ReconnectFailed {
+        target: String,
+        attempt: u32,
+        error: LayerError,
+    },
 }
 
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
@@ -155,7 +165,9 @@ impl ManagedConnection {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not turn every later call into a panic too.
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn open(

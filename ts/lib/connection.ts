@@ -111,6 +111,11 @@ export class RedisConnection {
     return () => this.closeHooks.delete(hook);
   }
 
+  /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+  nativeOptions(): NativeOptions {
+    return { ...this.options };
+  }
+
   private role(role: Role): RedisClient {
     if (!this.clients) throw new Error('Redis not connected');
     return this.clients[role];

@@ -1,0 +1,59 @@
+import { RedisConnection } from './connection';
+/** A broker message, as the seed defines it. On the wire `timestamp` is an ISO string. */
+export interface Message<T = any> {
+    type: string;
+    data: T;
+    timestamp: Date;
+    messageId: string;
+}
+/** Gets every message of its channel (or pattern) in publish order; `channel` names where it came from. */
+export type MessageHandler<T = any> = (message: Message<T>, channel: string) => void | Promise<void>;
+export interface MessageBrokerOptions {
+    /**
+     * Messages held for a JavaScript thread that falls behind; past this the oldest
+     * are dropped and the number dropped is logged. @default 100000
+     */
+    maxQueuedMessages?: number;
+    /** The same bound in bytes of channel names and payloads. @default 67108864 (64 MiB) */
+    maxQueuedBytes?: number;
+}
+/**
+ * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis
+ * subscription per channel however many callbacks. Its own socket subscribes
+ * lazily on first use, restores subscriptions after reconnects, and closes with
+ * the connection.
+ */
+export declare class MessageBroker {
+    private readonly connection;
+    private readonly limits;
+    private readonly channels;
+    private readonly patterns;
+    private socket;
+    private opened;
+    private readonly outbox;
+    private sending;
+    constructor(connection?: RedisConnection, options?: MessageBrokerOptions);
+    subscribe<T = any>(channel: string, callback: MessageHandler<T>): Promise<void>;
+    unsubscribe<T = any>(channel: string, callback: MessageHandler<T>): Promise<void>;
+    /** Like `subscribe` for every channel matching a glob (`post:*`); the callback gets the channel too. */
+    psubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void>;
+    punsubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void>;
+    /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. */
+    publish<T = any>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<number>;
+    /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */
+    get backlog(): number;
+    private add;
+    private remove;
+    /**
+     * Sends everything published so far as one pipeline, and the next batch only
+     * after it: PUBLISH reaches Redis in call order even when callers do not await,
+     * which concurrent single commands on the client do not promise.
+     */
+    private flush;
+    /** The broker's socket, opened on first use and closed with the connection. */
+    private open;
+    private reset;
+    private onMessages;
+    private deliver;
+}
+export declare const messageBroker: MessageBroker;

@@ -1,0 +1,582 @@
+//! `NativeSubscriber`: one RESP3 socket that only does pub/sub.
+//!
+//! The server pushes messages on a Tokio thread; they wait in a bounded inbox and
+//! reach JavaScript in batches, one wake-up per non-empty inbox (as `dispatch` does
+//! for results). The inbox is bounded because a JS thread that falls behind must not
+//! turn into unbounded memory: past the bound the oldest messages are dropped and
+//! counted, and the count travels with the next batch so the loss is logged.
+//!
+//! Subscriptions are remembered here and restored after every reconnect. While at
+//! least one is active the wake-up function holds Node's event loop open, so a
+//! worker that only listens stays up (as with node-redis); with none, or after
+//! `close()`, it does not.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use napi::bindgen_prelude::{Function, Null, ToNapiValue};
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{sys, Env, Status};
+use napi_derive::napi;
+use redis::aio::MultiplexedConnection;
+use redis::{PushInfo, PushKind, Value};
+use redis_layer_core::managed::{EventSink, PushSink};
+use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
+
+use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
+use crate::options::NativeOptions;
+use crate::reply::Reply;
+
+const DEFAULT_MAX_MESSAGES: u32 = 100_000;
+const DEFAULT_MAX_BYTES: u32 = 64 * 1024 * 1024;
+
+/// How much the inbox holds for a JavaScript thread that falls behind. Past either
+/// bound the oldest messages are dropped (and the number dropped is reported).
+#[napi(object)]
+pub struct SubscriberLimits {
+    /// Messages waiting for JavaScript. @default 100000
+    pub max_messages: Option<u32>,
+    /// Bytes of channel names and payloads waiting for JavaScript. @default 67108864 (64 MiB)
+    pub max_bytes: Option<u32>,
+}
+
+type Waker = ThreadsafeFunction<(), (), MessageBatch, Status, false, true>;
+type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
+type Log = Arc<dyn Fn(&'static str, String) + Send + Sync>;
+
+struct Delivery {
+    pattern: Option<String>,
+    channel: String,
+    payload: String,
+}
+
+impl Delivery {
+    fn size(&self) -> usize {
+        self.pattern.as_ref().map_or(0, String::len) + self.channel.len() + self.payload.len()
+    }
+
+    fn from_push(push: PushInfo) -> Option<Self> {
+        let mut data = push.data.into_iter().map(text);
+        match push.kind {
+            PushKind::Message => Some(Self {
+                pattern: None,
+                channel: data.next()??,
+                payload: data.next()??,
+            }),
+            PushKind::PMessage => Some(Self {
+                pattern: Some(data.next()??),
+                channel: data.next()??,
+                payload: data.next()??,
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn text(value: Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => Some(
+            String::from_utf8(bytes)
+                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
+        ),
+        Value::SimpleString(text) => Some(text),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct Inbox {
+    queue: VecDeque<Delivery>,
+    bytes: usize,
+    dropped: i64,
+}
+
+/// One drained inbox as a flat array: `[dropped, pattern, channel, payload, …]`,
+/// `pattern` being null for a plain channel message.
+pub struct MessageBatch {
+    deliveries: VecDeque<Delivery>,
+    dropped: i64,
+}
+
+impl ToNapiValue for MessageBatch {
+    unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: napi calls this on the JS thread with a live env.
+        unsafe {
+            let mut array = std::ptr::null_mut();
+            napi::check_status!(sys::napi_create_array_with_length(
+                env,
+                1 + batch.deliveries.len() * 3,
+                &mut array
+            ))?;
+            let dropped = i64::to_napi_value(env, batch.dropped)?;
+            napi::check_status!(sys::napi_set_element(env, array, 0, dropped))?;
+            for (index, delivery) in batch.deliveries.into_iter().enumerate() {
+                let base = 1 + (index * 3) as u32;
+                let pattern = match delivery.pattern {
+                    Some(pattern) => String::to_napi_value(env, pattern)?,
+                    None => Null::to_napi_value(env, Null)?,
+                };
+                let channel = String::to_napi_value(env, delivery.channel)?;
+                let payload = String::to_napi_value(env, delivery.payload)?;
+                napi::check_status!(sys::napi_set_element(env, array, base, pattern))?;
+                napi::check_status!(sys::napi_set_element(env, array, base + 1, channel))?;
+                napi::check_status!(sys::napi_set_element(env, array, base + 2, payload))?;
+            }
+            Ok(array)
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Channel,
+    Pattern,
+}
+
+/// What should be subscribed. Each entry carries the token of the call that added
+/// it, so a failed subscribe removes its own entry and not a newer one.
+#[derive(Default)]
+struct Subscriptions {
+    channels: HashMap<String, u64>,
+    patterns: HashMap<String, u64>,
+    next_token: u64,
+}
+
+impl Subscriptions {
+    fn of(&mut self, kind: Kind) -> &mut HashMap<String, u64> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.patterns.is_empty()
+    }
+}
+
+struct State {
+    subscriptions: Mutex<Subscriptions>,
+    inbox: Mutex<Inbox>,
+    max_messages: usize,
+    max_bytes: usize,
+    closed: AtomicBool,
+    /// Whether the waker currently holds the event loop open. Only touched on the JS thread.
+    referenced: Mutex<bool>,
+}
+
+impl State {
+    fn receive(&self, delivery: Delivery) -> bool {
+        if self.closed.load(Ordering::Acquire) {
+            return false;
+        }
+        let mut inbox = lock(&self.inbox);
+        let was_empty = inbox.queue.is_empty();
+        inbox.bytes += delivery.size();
+        inbox.queue.push_back(delivery);
+        while inbox.queue.len() > 1
+            && (inbox.queue.len() > self.max_messages || inbox.bytes > self.max_bytes)
+        {
+            if let Some(oldest) = inbox.queue.pop_front() {
+                inbox.bytes -= oldest.size();
+                inbox.dropped += 1;
+            }
+        }
+        was_empty
+    }
+
+    fn drain(&self) -> MessageBatch {
+        let mut inbox = lock(&self.inbox);
+        let batch = MessageBatch {
+            deliveries: std::mem::take(&mut inbox.queue),
+            dropped: inbox.dropped,
+        };
+        inbox.bytes = 0;
+        inbox.dropped = 0;
+        batch
+    }
+
+    /// Refs or unrefs the waker so that the event loop stays open exactly while a
+    /// subscription is active. Must run on the JS thread.
+    fn sync_keep_alive(&self, env: sys::napi_env, waker: sys::napi_threadsafe_function) {
+        if waker.is_null() {
+            return;
+        }
+        let wanted = !self.closed.load(Ordering::Acquire) && !lock(&self.subscriptions).is_empty();
+        let mut referenced = lock(&self.referenced);
+        if *referenced == wanted {
+            return;
+        }
+        *referenced = wanted;
+        // SAFETY: JS thread (every caller is a napi method or the waker's callback),
+        // and the waker is alive while its owner or its callback runs.
+        unsafe {
+            if wanted {
+                sys::napi_ref_threadsafe_function(env, waker);
+            } else {
+                sys::napi_unref_threadsafe_function(env, waker);
+            }
+        }
+    }
+}
+
+/// The state plus the function that wakes the JS thread; what the socket's push
+/// sink and the operation tasks hold.
+struct Mailbox {
+    state: Arc<State>,
+    waker: Waker,
+}
+
+impl Mailbox {
+    fn wake(&self) {
+        self.waker.call((), ThreadsafeFunctionCallMode::NonBlocking);
+    }
+}
+
+#[napi]
+pub struct NativeSubscriber {
+    connection: ManagedConnection,
+    sink: Arc<CompletionSink>,
+    mailbox: Arc<Mailbox>,
+}
+
+#[napi]
+impl NativeSubscriber {
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        options: NativeOptions,
+        limits: Option<SubscriberLimits>,
+        #[napi(ts_arg_type = "(batch: unknown[]) => void")] on_batch: Function<'_, Batch, ()>,
+        #[napi(ts_arg_type = "(messages: unknown[]) => void")] on_messages: Function<
+            '_,
+            MessageBatch,
+            (),
+        >,
+        #[napi(ts_arg_type = "(event: [level: string, message: string]) => void")]
+        on_event: Function<'_, Vec<String>, ()>,
+    ) -> napi::Result<Self> {
+        let limits = limits.unwrap_or(SubscriberLimits {
+            max_messages: None,
+            max_bytes: None,
+        });
+        let state = Arc::new(State {
+            subscriptions: Mutex::new(Subscriptions::default()),
+            inbox: Mutex::new(Inbox::default()),
+            max_messages: limits.max_messages.unwrap_or(DEFAULT_MAX_MESSAGES).max(1) as usize,
+            max_bytes: limits.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).max(1) as usize,
+            closed: AtomicBool::new(false),
+            referenced: Mutex::new(false),
+        });
+        let waker = build_waker(on_messages, state.clone())?;
+        let mailbox = Arc::new(Mailbox { state, waker });
+
+        let events: Arc<EventCallback> = Arc::new(
+            on_event
+                .build_threadsafe_function::<Vec<String>>()
+                .weak::<true>()
+                .callee_handled::<false>()
+                .build()?,
+        );
+        let log: Log = Arc::new(move |level, message| {
+            events.call(
+                vec![level.to_string(), message],
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        });
+        let event_log = log.clone();
+        let event_sink: EventSink = Arc::new(move |event: Event| {
+            let (level, message) = describe(event);
+            event_log(level, message);
+        });
+        let push_mailbox = mailbox.clone();
+        let push_sink: PushSink = Arc::new(move |push: PushInfo| {
+            if let Some(delivery) = Delivery::from_push(push) {
+                if push_mailbox.state.receive(delivery) {
+                    push_mailbox.wake();
+                }
+            }
+        });
+        let connection =
+            ManagedConnection::new(ConnectionConfig::from(options), event_sink, Some(push_sink));
+        connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), log));
+        Ok(Self {
+            connection,
+            sink: Arc::new(CompletionSink::new(on_batch)?),
+            mailbox,
+        })
+    }
+
+    #[napi(getter)]
+    pub fn is_connected(&self) -> bool {
+        self.connection.is_connected()
+    }
+
+    /// Messages received and not yet handed to JavaScript, including those dropped.
+    #[napi(getter)]
+    pub fn backlog(&self) -> i64 {
+        let inbox = lock(&self.mailbox.state.inbox);
+        inbox.queue.len() as i64 + inbox.dropped
+    }
+
+    #[napi(catch_unwind)]
+    pub fn connect(&self, env: &Env, id: u32) {
+        if self.is_closed() {
+            return self.reject_closed(env, id);
+        }
+        self.submit(env, id, |connection| async move {
+            connection.connect().await.map(|()| Reply::Nil)
+        });
+    }
+
+    /// Ends the socket; messages not yet delivered are discarded.
+    #[napi(catch_unwind)]
+    pub fn close(&self, env: &Env) {
+        let state = &self.mailbox.state;
+        state.closed.store(true, Ordering::Release);
+        *lock(&state.subscriptions) = Subscriptions::default();
+        *lock(&state.inbox) = Inbox::default();
+        self.connection.close();
+        state.sync_keep_alive(env.raw(), self.mailbox.waker.raw());
+    }
+
+    #[napi(catch_unwind)]
+    pub fn subscribe(&self, env: &Env, id: u32, channel: String) {
+        self.add(env, id, Kind::Channel, channel);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn psubscribe(&self, env: &Env, id: u32, pattern: String) {
+        self.add(env, id, Kind::Pattern, pattern);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn unsubscribe(&self, env: &Env, id: u32, channel: String) {
+        self.remove(env, id, Kind::Channel, channel);
+    }
+
+    #[napi(catch_unwind)]
+    pub fn punsubscribe(&self, env: &Env, id: u32, pattern: String) {
+        self.remove(env, id, Kind::Pattern, pattern);
+    }
+}
+
+impl NativeSubscriber {
+    fn is_closed(&self) -> bool {
+        self.mailbox.state.closed.load(Ordering::Acquire)
+    }
+
+    /// Registers `name`, then subscribes. While Redis is unreachable the name stays
+    /// registered and the call succeeds: the reconnect hook subscribes it when Redis
+    /// is back, as node-redis' offline queue would.
+    fn add(&self, env: &Env, id: u32, kind: Kind, name: String) {
+        if self.is_closed() {
+            return self.reject_closed(env, id);
+        }
+        let token = {
+            let mut subscriptions = lock(&self.mailbox.state.subscriptions);
+            subscriptions.next_token += 1;
+            let token = subscriptions.next_token;
+            subscriptions.of(kind).insert(name.clone(), token);
+            token
+        };
+        self.mailbox
+            .state
+            .sync_keep_alive(env.raw(), self.mailbox.waker.raw());
+        let mailbox = self.mailbox.clone();
+        self.submit(env, id, move |connection| async move {
+            let sent = name.clone();
+            let result = connection
+                .run(move |mut socket| async move {
+                    match kind {
+                        Kind::Channel => socket.subscribe(sent).await,
+                        Kind::Pattern => socket.psubscribe(sent).await,
+                    }
+                })
+                .await;
+            match result {
+                Ok(()) => Ok(Reply::Nil),
+                Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
+                Err(error) => {
+                    let removed = {
+                        let mut subscriptions = lock(&mailbox.state.subscriptions);
+                        let names = subscriptions.of(kind);
+                        let ours = names.get(&name) == Some(&token);
+                        if ours {
+                            names.remove(&name);
+                        }
+                        ours
+                    };
+                    if removed {
+                        // Only the JS thread may unref the waker; its callback does.
+                        mailbox.wake();
+                    }
+                    Err(error)
+                }
+            }
+        });
+    }
+
+    /// Forgets `name`, then unsubscribes. A socket that is down has no subscriptions
+    /// to end, and the reconnect hook no longer restores the name, so that succeeds.
+    fn remove(&self, env: &Env, id: u32, kind: Kind, name: String) {
+        if self.is_closed() {
+            return self.submit(env, id, |_| async { Ok(Reply::Nil) });
+        }
+        lock(&self.mailbox.state.subscriptions)
+            .of(kind)
+            .remove(&name);
+        self.mailbox
+            .state
+            .sync_keep_alive(env.raw(), self.mailbox.waker.raw());
+        self.submit(env, id, move |connection| async move {
+            let result = connection
+                .run(move |mut socket| async move {
+                    match kind {
+                        Kind::Channel => socket.unsubscribe(name).await,
+                        Kind::Pattern => socket.punsubscribe(name).await,
+                    }
+                })
+                .await;
+            match result {
+                Ok(()) => Ok(Reply::Nil),
+                Err(error) if is_unreachable(&error) || error.code == ErrorCode::Closed => {
+                    Ok(Reply::Nil)
+                }
+                Err(error) => Err(error),
+            }
+        });
+    }
+
+    fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F)
+    where
+        F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = Outcome> + Send + 'static,
+    {
+        self.sink.begin(env);
+        let guard = CompletionGuard::new(self.sink.clone(), id);
+        let connection = self.connection.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let outcome = operation(connection).await;
+            guard.finish(outcome);
+        });
+    }
+
+    fn reject_closed(&self, env: &Env, id: u32) {
+        self.submit(env, id, |_| async {
+            Err(LayerError::new(
+                ErrorCode::Closed,
+                "Redis subscriber is closed",
+            ))
+        });
+    }
+}
+
+fn is_unreachable(error: &LayerError) -> bool {
+    matches!(
+        error.code,
+        ErrorCode::NotConnected | ErrorCode::ConnectionLost
+    )
+}
+
+fn build_waker(
+    on_messages: Function<'_, MessageBatch, ()>,
+    state: Arc<State>,
+) -> napi::Result<Waker> {
+    // The callback needs the waker's own handle to (un)ref it, which exists only after build.
+    let own_handle: Arc<AtomicPtr<sys::napi_threadsafe_function__>> =
+        Arc::new(AtomicPtr::new(std::ptr::null_mut()));
+    let callback_handle = own_handle.clone();
+    let waker = on_messages
+        .build_threadsafe_function::<()>()
+        .weak::<true>()
+        .callee_handled::<false>()
+        .build_callback(move |ctx| {
+            state.sync_keep_alive(ctx.env.raw(), callback_handle.load(Ordering::Acquire));
+            Ok(state.drain())
+        })?;
+    own_handle.store(waker.raw(), Ordering::Release);
+    Ok(waker)
+}
+
+/// Restores every remembered subscription on the fresh socket of a reconnect.
+fn resubscribe_hook(
+    state: Arc<State>,
+    log: Log,
+) -> Arc<dyn Fn(MultiplexedConnection) + Send + Sync> {
+    Arc::new(move |mut socket: MultiplexedConnection| {
+        let (channels, patterns): (Vec<String>, Vec<String>) = {
+            let subscriptions = lock(&state.subscriptions);
+            (
+                subscriptions.channels.keys().cloned().collect(),
+                subscriptions.patterns.keys().cloned().collect(),
+            )
+        };
+        if channels.is_empty() && patterns.is_empty() {
+            return;
+        }
+        let log = log.clone();
+        napi::bindgen_prelude::spawn(async move {
+            let count = channels.len() + patterns.len();
+            let mut result = Ok(());
+            if !channels.is_empty() {
+                result = socket.subscribe(channels).await;
+            }
+            if result.is_ok() && !patterns.is_empty() {
+                result = socket.psubscribe(patterns).await;
+            }
+            match result {
+                Ok(()) => log(
+                    "info",
+                    format!("Redis pub/sub: restored {count} subscriptions"),
+                ),
+                // A dropped socket reconnects again and this hook retries then.
+                Err(err) => log(
+                    "error",
+                    format!(
+                        "Redis pub/sub: restoring {count} subscriptions failed: {}",
+                        LayerError::from_command(&err).message
+                    ),
+                ),
+            }
+        });
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn describe(event: Event) -> (&'static str, String) {
+    match event {
+        Event::Connected {
+            target,
+            reconnected,
+        } => {
+            let verb = if reconnected {
+                "reconnected"
+            } else {
+                "connected"
+            };
+            ("info", format!("Redis subscriber {verb} to {target}"))
+        }
+        Event::Disconnected { target, reason } => (
+            "warn",
+            format!("Redis subscriber disconnected from {target}: {reason}"),
+        ),
+        Event::ReconnectFailed {
+            target,
+            attempt,
+            error,
+        } => (
+            "error",
+            format!(
+                "Redis subscriber reconnect attempt {attempt} to {target} failed: {}",
+                error.message
+            ),
+        ),
+    }
+}
