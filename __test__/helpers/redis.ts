@@ -72,7 +72,7 @@ export async function startRedis(options: ServerOptions = {}): Promise<TestServe
     await waitFor(() => canConnect(port), `redis-server on port ${port}`);
   };
   const kill = async () => {
-    if (child && child.exitCode === null) {
+    if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child!.once('exit', r));
       child.kill('SIGKILL');
       await exited;

@@ -1,0 +1,192 @@
+import { Lock, LockService, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
+import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+
+let server: TestServer;
+let first: RedisConnection;
+let second: RedisConnection;
+let locksA: LockService;
+let locksB: LockService;
+const log = recordingLogger();
+const p = uniquePrefix('lock');
+let counter = 0;
+const resource = () => `${p}r${++counter}`;
+
+beforeAll(async () => {
+  server = await testRedis();
+  first = new RedisConnection({ url: server.url });
+  second = new RedisConnection({ url: server.url });
+  await Promise.all([first.connect(), second.connect()]);
+  locksA = new LockService(first);
+  locksB = new LockService(second);
+  setLogger(log.logger);
+});
+
+afterAll(async () => {
+  setLogger(defaultLogger);
+  await Promise.all([first.close(), second.close()]);
+  await server.stop();
+});
+
+describe('LockService acquire/release', () => {
+  it('one holder at a time across two connections; release lets the other in', async () => {
+    const name = resource();
+    const held = await locksA.acquire(name, 10_000);
+    expect(held).toBeInstanceOf(Lock);
+    expect(held!.resource).toBe(name);
+    expect(server.cli('GET', `lock:${name}`)).toBe(held!.token);
+    expect(await locksB.acquire(name, 10_000)).toBeNull();
+
+    const waiting = locksB.acquire(name, 10_000, { waitMs: 5_000 });
+    await sleep(100);
+    expect(await held!.release()).toBe(true);
+    const next = await waiting;
+    expect(next).not.toBeNull();
+    expect(next!.fencingToken).toBeGreaterThan(held!.fencingToken);
+    expect(await next!.release()).toBe(true);
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+  });
+
+  it('waitMs gives up with null when the holder keeps the lock', async () => {
+    const name = resource();
+    const held = await locksA.acquire(name, 10_000);
+    expect(await locksB.acquire(name, 10_000, { waitMs: 150 })).toBeNull();
+    await held!.release();
+  });
+
+  it('an expired lock can be taken; the old holder can then neither release nor extend it', async () => {
+    const name = resource();
+    const old = await locksA.acquire(name, 150);
+    expect(old).not.toBeNull();
+    await sleep(250);
+    const current = await locksB.acquire(name, 10_000);
+    expect(current).not.toBeNull();
+    expect(await old!.release()).toBe(false);
+    expect(await old!.extend(10_000)).toBe(false);
+    expect(server.cli('GET', `lock:${name}`)).toBe(current!.token);
+    expect(current!.fencingToken).toBeGreaterThan(old!.fencingToken);
+    await current!.release();
+  });
+
+  it('a handle with the wrong token cannot release or extend the lock', async () => {
+    const name = resource();
+    const held = await locksA.acquire(name, 10_000);
+    const impostor = new Lock(second, name, 'not-the-token', held!.fencingToken);
+    expect(await impostor.release()).toBe(false);
+    expect(await impostor.extend(60_000)).toBe(false);
+    expect(server.cli('GET', `lock:${name}`)).toBe(held!.token);
+    expect(await held!.release()).toBe(true);
+    expect(await held!.release()).toBe(false);
+  });
+
+  it('extend sets the remaining time for the holder', async () => {
+    const name = resource();
+    const held = await locksA.acquire(name, 300);
+    expect(await held!.extend(20_000)).toBe(true);
+    expect(Number(server.cli('PTTL', `lock:${name}`))).toBeGreaterThan(19_000);
+    await sleep(400);
+    expect(await locksB.acquire(name, 1_000)).toBeNull();
+    await held!.release();
+  });
+
+  it('fencing tokens grow with every grant, across connections and after the fence state expired', async () => {
+    const name = resource();
+    const tokens: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const lock = await (i % 2 ? locksA : locksB).acquire(name, 10_000);
+      tokens.push(lock!.fencingToken);
+      await lock!.release();
+    }
+    server.cli('DEL', `lock-fence:${name}`);
+    const after = await locksA.acquire(name, 10_000);
+    tokens.push(after!.fencingToken);
+    await after!.release();
+    for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]);
+    expect(tokens.every(Number.isSafeInteger)).toBe(true);
+  });
+});
+
+describe('LockService withLock', () => {
+  it('serialises critical sections from two connections', async () => {
+    const name = resource();
+    let shared = 0;
+    let inside = 0;
+    let overlap = false;
+    const section = async () => {
+      inside += 1;
+      if (inside > 1) overlap = true;
+      const read = shared;
+      await sleep(5);
+      shared = read + 1;
+      inside -= 1;
+    };
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? locksA : locksB).withLock(name, 5_000, section, { waitMs: 20_000 })),
+    );
+    expect(overlap).toBe(false);
+    expect(shared).toBe(20);
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+  });
+
+  it('returns what fn returns, hands fn the lock, and releases afterwards', async () => {
+    const name = resource();
+    const result = await locksA.withLock(name, 5_000, (lock) => {
+      expect(server.cli('GET', `lock:${name}`)).toBe(lock.token);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+  });
+
+  it('releases when fn throws and rethrows the same error', async () => {
+    const name = resource();
+    const boom = new Error('boom');
+    await expect(
+      locksA.withLock(name, 5_000, async () => {
+        throw boom;
+      }),
+    ).rejects.toBe(boom);
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+  });
+
+  it('rejects with ERR_LOCK_BUSY when the lock cannot be had', async () => {
+    const name = resource();
+    const held = await locksA.acquire(name, 10_000);
+    const fn = jest.fn();
+    const error = await locksB.withLock(name, 1_000, fn).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisLayerError);
+    expect(error).toMatchObject({ code: 'ERR_LOCK_BUSY' });
+    expect(fn).not.toHaveBeenCalled();
+    await held!.release();
+  });
+});
+
+describe('LockService arguments and outages', () => {
+  it('rejects bad arguments with errors that name them', async () => {
+    await expect(locksA.acquire(resource(), 0)).rejects.toThrow(/ttlMs/);
+    await expect(locksA.acquire(resource(), Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
+    await expect(locksA.acquire(undefined as unknown as string, 1000)).rejects.toThrow(/resource must be a string/);
+    await expect(locksA.acquire(resource(), 1000, { waitMs: -1 })).rejects.toThrow(/waitMs/);
+    await expect(locksA.withLock(resource(), 1000, 'nope' as unknown as () => void)).rejects.toThrow(/fn must be a function/);
+  });
+
+  it('rejects (never grants) while Redis is down', async () => {
+    const owned = await startRedis();
+    const connection = new RedisConnection({ url: owned.url, reconnectDelayMs: 1000 });
+    let killed = false;
+    try {
+      await connection.connect();
+      const locks = new LockService(connection);
+      const held = await locks.acquire('r', 10_000);
+      expect(held).not.toBeNull();
+      await owned.kill();
+      killed = true;
+      await expect(locks.acquire('r2', 10_000)).rejects.toBeInstanceOf(RedisLayerError);
+      await expect(held!.release()).rejects.toBeInstanceOf(RedisLayerError);
+    } finally {
+      await connection.close();
+      // The helper's stop() after kill() waits for an exit that already happened.
+      if (!killed) await owned.stop();
+    }
+    await expect(new LockService(new RedisConnection()).acquire('r', 1000)).rejects.toMatchObject({ code: 'ERR_NOT_CONNECTED' });
+  });
+});

@@ -1,0 +1,187 @@
+import { RateLimiter, RedisConnection, setLogger, defaultLogger } from '..';
+import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+
+let server: TestServer;
+let connection: RedisConnection;
+let limiter: RateLimiter;
+const log = recordingLogger();
+const p = uniquePrefix('limit');
+let counter = 0;
+const who = () => `${p}${++counter}`;
+
+beforeAll(async () => {
+  server = await testRedis();
+  connection = new RedisConnection({ url: server.url });
+  await connection.connect();
+  limiter = new RateLimiter(connection);
+  setLogger(log.logger);
+});
+
+afterAll(async () => {
+  setLogger(defaultLogger);
+  await connection.close();
+  await server.stop();
+});
+
+describe('RateLimiter sliding log', () => {
+  it('allows exactly maxRequests of 1000 concurrent calls, each its own entry', async () => {
+    const id = who();
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 50 })),
+    );
+    expect(results.filter((r) => r.allowed)).toHaveLength(50);
+    expect(server.cli('ZCARD', `rate_limit:api:${id}`)).toBe('50');
+    expect(results.every((r) => r.degraded === false)).toBe(true);
+    const remaining = results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b);
+    expect(remaining).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  });
+
+  it('counts down remaining, then denies with retryAfterMs until the oldest entry leaves the window', async () => {
+    const id = who();
+    const config = { windowMs: 600, maxRequests: 2 };
+    const first = await limiter.checkLimit(id, 'login', config);
+    expect(first).toMatchObject({ allowed: true, remaining: 1, retryAfterMs: 0, degraded: false });
+    await sleep(300);
+    expect(await limiter.checkLimit(id, 'login', config)).toMatchObject({ allowed: true, remaining: 0 });
+    const denied = await limiter.checkLimit(id, 'login', config);
+    expect(denied).toMatchObject({ allowed: false, remaining: 0 });
+    expect(denied.retryAfterMs).toBeGreaterThan(0);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(300);
+    // The next slot frees when the first request leaves the window, not a full window from now.
+    expect(denied.resetTime).toBe(first.resetTime);
+    expect(first.resetTime - Date.now()).toBeLessThanOrEqual(300);
+
+    await sleep(denied.retryAfterMs + 30);
+    // The window slid past the first request only: one slot is free, the second request still counts.
+    expect((await limiter.checkLimit(id, 'login', config)).allowed).toBe(true);
+    expect((await limiter.checkLimit(id, 'login', config)).allowed).toBe(false);
+  });
+
+  it('denied attempts do not consume capacity', async () => {
+    const id = who();
+    const config = { windowMs: 400, maxRequests: 3 };
+    for (let i = 0; i < 3; i++) expect((await limiter.checkLimit(id, 'api', config)).allowed).toBe(true);
+    await sleep(200);
+    // Had these been recorded, they would fill the window until well after the first three leave it.
+    for (let i = 0; i < 10; i++) expect((await limiter.checkLimit(id, 'api', config)).allowed).toBe(false);
+    expect(server.cli('ZCARD', `rate_limit:api:${id}`)).toBe('3');
+    await sleep(250);
+    const again = await Promise.all([1, 2, 3, 4].map(() => limiter.checkLimit(id, 'api', config)));
+    expect(again.map((r) => r.allowed)).toEqual([true, true, true, false]);
+  });
+
+  it('the key expires with the window; resetLimit forgets the history', async () => {
+    const id = who();
+    const config = { windowMs: 5_000, maxRequests: 1 };
+    await limiter.checkLimit(id, 'api', config);
+    const pttl = Number(server.cli('PTTL', `rate_limit:api:${id}`));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(5_000);
+    expect((await limiter.checkLimit(id, 'api', config)).allowed).toBe(false);
+    expect(await limiter.resetLimit(id, 'api')).toBe(true);
+    expect((await limiter.checkLimit(id, 'api', config)).allowed).toBe(true);
+    expect(await limiter.resetLimit(`${id}-none`, 'api')).toBe(false);
+  });
+
+  it('rejects invalid configs with errors naming the field', async () => {
+    const id = who();
+    await expect(limiter.checkLimit(id, 'api', { windowMs: 0, maxRequests: 1 })).rejects.toThrow(/windowMs/);
+    await expect(limiter.checkLimit(id, 'api', { windowMs: Number.NaN, maxRequests: 1 })).rejects.toThrow(RangeError);
+    await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 0 })).rejects.toThrow(/maxRequests/);
+    await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1.5 })).rejects.toThrow(RangeError);
+    await expect(limiter.checkLimit(id, 'api', { windowMs: '1000' as unknown as number, maxRequests: 1 })).rejects.toThrow(TypeError);
+    await expect(
+      limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1, algorithm: 'leaky' as 'gcra' }),
+    ).rejects.toThrow(/algorithm/);
+    await expect(limiter.checkLimit(42 as unknown as string, 'api', { windowMs: 1000, maxRequests: 1 })).rejects.toThrow(/identifier/);
+    await expect(limiter.checkLimit(id, 'api', undefined as unknown as { windowMs: number; maxRequests: number })).rejects.toThrow(/config/);
+  });
+});
+
+describe('RateLimiter GCRA', () => {
+  const gcra = (windowMs: number, maxRequests: number) => ({ windowMs, maxRequests, algorithm: 'gcra' as const });
+
+  it('allows the whole quota as a burst, then exactly maxRequests of 1000 concurrent calls in total', async () => {
+    const id = who();
+    const results = await Promise.all(Array.from({ length: 1000 }, () => limiter.checkLimit(id, 'api', gcra(60_000, 50))));
+    expect(results.filter((r) => r.allowed)).toHaveLength(50);
+    const denied = results.find((r) => !r.allowed)!;
+    expect(denied.retryAfterMs).toBeGreaterThan(1_000);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(1_200);
+  });
+
+  it('refills at a steady rate of one request per window / maxRequests', async () => {
+    const id = who();
+    const config = gcra(1_000, 5); // one request per 200 ms
+    const burst = await Promise.all(Array.from({ length: 8 }, () => limiter.checkLimit(id, 'api', config)));
+    expect(burst.filter((r) => r.allowed)).toHaveLength(5);
+    const denied = await limiter.checkLimit(id, 'api', config);
+    expect(denied.allowed).toBe(false);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(200);
+    await sleep(denied.retryAfterMs + 20);
+    expect(await limiter.checkLimit(id, 'api', config)).toMatchObject({ allowed: true, remaining: 0 });
+    expect((await limiter.checkLimit(id, 'api', config)).allowed).toBe(false);
+  });
+
+  it('keeps O(1) state: one short string per key, whatever the request count', async () => {
+    const id = who();
+    const config = gcra(3_600_000, 1_000); // one request per 3.6 s: nothing refills during the loop
+    for (let i = 0; i < 100; i++) await limiter.checkLimit(id, 'api', config);
+    expect(server.cli('TYPE', `rate_limit:api:${id}`)).toBe('string');
+    expect(Number(server.cli('STRLEN', `rate_limit:api:${id}`))).toBeLessThan(24);
+    expect((await limiter.checkLimit(id, 'api', config)).remaining).toBe(899);
+  });
+
+  it('switching algorithms on one key starts afresh instead of failing', async () => {
+    const id = who();
+    expect((await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 1 })).allowed).toBe(true);
+    expect(await limiter.checkLimit(id, 'api', gcra(60_000, 1))).toMatchObject({ allowed: true, degraded: false });
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: false });
+  });
+});
+
+describe('RateLimiter when Redis is unreachable', () => {
+  let owned: TestServer;
+  let ownedConnection: RedisConnection;
+  // The helper's stop() after kill() waits for an exit that already happened.
+  let killed = false;
+
+  beforeAll(async () => {
+    owned = await startRedis();
+    ownedConnection = new RedisConnection({ url: owned.url, reconnectDelayMs: 1000 });
+    await ownedConnection.connect();
+  });
+
+  afterAll(async () => {
+    await ownedConnection.close();
+    if (!killed) await owned.stop();
+  });
+
+  it('fails open by default and says so; failOpen: false denies', async () => {
+    const faulty = new RateLimiter(ownedConnection);
+    const config = { windowMs: 10_000, maxRequests: 1 };
+    expect(await faulty.checkLimit('x', 'api', config)).toMatchObject({ allowed: true, degraded: false });
+    expect(await faulty.checkLimit('x', 'api', config)).toMatchObject({ allowed: false, degraded: false });
+    await owned.kill();
+    killed = true;
+
+    const open = await faulty.checkLimit('x', 'api', config);
+    expect(open).toMatchObject({ allowed: true, remaining: 1, retryAfterMs: 0, degraded: true });
+    const closed = await faulty.checkLimit('x', 'api', { ...config, failOpen: false });
+    expect(closed).toMatchObject({ allowed: false, remaining: 0, degraded: true });
+    expect(closed.retryAfterMs).toBeGreaterThan(0);
+    const gcraClosed = await faulty.checkLimit('x', 'api', { ...config, algorithm: 'gcra', failOpen: false });
+    expect(gcraClosed).toMatchObject({ allowed: false, degraded: true });
+    expect(await faulty.resetLimit('x', 'api')).toBe(false);
+    expect(log.text()).toMatch(/Rate limiter error/);
+  });
+
+  it('a connection that was never opened is degraded too', async () => {
+    const never = new RateLimiter(new RedisConnection({ url: server.url }));
+    expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: true });
+    expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1, failOpen: false })).toMatchObject({
+      allowed: false,
+      degraded: true,
+    });
+  });
+});

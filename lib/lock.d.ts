@@ -1,0 +1,39 @@
+import { RedisConnection } from './connection';
+export interface AcquireOptions {
+    /** Keep retrying this long while the lock is held by someone else. @default 0 */
+    waitMs?: number;
+}
+/** Key of the fencing counter; outside `lock:` so no resource name can collide with it. */
+export declare function lockFenceKey(resource: string): string;
+/** A granted lock. Only this handle's token can release or extend it. */
+export declare class Lock {
+    private readonly connection;
+    readonly resource: string;
+    readonly token: string;
+    /** Grows with every grant of this resource: pass it to the storage you protect and reject older ones. */
+    readonly fencingToken: number;
+    /** @internal */
+    constructor(connection: RedisConnection, resource: string, token: string, 
+    /** Grows with every grant of this resource: pass it to the storage you protect and reject older ones. */
+    fencingToken: number);
+    /** Releases the lock; false when it is no longer ours (expired, or taken over since). */
+    release(): Promise<boolean>;
+    /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
+    extend(ttlMs: number): Promise<boolean>;
+}
+/**
+ * Distributed mutual exclusion on `lock:<resource>` (SET NX PX with a random token).
+ * Redis trouble rejects: a lock never "fails open".
+ */
+export declare class LockService {
+    private readonly connection;
+    constructor(connection?: RedisConnection);
+    /** The lock, or null when someone else still holds it after `waitMs`. */
+    acquire(resource: string, ttlMs: number, options?: AcquireOptions): Promise<Lock | null>;
+    /**
+     * Runs `fn` holding the lock and releases it however `fn` ends (its error is rethrown).
+     * Rejects with code ERR_LOCK_BUSY when the lock cannot be had within `waitMs`.
+     */
+    withLock<R>(resource: string, ttlMs: number, fn: (lock: Lock) => Promise<R> | R, options?: AcquireOptions): Promise<R>;
+}
+export declare const lockService: LockService;

@@ -1,0 +1,44 @@
+import { RedisConnection } from './connection';
+export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
+export interface RateLimitConfig {
+    /** Length of the window in milliseconds (fractions round up). */
+    windowMs: number;
+    /** Requests allowed per window (an integer >= 1). */
+    maxRequests: number;
+    /** For the caller's HTTP layer (as the seed); the limiter does not use it. */
+    message?: string;
+    /**
+     * What to answer when Redis cannot be asked: allow (true) or deny (false); either
+     * way the result says `degraded: true`. @default true (the seed fails open)
+     */
+    failOpen?: boolean;
+    /**
+     * `'sliding-log'`: exact, one sorted-set entry per allowed request (the seed's model).
+     * `'gcra'`: the same quota as a burst that refills evenly, O(1) memory per key.
+     * @default 'sliding-log'
+     */
+    algorithm?: RateLimitAlgorithm;
+}
+export interface RateLimitResult {
+    allowed: boolean;
+    /** Requests still allowed right now. */
+    remaining: number;
+    /** Epoch ms (Redis server clock) when the next slot frees up. */
+    resetTime: number;
+    /** How long a denied caller should wait; 0 when allowed. */
+    retryAfterMs: number;
+    /** True when Redis could not be asked and the answer comes from `failOpen`. */
+    degraded: boolean;
+}
+/**
+ * The seed's RateLimiter with the check-and-record done in one Lua step, so exactly
+ * `maxRequests` calls pass per window however many run at once.
+ */
+export declare class RateLimiter {
+    private readonly connection;
+    constructor(connection?: RedisConnection);
+    checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult>;
+    /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). */
+    resetLimit(identifier: string, type: string): Promise<boolean>;
+}
+export declare const rateLimiter: RateLimiter;

@@ -1,0 +1,18 @@
+/**
+ * Lua for LockService. The lock key holds the holder's random token; only a caller
+ * presenting that token can release or extend it.
+ *
+ * Cluster: acquire touches `lock:<resource>` and `lock-fence:<resource>`, both in KEYS;
+ * on a cluster they need one hash tag (e.g. a resource written as `{name}`).
+ */
+/**
+ * KEYS: lock, fence. ARGV: token, ttlMs, fenceTtlMs.
+ * The fencing token is max(last + 1, server time in µs): it grows with every grant,
+ * and still grows after the fence key expired (an idle resource keeps no state).
+ * Reply: the fencing token as a string, or nil when the lock is held.
+ */
+export declare const LOCK_ACQUIRE = "\nif not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end\nlocal t = redis.call('TIME')\nlocal fence = tonumber(t[1]) * 1000000 + tonumber(t[2])\nlocal last = tonumber(redis.call('GET', KEYS[2]) or '')\nif last and last + 1 > fence then fence = last + 1 end\nlocal text = string.format('%.0f', fence)\nredis.call('SET', KEYS[2], text, 'PX', ARGV[3])\nreturn text\n";
+/** KEYS: lock. ARGV: token. Reply: 1 released | 0 not the holder (or expired). */
+export declare const LOCK_RELEASE = "\nif redis.call('GET', KEYS[1]) == ARGV[1] then\n  redis.call('DEL', KEYS[1])\n  return 1\nend\nreturn 0\n";
+/** KEYS: lock. ARGV: token, ttlMs. Reply: 1 extended | 0 not the holder (or expired). */
+export declare const LOCK_EXTEND = "\nif redis.call('GET', KEYS[1]) == ARGV[1] then\n  redis.call('PEXPIRE', KEYS[1], ARGV[2])\n  return 1\nend\nreturn 0\n";

@@ -1,0 +1,42 @@
+"use strict";
+/**
+ * Lua for LockService. The lock key holds the holder's random token; only a caller
+ * presenting that token can release or extend it.
+ *
+ * Cluster: acquire touches `lock:<resource>` and `lock-fence:<resource>`, both in KEYS;
+ * on a cluster they need one hash tag (e.g. a resource written as `{name}`).
+ */
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.LOCK_EXTEND = exports.LOCK_RELEASE = exports.LOCK_ACQUIRE = void 0;
+/**
+ * KEYS: lock, fence. ARGV: token, ttlMs, fenceTtlMs.
+ * The fencing token is max(last + 1, server time in µs): it grows with every grant,
+ * and still grows after the fence key expired (an idle resource keeps no state).
+ * Reply: the fencing token as a string, or nil when the lock is held.
+ */
+exports.LOCK_ACQUIRE = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+local t = redis.call('TIME')
+local fence = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('GET', KEYS[2]) or '')
+if last and last + 1 > fence then fence = last + 1 end
+local text = string.format('%.0f', fence)
+redis.call('SET', KEYS[2], text, 'PX', ARGV[3])
+return text
+`;
+/** KEYS: lock. ARGV: token. Reply: 1 released | 0 not the holder (or expired). */
+exports.LOCK_RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+/** KEYS: lock. ARGV: token, ttlMs. Reply: 1 extended | 0 not the holder (or expired). */
+exports.LOCK_EXTEND = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;

@@ -1,0 +1,74 @@
+import { RedisConnection } from './connection';
+/** The seed's session shape; the default type argument of every method. */
+export interface SessionData {
+    userId: string;
+    email: string;
+    username: string;
+    role: string;
+    permissions: string[];
+    lastActivity: Date;
+    ipAddress: string;
+    userAgent: string;
+}
+/** The one field the store itself relies on: sessions are indexed per user. */
+export interface SessionOwner {
+    userId: string;
+}
+/** Keeps `updates` from choosing T, so an explicit type argument or the default SessionData applies (works before TS 5.4's NoInfer). */
+type Declared<T> = [T][T extends unknown ? 0 : never];
+/**
+ * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * `user:{id}:session`, which still names the latest one for backends that read it.
+ */
+export declare function userSessionsKey(userId: string): string;
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write done in one Lua step so concurrent calls never lose a
+ * field and a write racing a logout never revives the session.
+ */
+export declare class SessionService {
+    private readonly connection;
+    private readonly indexBumped;
+    constructor(connection?: RedisConnection);
+    /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
+    generateSessionId(): string;
+    /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+    createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void>;
+    /**
+     * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
+     * or null. Redis trouble is logged and answered with null, as the seed.
+     */
+    getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null>;
+    /**
+     * Merges `updates` into the stored session (server-side, so concurrent updates keep
+     * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
+     * when the session does not exist (it is never created here).
+     */
+    updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean>;
+    /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
+    deleteSession(sessionId: string): Promise<boolean>;
+    /** Deletes every session of the user (all devices); resolves to how many were deleted. */
+    deleteUserSessions(userId: string): Promise<number>;
+    /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
+    extendSession(sessionId: string): Promise<boolean>;
+    /**
+     * Every live session of the user, newest first. Ids of sessions that expired on their
+     * own are pruned from the index here. Listing does not count as activity. Redis
+     * trouble is logged and answered with [], as the seed.
+     */
+    getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]>;
+    /**
+     * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
+     * follow) and returns the new id; the old id stops working at once. Null when the
+     * session does not exist. Call it after login and privilege changes (anti-fixation).
+     */
+    rotateSession(oldSessionId: string): Promise<string | null>;
+    /** The merged text, or null when there is no (usable) session. */
+    private merge;
+    /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
+    private keepIndex;
+    /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
+    private sessionIds;
+}
+export declare const sessionService: SessionService;
+export {};

@@ -1,0 +1,318 @@
+"use strict";
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.sessionService = exports.SessionService = void 0;
+exports.userSessionsKey = userSessionsKey;
+const node_crypto_1 = require("node:crypto");
+const connection_1 = require("./connection");
+const errors_1 = require("./errors");
+const keys_1 = require("./keys");
+const logger_1 = require("./logger");
+const native_1 = require("./native");
+const run_1 = require("./scripts/run");
+const lua = __importStar(require("./scripts/session"));
+const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
+const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed
+const INDEX_BUMP_EVERY_MS = 3_600_000;
+const INDEX_BUMP_MEMORY = 10_000;
+const DELETE_BATCH = 200;
+const RACE_RETRIES = 3;
+const scripts = {
+    create: (0, native_1.registerScript)(lua.SESSION_CREATE),
+    merge: (0, native_1.registerScript)(lua.SESSION_MERGE),
+    extend: (0, native_1.registerScript)(lua.SESSION_EXTEND),
+    remove: (0, native_1.registerScript)(lua.SESSION_DELETE),
+    removeMany: (0, native_1.registerScript)(lua.SESSION_DELETE_MANY),
+    list: (0, native_1.registerScript)(lua.SESSION_LIST),
+    rotate: (0, native_1.registerScript)(lua.SESSION_ROTATE),
+};
+/**
+ * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * `user:{id}:session`, which still names the latest one for backends that read it.
+ */
+function userSessionsKey(userId) {
+    return `user:${userId}:sessions`;
+}
+const raw = (value) => JSON.stringify(value) ?? '';
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write done in one Lua step so concurrent calls never lose a
+ * field and a write racing a logout never revives the session.
+ */
+class SessionService {
+    connection;
+    indexBumped = new Map();
+    constructor(connection) {
+        this.connection = connection ?? connection_1.redisConnection;
+    }
+    /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
+    generateSessionId() {
+        return (0, node_crypto_1.randomBytes)(32).toString('base64url');
+    }
+    /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+    async createSession(sessionId, sessionData) {
+        (0, errors_1.requireString)(sessionId, 'sessionId');
+        const userId = ownerOf(sessionData, 'sessionData');
+        const text = JSON.stringify(sessionData);
+        await (0, run_1.runScript)(this.connection, scripts.create, [keys_1.CacheKeys.session(sessionId), keys_1.CacheKeys.userSession(userId), userSessionsKey(userId)], [text, raw(sessionId), sessionId, String(SESSION_TTL_MS), String(REFRESH_TTL_MS)]);
+        (0, logger_1.log)('info', 'Session created', { sessionId, userId });
+    }
+    /**
+     * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
+     * or null. Redis trouble is logged and answered with null, as the seed.
+     */
+    async getSession(sessionId) {
+        (0, errors_1.requireString)(sessionId, 'sessionId');
+        try {
+            const merged = await this.merge(sessionId, { lastActivity: new Date() });
+            return merged === null ? null : parseSession(merged, sessionId);
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Session get error', { sessionId, ...(0, logger_1.describeError)(error) });
+            return null;
+        }
+    }
+    /**
+     * Merges `updates` into the stored session (server-side, so concurrent updates keep
+     * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
+     * when the session does not exist (it is never created here).
+     */
+    async updateSession(sessionId, updates) {
+        (0, errors_1.requireString)(sessionId, 'sessionId');
+        if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
+            throw new TypeError(`updates must be an object, got ${(0, errors_1.describeType)(updates)}`);
+        }
+        return (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+    }
+    /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
+    async deleteSession(sessionId) {
+        (0, errors_1.requireString)(sessionId, 'sessionId');
+        const key = keys_1.CacheKeys.session(sessionId);
+        for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+            const text = await (0, run_1.runCommand)(this.connection, ['GET', key]);
+            if (text === null)
+                return false;
+            const userId = storedOwner(text);
+            if (userId === undefined)
+                return (await (0, run_1.runCommand)(this.connection, ['DEL', key])) === 1;
+            const outcome = await (0, run_1.runScript)(this.connection, scripts.remove, [key, keys_1.CacheKeys.userSession(userId), userSessionsKey(userId)], [sessionId, raw(userId)]);
+            if (outcome !== -1) {
+                if (outcome === 1)
+                    (0, logger_1.log)('info', 'Session deleted', { sessionId, userId });
+                return outcome === 1;
+            }
+        }
+        throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
+    }
+    /** Deletes every session of the user (all devices); resolves to how many were deleted. */
+    async deleteUserSessions(userId) {
+        (0, errors_1.requireString)(userId, 'userId');
+        const indexKey = userSessionsKey(userId);
+        const pointerKey = keys_1.CacheKeys.userSession(userId);
+        let deleted = 0;
+        // Sessions created while this runs join the index; a few rounds catch them too.
+        for (let round = 0; round < RACE_RETRIES; round++) {
+            const ids = await this.sessionIds(userId);
+            if (ids.length === 0)
+                break;
+            let left = 0;
+            for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+                const batch = ids.slice(i, i + DELETE_BATCH);
+                const [count, remaining] = await (0, run_1.runScript)(this.connection, scripts.removeMany, [indexKey, pointerKey, ...batch.map((id) => keys_1.CacheKeys.session(id))], [raw(userId), ...batch]);
+                deleted += count;
+                left = remaining;
+            }
+            if (left === 0)
+                break;
+        }
+        (0, logger_1.log)('info', 'User sessions deleted', { userId, count: deleted });
+        return deleted;
+    }
+    /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
+    async extendSession(sessionId) {
+        (0, errors_1.requireString)(sessionId, 'sessionId');
+        const [done, owner] = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+        if (done === 1)
+            this.keepIndex(owner);
+        return done === 1;
+    }
+    /**
+     * Every live session of the user, newest first. Ids of sessions that expired on their
+     * own are pruned from the index here. Listing does not count as activity. Redis
+     * trouble is logged and answered with [], as the seed.
+     */
+    async getActiveSessions(userId) {
+        (0, errors_1.requireString)(userId, 'userId');
+        try {
+            const ids = await this.sessionIds(userId);
+            if (ids.length === 0)
+                return [];
+            const texts = await (0, run_1.runScript)(this.connection, scripts.list, [userSessionsKey(userId), ...ids.map((id) => keys_1.CacheKeys.session(id))], [raw(userId), String(REFRESH_TTL_MS), ...ids]);
+            const sessions = [];
+            texts.forEach((text, i) => {
+                const session = text === null ? null : parseSession(text, ids[i]);
+                if (session !== null)
+                    sessions.push(session);
+            });
+            return sessions;
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Session list error', { userId, ...(0, logger_1.describeError)(error) });
+            return [];
+        }
+    }
+    /**
+     * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
+     * follow) and returns the new id; the old id stops working at once. Null when the
+     * session does not exist. Call it after login and privilege changes (anti-fixation).
+     */
+    async rotateSession(oldSessionId) {
+        (0, errors_1.requireString)(oldSessionId, 'oldSessionId');
+        const oldKey = keys_1.CacheKeys.session(oldSessionId);
+        for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+            const text = await (0, run_1.runCommand)(this.connection, ['GET', oldKey]);
+            const userId = text === null ? undefined : storedOwner(text);
+            if (userId === undefined)
+                return null;
+            const newSessionId = this.generateSessionId();
+            const outcome = await (0, run_1.runScript)(this.connection, scripts.rotate, [oldKey, keys_1.CacheKeys.session(newSessionId), userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [oldSessionId, newSessionId, raw(userId), String(REFRESH_TTL_MS)]);
+            if (outcome === 0)
+                return null;
+            if (outcome === 1) {
+                (0, logger_1.log)('info', 'Session rotated', { userId });
+                return newSessionId;
+            }
+        }
+        throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+    }
+    /** The merged text, or null when there is no (usable) session. */
+    async merge(sessionId, updates) {
+        const pairs = [];
+        for (const [field, value] of Object.entries(updates))
+            pairs.push(raw(field), raw(value));
+        const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
+        const reply = await (0, run_1.runScript)(this.connection, scripts.merge, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS), newOwner, ...pairs]);
+        switch (reply[0]) {
+            case 1:
+                this.keepIndex(reply[2] ?? null);
+                return reply[1] ?? null;
+            case -1:
+                (0, logger_1.log)('warn', 'Session is not a JSON object, treated as missing', { sessionId });
+                return null;
+            case -2:
+                throw new RangeError('updates.userId must name the session owner; create a new session to change users');
+            default:
+                return null;
+        }
+    }
+    /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
+    keepIndex(ownerJson) {
+        const userId = ownerJson === null ? undefined : parseOwner(ownerJson);
+        if (userId === undefined)
+            return;
+        const now = Date.now();
+        if (now - (this.indexBumped.get(userId) ?? 0) < INDEX_BUMP_EVERY_MS)
+            return;
+        if (this.indexBumped.size >= INDEX_BUMP_MEMORY)
+            this.indexBumped.clear();
+        this.indexBumped.set(userId, now);
+        (0, run_1.runCommand)(this.connection, ['PEXPIRE', userSessionsKey(userId), String(REFRESH_TTL_MS), 'GT']).catch((error) => {
+            this.indexBumped.delete(userId);
+            (0, logger_1.log)('warn', 'Session index expiry not extended', { userId, ...(0, logger_1.describeError)(error) });
+        });
+    }
+    /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
+    async sessionIds(userId) {
+        const [indexed, pointer] = (await (0, run_1.runPipeline)(this.connection, [
+            ['ZREVRANGE', userSessionsKey(userId), '0', '-1'],
+            ['GET', keys_1.CacheKeys.userSession(userId)],
+        ]));
+        const ids = [...indexed];
+        const latest = pointer === null ? undefined : parseOwner(pointer);
+        if (latest !== undefined && !ids.includes(latest))
+            ids.push(latest);
+        return ids;
+    }
+}
+exports.SessionService = SessionService;
+function ownerOf(data, name) {
+    if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+        throw new TypeError(`${name} must be an object, got ${(0, errors_1.describeType)(data)}`);
+    }
+    const userId = data.userId;
+    if (typeof userId !== 'string')
+        throw new TypeError(`${name}.userId must be a string, got ${(0, errors_1.describeType)(userId)}`);
+    return userId;
+}
+/** A JSON scalar (string or number) as the id string it names. */
+function parseOwner(json) {
+    try {
+        const value = JSON.parse(json);
+        return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function storedOwner(text) {
+    try {
+        const value = JSON.parse(text);
+        const userId = value?.userId;
+        return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+    }
+    catch {
+        return undefined;
+    }
+}
+function parseSession(text, sessionId) {
+    let session;
+    try {
+        session = JSON.parse(text);
+    }
+    catch (error) {
+        (0, logger_1.log)('warn', 'Session is not JSON, treated as missing', { sessionId, ...(0, logger_1.describeError)(error) });
+        return null;
+    }
+    if (session === null || typeof session !== 'object' || Array.isArray(session))
+        return null;
+    const record = session;
+    if (typeof record.lastActivity === 'string') {
+        const when = new Date(record.lastActivity);
+        if (!Number.isNaN(when.getTime()))
+            record.lastActivity = when;
+    }
+    return session;
+}
+exports.sessionService = new SessionService();

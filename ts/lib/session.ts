@@ -1,0 +1,335 @@
+import { randomBytes } from 'node:crypto';
+import { redisConnection, RedisConnection } from './connection';
+import { describeType, requireString } from './errors';
+import { CacheKeys } from './keys';
+import { describeError, log } from './logger';
+import { registerScript } from './native';
+import { runCommand, runPipeline, runScript } from './scripts/run';
+import * as lua from './scripts/session';
+
+/** The seed's session shape; the default type argument of every method. */
+export interface SessionData {
+  userId: string;
+  email: string;
+  username: string;
+  role: string;
+  permissions: string[];
+  lastActivity: Date;
+  ipAddress: string;
+  userAgent: string;
+}
+
+/** The one field the store itself relies on: sessions are indexed per user. */
+export interface SessionOwner {
+  userId: string;
+}
+
+/** Keeps `updates` from choosing T, so an explicit type argument or the default SessionData applies (works before TS 5.4's NoInfer). */
+type Declared<T> = [T][T extends unknown ? 0 : never];
+
+const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
+const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed
+const INDEX_BUMP_EVERY_MS = 3_600_000;
+const INDEX_BUMP_MEMORY = 10_000;
+const DELETE_BATCH = 200;
+const RACE_RETRIES = 3;
+
+const scripts = {
+  create: registerScript(lua.SESSION_CREATE),
+  merge: registerScript(lua.SESSION_MERGE),
+  extend: registerScript(lua.SESSION_EXTEND),
+  remove: registerScript(lua.SESSION_DELETE),
+  removeMany: registerScript(lua.SESSION_DELETE_MANY),
+  list: registerScript(lua.SESSION_LIST),
+  rotate: registerScript(lua.SESSION_ROTATE),
+};
+
+/**
+ * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * `user:{id}:session`, which still names the latest one for backends that read it.
+ */
+export function userSessionsKey(userId: string): string {
+  return `user:${userId}:sessions`;
+}
+
+const raw = (value: unknown): string => JSON.stringify(value) ?? '';
+
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write done in one Lua step so concurrent calls never lose a
+ * field and a write racing a logout never revives the session.
+ */
+export class SessionService {
+  private readonly connection: RedisConnection;
+  private readonly indexBumped = new Map<string, number>();
+
+  constructor(connection?: RedisConnection) {
+    this.connection = connection ?? redisConnection;
+  }
+
+  /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
+  generateSessionId(): string {
+    return randomBytes(32).toString('base64url');
+  }
+
+  /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+  async createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void> {
+    requireString(sessionId, 'sessionId');
+    const userId = ownerOf(sessionData, 'sessionData');
+    const text = JSON.stringify(sessionData);
+    await runScript(
+      this.connection,
+      scripts.create,
+      [CacheKeys.session(sessionId), CacheKeys.userSession(userId), userSessionsKey(userId)],
+      [text, raw(sessionId), sessionId, String(SESSION_TTL_MS), String(REFRESH_TTL_MS)],
+    );
+    log('info', 'Session created', { sessionId, userId });
+  }
+
+  /**
+   * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
+   * or null. Redis trouble is logged and answered with null, as the seed.
+   */
+  async getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
+    requireString(sessionId, 'sessionId');
+    try {
+      const merged = await this.merge(sessionId, { lastActivity: new Date() });
+      return merged === null ? null : parseSession<T>(merged, sessionId);
+    } catch (error) {
+      log('error', 'Session get error', { sessionId, ...describeError(error) });
+      return null;
+    }
+  }
+
+  /**
+   * Merges `updates` into the stored session (server-side, so concurrent updates keep
+   * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
+   * when the session does not exist (it is never created here).
+   */
+  async updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean> {
+    requireString(sessionId, 'sessionId');
+    if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
+      throw new TypeError(`updates must be an object, got ${describeType(updates)}`);
+    }
+    return (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+  }
+
+  /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    requireString(sessionId, 'sessionId');
+    const key = CacheKeys.session(sessionId);
+    for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+      const text = await runCommand<string | null>(this.connection, ['GET', key]);
+      if (text === null) return false;
+      const userId = storedOwner(text);
+      if (userId === undefined) return (await runCommand<number>(this.connection, ['DEL', key])) === 1;
+      const outcome = await runScript<number>(
+        this.connection,
+        scripts.remove,
+        [key, CacheKeys.userSession(userId), userSessionsKey(userId)],
+        [sessionId, raw(userId)],
+      );
+      if (outcome !== -1) {
+        if (outcome === 1) log('info', 'Session deleted', { sessionId, userId });
+        return outcome === 1;
+      }
+    }
+    throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
+  }
+
+  /** Deletes every session of the user (all devices); resolves to how many were deleted. */
+  async deleteUserSessions(userId: string): Promise<number> {
+    requireString(userId, 'userId');
+    const indexKey = userSessionsKey(userId);
+    const pointerKey = CacheKeys.userSession(userId);
+    let deleted = 0;
+    // Sessions created while this runs join the index; a few rounds catch them too.
+    for (let round = 0; round < RACE_RETRIES; round++) {
+      const ids = await this.sessionIds(userId);
+      if (ids.length === 0) break;
+      let left = 0;
+      for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+        const batch = ids.slice(i, i + DELETE_BATCH);
+        const [count, remaining] = await runScript<[number, number]>(
+          this.connection,
+          scripts.removeMany,
+          [indexKey, pointerKey, ...batch.map((id) => CacheKeys.session(id))],
+          [raw(userId), ...batch],
+        );
+        deleted += count;
+        left = remaining;
+      }
+      if (left === 0) break;
+    }
+    log('info', 'User sessions deleted', { userId, count: deleted });
+    return deleted;
+  }
+
+  /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
+  async extendSession(sessionId: string): Promise<boolean> {
+    requireString(sessionId, 'sessionId');
+    const [done, owner] = await runScript<[number, string | null]>(
+      this.connection,
+      scripts.extend,
+      [CacheKeys.session(sessionId)],
+      [String(SESSION_TTL_MS)],
+    );
+    if (done === 1) this.keepIndex(owner);
+    return done === 1;
+  }
+
+  /**
+   * Every live session of the user, newest first. Ids of sessions that expired on their
+   * own are pruned from the index here. Listing does not count as activity. Redis
+   * trouble is logged and answered with [], as the seed.
+   */
+  async getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]> {
+    requireString(userId, 'userId');
+    try {
+      const ids = await this.sessionIds(userId);
+      if (ids.length === 0) return [];
+      const texts = await runScript<Array<string | null>>(
+        this.connection,
+        scripts.list,
+        [userSessionsKey(userId), ...ids.map((id) => CacheKeys.session(id))],
+        [raw(userId), String(REFRESH_TTL_MS), ...ids],
+      );
+      const sessions: T[] = [];
+      texts.forEach((text, i) => {
+        const session = text === null ? null : parseSession<T>(text, ids[i]);
+        if (session !== null) sessions.push(session);
+      });
+      return sessions;
+    } catch (error) {
+      log('error', 'Session list error', { userId, ...describeError(error) });
+      return [];
+    }
+  }
+
+  /**
+   * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
+   * follow) and returns the new id; the old id stops working at once. Null when the
+   * session does not exist. Call it after login and privilege changes (anti-fixation).
+   */
+  async rotateSession(oldSessionId: string): Promise<string | null> {
+    requireString(oldSessionId, 'oldSessionId');
+    const oldKey = CacheKeys.session(oldSessionId);
+    for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
+      const text = await runCommand<string | null>(this.connection, ['GET', oldKey]);
+      const userId = text === null ? undefined : storedOwner(text);
+      if (userId === undefined) return null;
+      const newSessionId = this.generateSessionId();
+      const outcome = await runScript<number>(
+        this.connection,
+        scripts.rotate,
+        [oldKey, CacheKeys.session(newSessionId), userSessionsKey(userId), CacheKeys.userSession(userId)],
+        [oldSessionId, newSessionId, raw(userId), String(REFRESH_TTL_MS)],
+      );
+      if (outcome === 0) return null;
+      if (outcome === 1) {
+        log('info', 'Session rotated', { userId });
+        return newSessionId;
+      }
+    }
+    throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+  }
+
+  /** The merged text, or null when there is no (usable) session. */
+  private async merge(sessionId: string, updates: Record<string, unknown>): Promise<string | null> {
+    const pairs: string[] = [];
+    for (const [field, value] of Object.entries(updates)) pairs.push(raw(field), raw(value));
+    const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
+    const reply = await runScript<[number, string?, (string | null)?]>(
+      this.connection,
+      scripts.merge,
+      [CacheKeys.session(sessionId)],
+      [String(SESSION_TTL_MS), newOwner, ...pairs],
+    );
+    switch (reply[0]) {
+      case 1:
+        this.keepIndex(reply[2] ?? null);
+        return reply[1] ?? null;
+      case -1:
+        log('warn', 'Session is not a JSON object, treated as missing', { sessionId });
+        return null;
+      case -2:
+        throw new RangeError('updates.userId must name the session owner; create a new session to change users');
+      default:
+        return null;
+    }
+  }
+
+  /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
+  private keepIndex(ownerJson: string | null): void {
+    const userId = ownerJson === null ? undefined : parseOwner(ownerJson);
+    if (userId === undefined) return;
+    const now = Date.now();
+    if (now - (this.indexBumped.get(userId) ?? 0) < INDEX_BUMP_EVERY_MS) return;
+    if (this.indexBumped.size >= INDEX_BUMP_MEMORY) this.indexBumped.clear();
+    this.indexBumped.set(userId, now);
+    runCommand(this.connection, ['PEXPIRE', userSessionsKey(userId), String(REFRESH_TTL_MS), 'GT']).catch((error) => {
+      this.indexBumped.delete(userId);
+      log('warn', 'Session index expiry not extended', { userId, ...describeError(error) });
+    });
+  }
+
+  /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
+  private async sessionIds(userId: string): Promise<string[]> {
+    const [indexed, pointer] = (await runPipeline(this.connection, [
+      ['ZREVRANGE', userSessionsKey(userId), '0', '-1'],
+      ['GET', CacheKeys.userSession(userId)],
+    ])) as [string[], string | null];
+    const ids = [...indexed];
+    const latest = pointer === null ? undefined : parseOwner(pointer);
+    if (latest !== undefined && !ids.includes(latest)) ids.push(latest);
+    return ids;
+  }
+}
+
+function ownerOf(data: unknown, name: string): string {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    throw new TypeError(`${name} must be an object, got ${describeType(data)}`);
+  }
+  const userId = (data as { userId?: unknown }).userId;
+  if (typeof userId !== 'string') throw new TypeError(`${name}.userId must be a string, got ${describeType(userId)}`);
+  return userId;
+}
+
+/** A JSON scalar (string or number) as the id string it names. */
+function parseOwner(json: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(json);
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function storedOwner(text: string): string | undefined {
+  try {
+    const value = JSON.parse(text) as { userId?: unknown } | null;
+    const userId = value?.userId;
+    return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseSession<T>(text: string, sessionId: string): T | null {
+  let session: unknown;
+  try {
+    session = JSON.parse(text);
+  } catch (error) {
+    log('warn', 'Session is not JSON, treated as missing', { sessionId, ...describeError(error) });
+    return null;
+  }
+  if (session === null || typeof session !== 'object' || Array.isArray(session)) return null;
+  const record = session as { lastActivity?: unknown };
+  if (typeof record.lastActivity === 'string') {
+    const when = new Date(record.lastActivity);
+    if (!Number.isNaN(when.getTime())) record.lastActivity = when;
+  }
+  return session as T;
+}
+
+export const sessionService = new SessionService();
