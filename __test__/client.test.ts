@@ -50,6 +50,19 @@ describe('getClient()', () => {
     expect(await client.set(`${p}nx`, '2', { NX: true })).toBeNull();
   });
 
+  it('sends un-awaited calls in call order, as node-redis does', async () => {
+    const client = connection.getClient();
+    const counter = `${p}ordered`;
+    const replies = await Promise.all(Array.from({ length: 5000 }, () => client.incr(counter)));
+    expect(replies).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1));
+    client.set(`${p}rw`, 'first');
+    const read = client.get(`${p}rw`);
+    client.del(`${p}rw`);
+    const gone = client.exists(`${p}rw`);
+    expect(await read).toBe('first');
+    expect(await gone).toBe(0);
+  });
+
   it('chains commands in multi() and returns every reply from exec()', async () => {
     const client = connection.getClient();
     const replies = await client

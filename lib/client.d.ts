@@ -44,7 +44,12 @@ export declare class RedisClient {
     multi(): Multi;
     /** Like `multi()` but without MULTI/EXEC: one round trip, not atomic. */
     pipeline(): Multi;
-    private command;
+    /**
+     * Validates and queues at once (never in a later microtask), so calls reach Redis
+     * in the order they were made. A command with no arguments after its name (e.g.
+     * `del([])`) answers `empty` without a round trip.
+     */
+    private send;
 }
 /** Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors. */
 export declare class Multi {

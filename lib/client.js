@@ -63,7 +63,7 @@ class RedisClient {
     }
     /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
     sendCommand(args) {
-        return (0, errors_1.rejectWith)(() => toArgs(args, 'args')).then((command) => this.command(command));
+        return this.send(() => toArgs(args, 'args'));
     }
     get(key) {
         if (typeof key !== 'string')
@@ -71,41 +71,41 @@ class RedisClient {
         return this.dispatcher.run((id) => this.dispatcher.native.get(id, key));
     }
     set(key, value, options) {
-        return (0, errors_1.rejectWith)(() => setArgs(key, value, options)).then((args) => this.command(args));
+        return this.send(() => setArgs(key, value, options));
     }
     setEx(key, seconds, value) {
-        return (0, errors_1.rejectWith)(() => ['SETEX', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds')), (0, errors_1.requireString)(value, 'value')]).then((args) => this.command(args));
+        return this.send(() => ['SETEX', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds')), (0, errors_1.requireString)(value, 'value')]);
     }
     del(keys) {
-        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['DEL', ...list])));
+        return this.send(() => ['DEL', ...keyList(keys, 'keys')], undefined, 0);
     }
     unlink(keys) {
-        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['UNLINK', ...list])));
+        return this.send(() => ['UNLINK', ...keyList(keys, 'keys')], undefined, 0);
     }
     exists(keys) {
-        return (0, errors_1.rejectWith)(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command(['EXISTS', ...list])));
+        return this.send(() => ['EXISTS', ...keyList(keys, 'keys')], undefined, 0);
     }
     mGet(keys) {
-        return (0, errors_1.rejectWith)(() => (0, errors_1.requireStringArray)(keys, 'keys')).then((list) => list.length === 0 ? [] : this.command(['MGET', ...list]));
+        return this.send(() => ['MGET', ...(0, errors_1.requireStringArray)(keys, 'keys')], undefined, []);
     }
     mSet(pairs) {
-        return (0, errors_1.rejectWith)(() => msetArgs(pairs)).then((args) => (args.length === 1 ? 'OK' : this.command(args)));
+        return this.send(() => msetArgs(pairs), undefined, 'OK');
     }
     /** True when the timeout was set (node-redis v4 shape, which the seed relies on). */
     expire(key, seconds) {
-        return (0, errors_1.rejectWith)(() => ['EXPIRE', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds'))]).then((args) => this.dispatcher.run((id) => this.dispatcher.native.command(id, args), toBoolean));
+        return this.send(() => ['EXPIRE', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds'))], toBoolean);
     }
     ttl(key) {
-        return (0, errors_1.rejectWith)(() => ['TTL', (0, errors_1.requireString)(key, 'key')]).then((args) => this.command(args));
+        return this.send(() => ['TTL', (0, errors_1.requireString)(key, 'key')]);
     }
     incr(key) {
-        return (0, errors_1.rejectWith)(() => ['INCR', (0, errors_1.requireString)(key, 'key')]).then((args) => this.command(args));
+        return this.send(() => ['INCR', (0, errors_1.requireString)(key, 'key')]);
     }
     publish(channel, message) {
-        return (0, errors_1.rejectWith)(() => ['PUBLISH', (0, errors_1.requireString)(channel, 'channel'), (0, errors_1.requireString)(message, 'message')]).then((args) => this.command(args));
+        return this.send(() => ['PUBLISH', (0, errors_1.requireString)(channel, 'channel'), (0, errors_1.requireString)(message, 'message')]);
     }
     ping() {
-        return this.command(['PING']);
+        return this.send(() => ['PING']);
     }
     /** A MULTI/EXEC transaction: chain commands, then `exec()`. */
     multi() {
@@ -115,8 +115,22 @@ class RedisClient {
     pipeline() {
         return new Multi(this.dispatcher, false);
     }
-    command(args) {
-        return this.dispatcher.run((id) => this.dispatcher.native.command(id, args));
+    /**
+     * Validates and queues at once (never in a later microtask), so calls reach Redis
+     * in the order they were made. A command with no arguments after its name (e.g.
+     * `del([])`) answers `empty` without a round trip.
+     */
+    send(build, map, empty) {
+        let args;
+        try {
+            args = build();
+        }
+        catch (error) {
+            return Promise.reject(error);
+        }
+        if (empty !== undefined && args.length === 1)
+            return Promise.resolve(empty);
+        return this.dispatcher.run((id) => this.dispatcher.native.command(id, args), map);
     }
 }
 exports.RedisClient = RedisClient;

@@ -15,6 +15,7 @@ use redis_layer_core::managed::EventSink;
 use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
 
 use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
+use crate::lane::{Lane, Request, Shape};
 use crate::options::NativeOptions;
 use crate::reply::Reply;
 use crate::scripts;
@@ -25,6 +26,7 @@ type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, fa
 pub struct NativeClient {
     connection: ManagedConnection,
     sink: Arc<CompletionSink>,
+    lane: Lane,
 }
 
 #[napi]
@@ -48,8 +50,10 @@ impl NativeClient {
                 ThreadsafeFunctionCallMode::NonBlocking,
             );
         });
+        let connection = ManagedConnection::new(ConnectionConfig::from(options), sink, None);
         Ok(Self {
-            connection: ManagedConnection::new(ConnectionConfig::from(options), sink, None),
+            lane: Lane::start(connection.clone()),
+            connection,
             sink: Arc::new(CompletionSink::new(on_batch)?),
         })
     }
@@ -73,24 +77,19 @@ impl NativeClient {
 
     #[napi(catch_unwind)]
     pub fn get(&self, env: &Env, id: u32, key: String) {
-        self.query(env, id, move |mut connection| async move {
-            redis::cmd("GET")
-                .arg(key)
-                .query_async::<Value>(&mut connection)
-                .await
-        });
+        let mut command = redis::cmd("GET");
+        command.arg(key);
+        self.enqueue(env, id, Shape::Single(command));
     }
 
     #[napi(catch_unwind)]
     pub fn set(&self, env: &Env, id: u32, key: String, value: String, ttl_seconds: Option<i64>) {
-        self.query(env, id, move |mut connection| async move {
-            let mut command = redis::cmd("SET");
-            command.arg(key).arg(value);
-            if let Some(ttl) = ttl_seconds {
-                command.arg("EX").arg(ttl);
-            }
-            command.query_async::<Value>(&mut connection).await
-        });
+        let mut command = redis::cmd("SET");
+        command.arg(key).arg(value);
+        if let Some(ttl) = ttl_seconds {
+            command.arg("EX").arg(ttl);
+        }
+        self.enqueue(env, id, Shape::Single(command));
     }
 
     /// Any command, as `[name, ...args]`.
@@ -99,11 +98,7 @@ impl NativeClient {
         if args.is_empty() {
             return self.reject(env, id, "sendCommand needs at least a command name");
         }
-        self.query(env, id, move |mut connection| async move {
-            let mut command = redis::cmd(&args[0]);
-            command.arg(&args[1..]);
-            command.query_async::<Value>(&mut connection).await
-        });
+        self.enqueue(env, id, Shape::Single(to_command(&args)));
     }
 
     /// Several commands in one round trip; `atomic` wraps them in MULTI/EXEC.
@@ -113,17 +108,13 @@ impl NativeClient {
         if commands.iter().any(Vec::is_empty) {
             return self.reject(env, id, "every pipelined command needs a name");
         }
-        self.query(env, id, move |mut connection| async move {
-            let mut pipe = redis::pipe();
-            if atomic {
-                pipe.atomic();
-            }
-            pipe.ignore_errors();
-            for args in &commands {
-                pipe.cmd(&args[0]).arg(&args[1..]);
-            }
-            pipe.query_async::<Value>(&mut connection).await
-        });
+        let commands: Vec<redis::Cmd> = commands.iter().map(|args| to_command(args)).collect();
+        let shape = if atomic {
+            Shape::Transaction(commands)
+        } else {
+            Shape::Pipeline(commands)
+        };
+        self.enqueue(env, id, shape);
     }
 
     /// Runs a script registered with `registerScript`.
@@ -132,11 +123,7 @@ impl NativeClient {
         let Some(script) = scripts::script(handle) else {
             return self.reject(env, id, "unknown script handle");
         };
-        self.query(env, id, move |mut connection| async move {
-            let mut invocation = script.prepare_invoke();
-            invocation.key(keys).arg(args);
-            invocation.invoke_async::<Value>(&mut connection).await
-        });
+        self.enqueue(env, id, Shape::Script { script, keys, args });
     }
 
     /// Panics on purpose, inside the operation's task or right here, so the test
@@ -162,6 +149,15 @@ impl NativeClient {
 }
 
 impl NativeClient {
+    /// Queues a command on the ordered lane (see `lane`).
+    fn enqueue(&self, env: &Env, id: u32, shape: Shape) {
+        self.sink.begin(env);
+        let guard = CompletionGuard::new(self.sink.clone(), id);
+        self.lane.send(Request { shape, guard });
+    }
+
+    /// Runs an operation on its own task: for multi-step work (connect, SCAN loops)
+    /// that must not hold up the lane.
     fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F)
     where
         F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
@@ -191,6 +187,12 @@ impl NativeClient {
             Err(LayerError::new(ErrorCode::InvalidArgument, message))
         });
     }
+}
+
+fn to_command(args: &[String]) -> redis::Cmd {
+    let mut command = redis::cmd(&args[0]);
+    command.arg(&args[1..]);
+    command
 }
 
 async fn scan_delete(

@@ -4,6 +4,7 @@
 
 mod client;
 mod dispatch;
+mod lane;
 mod options;
 mod reply;
 mod scripts;

@@ -75,7 +75,7 @@ export class RedisClient {
 
   /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
   sendCommand<T = unknown>(args: string[]): Promise<T> {
-    return rejectWith(() => toArgs(args, 'args')).then((command) => this.command<T>(command));
+    return this.send(() => toArgs(args, 'args'));
   }
 
   get(key: string): Promise<string | null> {
@@ -84,60 +84,52 @@ export class RedisClient {
   }
 
   set(key: string, value: string, options?: SetOptions): Promise<string | null> {
-    return rejectWith(() => setArgs(key, value, options)).then((args) => this.command<string | null>(args));
+    return this.send(() => setArgs(key, value, options));
   }
 
   setEx(key: string, seconds: number, value: string): Promise<string> {
-    return rejectWith(() => ['SETEX', requireString(key, 'key'), String(requireTtl(seconds, 'seconds')), requireString(value, 'value')]).then(
-      (args) => this.command<string>(args),
-    );
+    return this.send(() => ['SETEX', requireString(key, 'key'), String(requireTtl(seconds, 'seconds')), requireString(value, 'value')]);
   }
 
   del(keys: string | string[]): Promise<number> {
-    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['DEL', ...list])));
+    return this.send(() => ['DEL', ...keyList(keys, 'keys')], undefined, 0);
   }
 
   unlink(keys: string | string[]): Promise<number> {
-    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['UNLINK', ...list])));
+    return this.send(() => ['UNLINK', ...keyList(keys, 'keys')], undefined, 0);
   }
 
   exists(keys: string | string[]): Promise<number> {
-    return rejectWith(() => keyList(keys, 'keys')).then((list) => (list.length === 0 ? 0 : this.command<number>(['EXISTS', ...list])));
+    return this.send(() => ['EXISTS', ...keyList(keys, 'keys')], undefined, 0);
   }
 
   mGet(keys: string[]): Promise<(string | null)[]> {
-    return rejectWith(() => requireStringArray(keys, 'keys')).then((list) =>
-      list.length === 0 ? [] : this.command<(string | null)[]>(['MGET', ...list]),
-    );
+    return this.send(() => ['MGET', ...requireStringArray(keys, 'keys')], undefined, []);
   }
 
   mSet(pairs: Record<string, string> | Array<[string, string]> | string[]): Promise<string> {
-    return rejectWith(() => msetArgs(pairs)).then((args) => (args.length === 1 ? 'OK' : this.command<string>(args)));
+    return this.send(() => msetArgs(pairs), undefined, 'OK');
   }
 
   /** True when the timeout was set (node-redis v4 shape, which the seed relies on). */
   expire(key: string, seconds: number): Promise<boolean> {
-    return rejectWith(() => ['EXPIRE', requireString(key, 'key'), String(requireTtl(seconds, 'seconds'))]).then((args) =>
-      this.dispatcher.run((id) => this.dispatcher.native.command(id, args), toBoolean),
-    );
+    return this.send(() => ['EXPIRE', requireString(key, 'key'), String(requireTtl(seconds, 'seconds'))], toBoolean);
   }
 
   ttl(key: string): Promise<number> {
-    return rejectWith(() => ['TTL', requireString(key, 'key')]).then((args) => this.command<number>(args));
+    return this.send(() => ['TTL', requireString(key, 'key')]);
   }
 
   incr(key: string): Promise<number> {
-    return rejectWith(() => ['INCR', requireString(key, 'key')]).then((args) => this.command<number>(args));
+    return this.send(() => ['INCR', requireString(key, 'key')]);
   }
 
   publish(channel: string, message: string): Promise<number> {
-    return rejectWith(() => ['PUBLISH', requireString(channel, 'channel'), requireString(message, 'message')]).then((args) =>
-      this.command<number>(args),
-    );
+    return this.send(() => ['PUBLISH', requireString(channel, 'channel'), requireString(message, 'message')]);
   }
 
   ping(): Promise<string> {
-    return this.command<string>(['PING']);
+    return this.send(() => ['PING']);
   }
 
   /** A MULTI/EXEC transaction: chain commands, then `exec()`. */
@@ -150,8 +142,20 @@ export class RedisClient {
     return new Multi(this.dispatcher, false);
   }
 
-  private command<T>(args: string[]): Promise<T> {
-    return this.dispatcher.run((id) => this.dispatcher.native.command(id, args));
+  /**
+   * Validates and queues at once (never in a later microtask), so calls reach Redis
+   * in the order they were made. A command with no arguments after its name (e.g.
+   * `del([])`) answers `empty` without a round trip.
+   */
+  private send<T>(build: () => string[], map?: (reply: any) => T, empty?: T): Promise<T> {
+    let args: string[];
+    try {
+      args = build();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (empty !== undefined && args.length === 1) return Promise.resolve(empty);
+    return this.dispatcher.run((id) => this.dispatcher.native.command(id, args), map);
   }
 }
 
