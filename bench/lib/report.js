@@ -1,0 +1,133 @@
+'use strict';
+// Markdown for bench/RESULTS.md: the machine, the server ceiling, one table per workload and
+// the issue's targets checked against the medians.
+const { CLIENTS } = require('../clients');
+
+const fmtOps = (x) => (x == null ? '—' : x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
+const fmtMs = (x) => (x == null ? '—' : x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x.toFixed(1));
+const fmtRatio = (x) => (x == null ? '—' : `${x.toFixed(2)}×`);
+const fmtPct = (x) => (x == null ? '—' : `${Math.round(x * 100)}%`);
+const fmtMb = (kb) => (kb == null ? '—' : (kb / 1024).toFixed(0));
+const fmtCpu = (x) => (x == null ? '—' : x >= 100 ? Math.round(x).toString() : x.toFixed(1));
+
+function fastestPeer(rows, names) {
+  let best = null;
+  for (const name of names) {
+    const row = rows[name];
+    if (CLIENTS[name].peer && row && row.opsPerSec != null && (!best || row.opsPerSec > best.row.opsPerSec)) best = { name, row };
+  }
+  return best;
+}
+
+function workloadTable(workload, rows, names) {
+  const best = fastestPeer(rows, names);
+  const ceiling = rows['null client'] && rows['null client'].opsPerSec;
+  const lines = [
+    `### ${workload.title}`,
+    '',
+    workload.detail + '.',
+    '',
+    '| client | ops/s | vs fastest peer | share of null ceiling | p50 ms | p99 ms | CPU µs/op | peak RSS MB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const name of names) {
+    const row = rows[name];
+    if (!row) continue;
+    if (row.na) {
+      lines.push(`| ${name} | n/a: not available | | | | | | |`);
+      continue;
+    }
+    if (row.failed) {
+      lines.push(`| ${name} | failed: ${row.failed.replace(/\|/g, '/').slice(0, 120)} | | | | | | |`);
+      continue;
+    }
+    const isCeiling = CLIENTS[name].ceiling;
+    const ratio = best && !isCeiling ? row.opsPerSec / best.row.opsPerSec : null;
+    const share = ceiling && !isCeiling ? row.opsPerSec / ceiling : null;
+    const label = best && best.name === name ? `${name} (fastest peer)` : name;
+    const errs = row.errors ? ` (${row.errors} errors)` : '';
+    lines.push(
+      `| ${label} | ${fmtOps(row.opsPerSec)}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+function targets(workloads, summary, names, serverCeiling) {
+  const out = [];
+  const layer = (id) => summary[id] && summary[id]['redis-layer'];
+  const verdict = (ok) => (ok == null ? 'not measured' : ok ? 'met' : '**missed**');
+  const has = (id) => workloads.some((w) => w.id === id);
+  const ratioTarget = (id, min, share) => {
+    if (!has(id)) return;
+    const row = layer(id);
+    const best = fastestPeer(summary[id], names);
+    const ceiling = summary[id]['null client'] && summary[id]['null client'].opsPerSec;
+    if (!row || row.opsPerSec == null || !best) {
+      out.push([id, `≥ ${min}× fastest peer${share ? ', > 50% of null ceiling' : ''}`, row && row.na ? 'n/a: not available' : '—', 'not measured']);
+      return;
+    }
+    const ratio = row.opsPerSec / best.row.opsPerSec;
+    const s = ceiling ? row.opsPerSec / ceiling : null;
+    const ok = ratio >= min && (!share || (s != null && s > 0.5));
+    out.push([id, `≥ ${min}× fastest peer${share ? ', > 50% of null ceiling' : ''}`, `${fmtRatio(ratio)} ${best.name}${share ? `, ${fmtPct(s)} of ceiling` : ''}`, verdict(ok)]);
+  };
+  if (has('get')) {
+    const row = layer('get');
+    const peers = names.filter((n) => CLIENTS[n].peer && summary.get[n] && summary.get[n].p50 != null);
+    const bestP50 = Math.min(...peers.map((n) => summary.get[n].p50));
+    const bestP99 = Math.min(...peers.map((n) => summary.get[n].p99));
+    const rb = serverCeiling['GET -c 1'];
+    if (row && row.p50 != null && peers.length) {
+      out.push(['get', 'p50 ≤ fastest peer', `${fmtMs(row.p50)} vs ${fmtMs(bestP50)} ms`, verdict(row.p50 <= bestP50)]);
+      out.push(['get', 'p99 ≤ fastest peer', `${fmtMs(row.p99)} vs ${fmtMs(bestP99)} ms`, verdict(row.p99 <= bestP99)]);
+      if (rb && rb.opsPerSec) {
+        const share = row.opsPerSec / rb.opsPerSec;
+        out.push(['get', 'within 25% of redis-benchmark -c 1', `${fmtPct(share)} of ${fmtOps(rb.opsPerSec)} ops/s`, verdict(share >= 0.75)]);
+      }
+    }
+  }
+  ratioTarget('setget', 1.5, true);
+  ratioTarget('mget', 1.5, true);
+  ratioTarget('checkLimit', 2, false);
+  ratioTarget('pubsub', 2, false);
+  ratioTarget('session', 2, false);
+  for (const w of workloads) {
+    const row = layer(w.id);
+    const ref = summary[w.id] && summary[w.id]['node-redis'];
+    if (row && row.maxRssKb && ref && ref.maxRssKb) {
+      out.push([w.id, 'peak RSS ≤ node-redis', `${fmtMb(row.maxRssKb)} vs ${fmtMb(ref.maxRssKb)} MB`, verdict(row.maxRssKb <= ref.maxRssKb)]);
+    }
+  }
+  return ['| workload | target | redis-layer | verdict |', '| --- | --- | --- | --- |', ...out.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+function renderReport({ info, workloads, names, summary, serverCeiling, minutes }) {
+  const parts = [
+    '# redis-layer benchmark results',
+    '',
+    `Generated by \`npm run bench\` on ${info.date} (commit ${info.commit}), ${info.seconds} s per client per workload, ${info.rounds} rounds, medians (peak RSS: the highest of the rounds). Total run time ${minutes.toFixed(1)} min.`,
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${info.cores} cores (os.cpus()), ${info.cpuModel}; ${info.memoryGb} GB memory; ${info.os}; load average at start ${info.loadavg}`,
+    `- Node ${info.node}; redis-server ${info.redis} on loopback, same machine (\`--save "" --appendonly no\`)`,
+    `- Peers: node-redis ${info.versions.redis}, ioredis ${info.versions.ioredis}, @valkey/valkey-glide ${info.versions['@valkey/valkey-glide']}`,
+    '',
+    'Each (client, workload) pair runs in its own child process (so RSS and CPU are that client\'s), clients interleaved in a rotating order, every pair once per round. "vs fastest peer" divides by the fastest of node-redis, ioredis (±auto-pipelining) and GLIDE running the seed\'s code; "share of null ceiling" divides by the null client (the same JavaScript work without Redis). CPU µs/op is the client process\'s user+system time per operation (all its threads); the redis-server\'s CPU is not included. On a shared 2-core machine, expect ±20% between runs.',
+    '',
+    '## Server ceiling: redis-benchmark (C client, same server, -P 1, -d 1000)',
+    '',
+    '| test | ops/s | p50 ms | p99 ms |',
+    '| --- | ---: | ---: | ---: |',
+    ...Object.entries(serverCeiling).map(([t, r]) => `| ${t} | ${fmtOps(r.opsPerSec)} | ${fmtMs(r.p50)} | ${fmtMs(r.p99)} |`),
+    '',
+    '## Workloads',
+    '',
+  ];
+  for (const workload of workloads) parts.push(workloadTable(workload, summary[workload.id], names), '');
+  parts.push('## Targets (issue 6)', '', targets(workloads, summary, names, serverCeiling), '');
+  return parts.join('\n');
+}
+
+module.exports = { renderReport };

@@ -1,0 +1,133 @@
+'use strict';
+// The issue's workloads. Each runs `concurrency` callers that loop `op` until the time box ends;
+// `service` names the service the op needs (redis-layer reports n/a while it has not landed).
+const { USERS, SESSIONS, WARM_IDS, makeUser, makeSession, userKey, sessionId } = require('./data');
+
+const CHANNEL = 'bench:events';
+const RATE = { windowMs: 1000, maxRequests: 100 };
+const spread = (c, i, n) => (c * 7919 + i * 31) % n;
+
+function users(ctx) {
+  if (!ctx.users) ctx.users = Array.from({ length: 1000 }, (_, i) => makeUser(i));
+  return ctx.users;
+}
+
+const WORKLOADS = [
+  {
+    id: 'get',
+    title: 'Sequential awaited get',
+    detail: '1 caller awaiting `cache.get` of a 1 KB JSON user, 10 000 keys',
+    service: 'cache',
+    concurrency: 1,
+    latency: true,
+    op: (s, ctx, c, i) => s.cache.get(userKey(i % USERS)),
+    check: (r) => r !== null && typeof r === 'object' && typeof r.id === 'string',
+  },
+  {
+    id: 'setget',
+    title: 'set with TTL / get, 256 callers',
+    detail: '256 concurrent callers, alternating `cache.set(key, user, 3600)` and `cache.get(key)`',
+    service: 'cache',
+    concurrency: 256,
+    prepare: (s, ctx) => users(ctx),
+    op(s, ctx, c, i) {
+      if (i & 1) {
+        const k = spread(c, i, 1000);
+        return s.cache.set(userKey(k), ctx.users[k], 3600);
+      }
+      return s.cache.get(userKey(spread(c, i, USERS)));
+    },
+    check: (r) => r === true || (r !== null && typeof r === 'object'),
+  },
+  {
+    id: 'mget',
+    title: 'mget of 100 keys, 16 callers',
+    detail: '16 concurrent callers, `cache.mget` of 100 keys (100 KB of JSON per call)',
+    service: 'cache',
+    concurrency: 16,
+    prepare(s, ctx) {
+      ctx.keySets = Array.from({ length: 97 }, (_, k) => Array.from({ length: 100 }, (_, j) => userKey((k * 100 + j) % USERS)));
+    },
+    op: (s, ctx, c, i) => s.cache.mget(ctx.keySets[spread(c, i, 97)]),
+    check: (r) => Array.isArray(r) && r.length === 100 && r[99] !== null && typeof r[99].id === 'string',
+  },
+  {
+    id: 'checkLimit',
+    title: 'checkLimit, 64 callers',
+    detail: '64 concurrent callers, `rateLimiter.checkLimit(id, "api", { windowMs: 1000, maxRequests: 100 })` over 1000 identifiers',
+    service: 'rateLimiter',
+    concurrency: 64,
+    op: (s, ctx, c, i) => s.rateLimiter.checkLimit(`client-${spread(c, i, 1000)}`, 'api', RATE),
+    check: (r) => r !== null && typeof r === 'object' && typeof r.allowed === 'boolean',
+  },
+  {
+    id: 'pubsub',
+    title: 'pub/sub publish-to-delivery, one subscriber',
+    detail: '64 concurrent callers, each `broker.publish`es and waits for its message to reach the one subscriber callback; rate = messages delivered/s, latency = publish to delivery',
+    service: 'broker',
+    concurrency: 64,
+    async prepare(s, ctx) {
+      ctx.waiters = new Array(65);
+      await s.broker.subscribe(CHANNEL, (message) => {
+        const c = message && message.data ? message.data.c : undefined;
+        const waiter = ctx.waiters[c];
+        if (waiter) {
+          ctx.waiters[c] = undefined;
+          waiter(message);
+        }
+      });
+      // A subscription may become live a moment after subscribe() resolves: wait for a first delivery.
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const delivered = new Promise((resolve) => (ctx.waiters[64] = resolve));
+        await s.broker.publish(CHANNEL, { type: 'probe', data: { c: 64 } });
+        const ok = await Promise.race([delivered.then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error('subscriber never received a message');
+      }
+    },
+    op: (s, ctx, c) =>
+      new Promise((resolve, reject) => {
+        ctx.waiters[c] = resolve;
+        s.broker.publish(CHANNEL, { type: 'bench', data: { c } }).catch(reject);
+      }),
+    check: (r) => r !== null && typeof r === 'object' && r.type === 'bench' && typeof r.messageId === 'string',
+  },
+  {
+    id: 'session',
+    title: 'getSession, 64 callers',
+    detail: '64 concurrent callers, `sessionService.getSession(id)` over 1000 live sessions (the seed reads, then rewrites with the new lastActivity)',
+    service: 'session',
+    concurrency: 64,
+    async prepare(s) {
+      for (let i = 0; i < SESSIONS; i += 100) {
+        await Promise.all(Array.from({ length: 100 }, (_, k) => s.session.createSession(sessionId(i + k), makeSession(i + k))));
+      }
+    },
+    op: (s, ctx, c, i) => s.session.getSession(sessionId(spread(c, i, SESSIONS))),
+    check: (r) => r !== null && typeof r === 'object' && typeof r.userId === 'string',
+  },
+  {
+    id: 'warm',
+    title: 'warmUserCache of 1000 users',
+    detail: '1 caller, `warmUserCache(1000 ids)` (user + profile key each, TTL); repositories are JS stubs returning ready objects. ops/s = calls/s; ×1000 for users/s',
+    service: 'warming',
+    concurrency: 1,
+    latency: true,
+    prepare(s, ctx) {
+      const all = users(ctx);
+      const repositories = {
+        userRepository: {
+          findByIds: async (ids) => ids.map((id) => all[Number(id)]),
+          getActiveUsers: async (limit) => all.slice(0, limit),
+        },
+        postRepository: { findByIds: async () => [], getTrendingPosts: async () => [] },
+      };
+      ctx.warming = s.warming(repositories);
+    },
+    op: (s, ctx) => ctx.warming.warmUserCache(WARM_IDS),
+    check: (r) => r === undefined || r === null || typeof r === 'object' || typeof r === 'number',
+  },
+];
+
+module.exports = { WORKLOADS, CHANNEL };
