@@ -61,6 +61,16 @@ export interface NativeOptions {
   commandTimeoutMs?: number
   reconnectDelayMs?: number
   maxReconnectDelayMs?: number
+  /** Redis Cluster seed nodes (URLs); set for cluster mode. */
+  clusterNodes?: Array<string>
+  /** Sentinel master name; with `sentinel_nodes`, for Sentinel mode. */
+  sentinelMasterName?: string
+  sentinelNodes?: Array<string>
+  /** PEM CA certificate(s) to trust for `rediss://` (default: the system store). */
+  tlsCa?: string
+  /** PEM client certificate and key, for servers that require client auth. */
+  tlsCert?: string
+  tlsKey?: string
 }
 
 /** Registers a Lua script and returns its handle (identical sources share one). */

@@ -17,6 +17,21 @@ export interface RedisConnectionOptions {
     reconnectDelayMs?: number;
     /** …up to this cap: the seed's `Math.min(retries * 50, 1000)`. @default 1000 */
     maxReconnectDelayMs?: number;
+    /** Redis Cluster: seed node URLs (default: `REDIS_CLUSTER_NODES`, comma-separated, when no url is given). */
+    cluster?: {
+        nodes: string[];
+    };
+    /** Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. */
+    sentinel?: {
+        masterName: string;
+        nodes: string[];
+    };
+    /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
+    tls?: {
+        ca?: string | Buffer;
+        cert?: string | Buffer;
+        key?: string | Buffer;
+    };
 }
 /**
  * The seed's three connections (commands, subscriber, publisher), each one socket

@@ -5,6 +5,46 @@ const client_1 = require("./client");
 const errors_1 = require("./errors");
 const logger_1 = require("./logger");
 const native_1 = require("./native");
+function nodeList(value, name) {
+    if (!Array.isArray(value) || value.length === 0 || value.some((node) => typeof node !== 'string')) {
+        throw new TypeError(`${name} must be a non-empty array of URL strings`);
+    }
+    return value;
+}
+function pem(value, name) {
+    if (value === undefined)
+        return undefined;
+    if (typeof value === 'string')
+        return value;
+    if (Buffer.isBuffer(value))
+        return value.toString('utf8');
+    throw new TypeError(`${name} must be a PEM string or Buffer, got ${(0, errors_1.describeType)(value)}`);
+}
+/** What the native socket needs, from validated options. */
+function toNative(options) {
+    const { cluster, sentinel, tls, ...plain } = options;
+    const native = { ...plain };
+    if (cluster !== undefined)
+        native.clusterNodes = nodeList(cluster?.nodes, 'options.cluster.nodes');
+    if (sentinel !== undefined) {
+        if (typeof sentinel?.masterName !== 'string' || sentinel.masterName === '') {
+            throw new TypeError('options.sentinel.masterName must be a non-empty string');
+        }
+        native.sentinelMasterName = sentinel.masterName;
+        native.sentinelNodes = nodeList(sentinel.nodes, 'options.sentinel.nodes');
+    }
+    if (tls !== undefined) {
+        if (tls === null || typeof tls !== 'object')
+            throw new TypeError('options.tls must be an object');
+        native.tlsCa = pem(tls.ca, 'options.tls.ca');
+        native.tlsCert = pem(tls.cert, 'options.tls.cert');
+        native.tlsKey = pem(tls.key, 'options.tls.key');
+        if ((native.tlsCert === undefined) !== (native.tlsKey === undefined)) {
+            throw new TypeError('options.tls.cert and options.tls.key go together');
+        }
+    }
+    return native;
+}
 const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'];
 const STRING_OPTIONS = ['url', 'password', 'username'];
 function validate(options) {
@@ -26,7 +66,9 @@ function validate(options) {
             throw new TypeError(`options.${name} must be a non-negative integer, got ${String(value)}`);
         }
     }
-    return { ...given };
+    const validated = { ...given };
+    toNative(validated);
+    return validated;
 }
 /**
  * The seed's three connections (commands, subscriber, publisher), each one socket
@@ -90,7 +132,7 @@ class RedisConnection {
     }
     /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
     nativeOptions() {
-        return { ...this.options };
+        return toNative(this.options);
     }
     role(role) {
         if (!this.clients)
@@ -98,7 +140,7 @@ class RedisConnection {
         return this.clients[role];
     }
     async open() {
-        const native = { ...this.options };
+        const native = toNative(this.options);
         const created = {
             client: new client_1.RedisClient(new native_1.Dispatcher(native, 'client')),
             subscriber: new client_1.RedisClient(new native_1.Dispatcher(native, 'subscriber')),

@@ -9,10 +9,12 @@ use napi::bindgen_prelude::Function;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use redis::aio::MultiplexedConnection;
 use redis::{RedisResult, Value};
 use redis_layer_core::managed::EventSink;
-use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
+use redis_layer_core::scan;
+use redis_layer_core::{
+    AnyConnection, ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection,
+};
 
 use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
 use crate::lane::{Lane, Request, Shape};
@@ -143,7 +145,9 @@ impl NativeClient {
     #[napi(catch_unwind)]
     pub fn scan_delete(&self, env: &Env, id: u32, pattern: String, count: u32) {
         self.query(env, id, move |connection| async move {
-            scan_delete(connection, pattern, count.max(1)).await
+            scan::scan_delete(connection, &pattern, count.max(1))
+                .await
+                .map(Value::Int)
         });
     }
 }
@@ -174,7 +178,7 @@ impl NativeClient {
 
     fn query<F, Fut>(&self, env: &Env, id: u32, operation: F)
     where
-        F: FnOnce(MultiplexedConnection) -> Fut + Send + 'static,
+        F: FnOnce(AnyConnection) -> Fut + Send + 'static,
         Fut: Future<Output = RedisResult<Value>> + Send + 'static,
     {
         self.submit(env, id, |connection| async move {
@@ -193,36 +197,6 @@ fn to_command(args: &[String]) -> redis::Cmd {
     let mut command = redis::cmd(&args[0]);
     command.arg(&args[1..]);
     command
-}
-
-async fn scan_delete(
-    mut connection: MultiplexedConnection,
-    pattern: String,
-    count: u32,
-) -> RedisResult<Value> {
-    let mut cursor: u64 = 0;
-    let mut deleted: i64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(count)
-            .query_async(&mut connection)
-            .await?;
-        if !keys.is_empty() {
-            let removed: i64 = redis::cmd("UNLINK")
-                .arg(keys)
-                .query_async(&mut connection)
-                .await?;
-            deleted += removed;
-        }
-        if next == 0 {
-            return Ok(Value::Int(deleted));
-        }
-        cursor = next;
-    }
 }
 
 fn describe(event: Event) -> (&'static str, String) {

@@ -10,6 +10,9 @@
 
 use std::sync::Arc;
 
+use futures_util::future::join_all;
+use redis::aio::ConnectionLike;
+use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, Script, Value};
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 use tokio::sync::mpsc;
@@ -106,6 +109,13 @@ async fn drive(mut receiver: mpsc::UnboundedReceiver<Request>, connection: Manag
 }
 
 async fn run_batch(connection: &ManagedConnection, batch: Vec<Request>) {
+    match connection.current() {
+        Err(error) => return fail_all(batch, &error),
+        Ok((socket, _)) if socket.is_cluster() => {
+            return run_cluster_batch(connection, batch).await
+        }
+        Ok(_) => {}
+    }
     let expected: usize = batch
         .iter()
         .map(|request| request.shape.reply_count())
@@ -115,7 +125,7 @@ async fn run_batch(connection: &ManagedConnection, batch: Vec<Request>) {
         request.shape.pack_into(&mut pipe);
     }
     let result = connection
-        .run(|mut socket| async move { socket.send_packed_commands(&pipe, 0, expected).await })
+        .run(|mut socket| async move { socket.req_packed_commands(&pipe, 0, expected).await })
         .await;
     let replies = match result {
         Ok(replies) if replies.len() == expected => replies,
@@ -150,14 +160,14 @@ fn settle(
 ) {
     let Request { shape, guard } = request;
     match shape {
-        Shape::Single(_) => guard.finish(single(replies.next())),
+        Shape::Single(_) => guard.finish(single(replies.next(), connection)),
         Shape::Pipeline(commands) => {
             let list = replies.take(commands.len()).map(Reply::from).collect();
             guard.finish(Ok(Reply::List(list)));
         }
         Shape::Transaction(commands) => {
             let exec = replies.take(commands.len() + 2).last();
-            guard.finish(single(exec));
+            guard.finish(single(exec, connection));
         }
         Shape::Script { script, keys, args } => match replies.next() {
             Some(Value::ServerError(error)) if error.code() == "NOSCRIPT" => {
@@ -176,15 +186,17 @@ fn settle(
                     guard.finish(outcome);
                 });
             }
-            other => guard.finish(single(other)),
+            other => guard.finish(single(other, connection)),
         },
     }
 }
 
-fn single(reply: Option<Value>) -> Outcome {
+fn single(reply: Option<Value>, connection: &ManagedConnection) -> Outcome {
     match reply {
         Some(Value::ServerError(error)) => {
-            Err(LayerError::new(ErrorCode::Server, error.to_string()))
+            let error = LayerError::from_server(&error);
+            connection.notice(&error);
+            Err(error)
         }
         Some(value) => Ok(Reply::from(value)),
         None => Err(LayerError::new(
@@ -192,4 +204,107 @@ fn single(reply: Option<Value>) -> Outcome {
             "missing reply from Redis",
         )),
     }
+}
+
+/// A cluster pipeline must stay within one slot (redis-rs routes it by its first
+/// key), so on a cluster every call goes out on its own and redis-rs routes it;
+/// a transaction is split per slot: atomic within each slot, never a CROSSSLOT error.
+async fn run_cluster_batch(connection: &ManagedConnection, batch: Vec<Request>) {
+    join_all(
+        batch
+            .into_iter()
+            .map(|request| run_in_cluster(connection, request)),
+    )
+    .await;
+}
+
+async fn run_in_cluster(connection: &ManagedConnection, request: Request) {
+    let Request { shape, guard } = request;
+    let outcome = match shape {
+        Shape::Single(command) => query(connection, command).await.map(Reply::from),
+        Shape::Pipeline(commands) => {
+            let replies = join_all(
+                commands
+                    .into_iter()
+                    .map(|command| query(connection, command)),
+            )
+            .await;
+            Ok(Reply::List(replies.into_iter().map(inline).collect()))
+        }
+        Shape::Transaction(commands) => transaction_per_slot(connection, commands).await,
+        Shape::Script { script, keys, args } => connection
+            .run(|mut socket| async move {
+                let mut invocation = script.prepare_invoke();
+                invocation.key(keys).arg(args);
+                invocation.invoke_async::<Value>(&mut socket).await
+            })
+            .await
+            .map(Reply::from),
+    };
+    guard.finish(outcome);
+}
+
+async fn query(connection: &ManagedConnection, command: Cmd) -> Result<Value, LayerError> {
+    connection
+        .run(|mut socket| async move { socket.req_packed_command(&command).await })
+        .await
+        .and_then(|value| match value {
+            Value::ServerError(error) => Err(LayerError::from_server(&error)),
+            value => Ok(value),
+        })
+}
+
+fn inline(result: Result<Value, LayerError>) -> Reply {
+    match result {
+        Ok(value) => Reply::from(value),
+        Err(error) => Reply::Error(error.message),
+    }
+}
+
+async fn transaction_per_slot(connection: &ManagedConnection, commands: Vec<Cmd>) -> Outcome {
+    let mut groups: Vec<(Option<Slot>, Vec<usize>)> = Vec::new();
+    for (index, command) in commands.iter().enumerate() {
+        let slot = command.args_iter().nth(1).and_then(|arg| match arg {
+            redis::Arg::Simple(key) => Some(Slot::for_key(key)),
+            _ => None,
+        });
+        match groups
+            .iter_mut()
+            .find(|(known, _)| known.is_none() || slot.is_none() || *known == slot)
+        {
+            Some((known, members)) => {
+                if known.is_none() {
+                    *known = slot;
+                }
+                members.push(index);
+            }
+            None => groups.push((slot, vec![index])),
+        }
+    }
+    let runs = groups.iter().map(|(_, members)| {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for &index in members {
+            pipe.add_command(commands[index].clone());
+        }
+        async move {
+            connection
+                .run(|mut socket| async move { pipe.query_async::<Vec<Value>>(&mut socket).await })
+                .await
+        }
+    });
+    let results = join_all(runs).await;
+    let mut replies: Vec<Option<Reply>> = (0..commands.len()).map(|_| None).collect();
+    for ((_, members), result) in groups.iter().zip(results) {
+        let values = result?;
+        for (&index, value) in members.iter().zip(values) {
+            replies[index] = Some(Reply::from(value));
+        }
+    }
+    Ok(Reply::List(
+        replies
+            .into_iter()
+            .map(|reply| reply.unwrap_or(Reply::Nil))
+            .collect(),
+    ))
 }

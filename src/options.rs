@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use napi_derive::napi;
-use redis_layer_core::ConnectionConfig;
+use redis_layer_core::{ConnectionConfig, TlsSettings, Topology};
 
 /// Connection settings for one socket. Defaults apply where a field is missing.
 #[napi(object)]
@@ -14,6 +14,16 @@ pub struct NativeOptions {
     pub command_timeout_ms: Option<u32>,
     pub reconnect_delay_ms: Option<u32>,
     pub max_reconnect_delay_ms: Option<u32>,
+    /// Redis Cluster seed nodes (URLs); set for cluster mode.
+    pub cluster_nodes: Option<Vec<String>>,
+    /// Sentinel master name; with `sentinel_nodes`, for Sentinel mode.
+    pub sentinel_master_name: Option<String>,
+    pub sentinel_nodes: Option<Vec<String>>,
+    /// PEM CA certificate(s) to trust for `rediss://` (default: the system store).
+    pub tls_ca: Option<String>,
+    /// PEM client certificate and key, for servers that require client auth.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 impl From<NativeOptions> for ConnectionConfig {
@@ -22,7 +32,23 @@ impl From<NativeOptions> for ConnectionConfig {
         let millis = |value: Option<u32>, default: Duration| {
             value.map_or(default, |ms| Duration::from_millis(u64::from(ms)))
         };
+        let topology = match (
+            options.cluster_nodes,
+            options.sentinel_master_name,
+            options.sentinel_nodes,
+        ) {
+            (Some(nodes), _, _) => Topology::Cluster { nodes },
+            (None, Some(master_name), Some(nodes)) => Topology::Sentinel { master_name, nodes },
+            _ => Topology::Standalone,
+        };
+        let tls = (options.tls_ca.is_some() || options.tls_cert.is_some()).then(|| TlsSettings {
+            ca: options.tls_ca.map(String::into_bytes),
+            cert: options.tls_cert.map(String::into_bytes),
+            key: options.tls_key.map(String::into_bytes),
+        });
         ConnectionConfig {
+            topology,
+            tls,
             url: options.url,
             username: options.username,
             password: options.password,

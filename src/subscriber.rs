@@ -20,9 +20,9 @@ use napi::bindgen_prelude::{Function, Null, ToNapiValue};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
 use napi_derive::napi;
-use redis::aio::MultiplexedConnection;
 use redis::{PushInfo, PushKind, Value};
 use redis_layer_core::managed::{EventSink, PushSink};
+use redis_layer_core::AnyConnection;
 use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
 
 use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
@@ -501,11 +501,8 @@ fn build_waker(
 }
 
 /// Restores every remembered subscription on the fresh socket of a reconnect.
-fn resubscribe_hook(
-    state: Arc<State>,
-    log: Log,
-) -> Arc<dyn Fn(MultiplexedConnection) + Send + Sync> {
-    Arc::new(move |mut socket: MultiplexedConnection| {
+fn resubscribe_hook(state: Arc<State>, log: Log) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
+    Arc::new(move |mut socket: AnyConnection| {
         let (channels, patterns): (Vec<String>, Vec<String>) = {
             let subscriptions = lock(&state.subscriptions);
             (

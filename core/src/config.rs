@@ -1,16 +1,41 @@
 use std::fmt;
 use std::time::Duration;
 
-use redis::{ConnectionInfo, IntoConnectionInfo, ProtocolVersion};
+use redis::{ConnectionInfo, IntoConnectionInfo, ProtocolVersion, RedisConnectionInfo};
 
 use crate::error::{ErrorCode, LayerError};
 
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
+/// Where the data lives. Cluster and Sentinel use redis-rs' own clients: no
+/// home-made sharding or failover.
+#[derive(Clone, Debug, Default)]
+pub enum Topology {
+    #[default]
+    Standalone,
+    Cluster {
+        nodes: Vec<String>,
+    },
+    Sentinel {
+        master_name: String,
+        nodes: Vec<String>,
+    },
+}
+
+/// PEM material for TLS beyond the system trust store (`rediss://` URLs).
+#[derive(Clone, Default)]
+pub struct TlsSettings {
+    pub ca: Option<Vec<u8>>,
+    pub cert: Option<Vec<u8>>,
+    pub key: Option<Vec<u8>>,
+}
+
 /// Connection settings as the application gave them; environment variables are
 /// consulted only in [`ConnectionConfig::resolve`], i.e. at `connect()` time.
 #[derive(Clone)]
 pub struct ConnectionConfig {
+    pub topology: Topology,
+    pub tls: Option<TlsSettings>,
     pub url: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
@@ -24,6 +49,8 @@ pub struct ConnectionConfig {
 impl Default for ConnectionConfig {
     fn default() -> Self {
         Self {
+            topology: Topology::Standalone,
+            tls: None,
             url: None,
             username: None,
             password: None,
@@ -39,6 +66,8 @@ impl Default for ConnectionConfig {
 impl fmt::Debug for ConnectionConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionConfig")
+            .field("topology", &self.topology)
+            .field("tls", &self.tls.is_some())
             .field("url", &self.url.as_deref().map(redact_url))
             .field("username", &self.username)
             .field(
@@ -56,55 +85,147 @@ impl fmt::Debug for ConnectionConfig {
     }
 }
 
+/// What to open, resolved from a [`Topology`].
+#[derive(Clone)]
+pub enum Endpoint {
+    Single(ConnectionInfo),
+    Cluster(Vec<ConnectionInfo>),
+    Sentinel {
+        master_name: String,
+        sentinels: Vec<ConnectionInfo>,
+        master_settings: RedisConnectionInfo,
+    },
+}
+
 /// A resolved target: what to connect to and a credential-free name for messages.
 #[derive(Clone)]
 pub struct Target {
+    /// The standalone server, or the first cluster / sentinel node.
     pub info: ConnectionInfo,
+    pub endpoint: Endpoint,
+    pub tls: Option<TlsSettings>,
     pub display: String,
 }
 
 impl ConnectionConfig {
-    /// Applies `REDIS_URL` / `REDIS_PASSWORD` where the options left gaps, then parses.
+    /// Applies `REDIS_URL` / `REDIS_PASSWORD` / `REDIS_CLUSTER_NODES` where the options
+    /// left gaps, then parses.
     pub fn resolve(&self, env: impl Fn(&str) -> Option<String>) -> Result<Target, LayerError> {
-        let url = self
-            .url
-            .clone()
-            .or_else(|| env("REDIS_URL").filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| DEFAULT_URL.to_string());
-        let info = url.as_str().into_connection_info().map_err(|err| {
-            LayerError::new(
-                ErrorCode::InvalidUrl,
-                format!(
-                    "Invalid Redis URL \"{}\": {}",
-                    redact_url(&url),
-                    err.detail().unwrap_or("cannot be parsed")
-                ),
-            )
-        })?;
-        let mut settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3)
-            .set_lib_name("redis-layer", env!("CARGO_PKG_VERSION"));
-        if let Some(username) = &self.username {
-            settings = settings.set_username(username);
-        }
+        let env_url = env("REDIS_URL").filter(|v| !v.is_empty());
+        let topology = match (&self.topology, &self.url, &env_url) {
+            (Topology::Standalone, None, None) => match env("REDIS_CLUSTER_NODES") {
+                Some(list) if !list.trim().is_empty() => Topology::Cluster {
+                    nodes: list
+                        .split(',')
+                        .map(|n| n.trim().to_string())
+                        .filter(|n| !n.is_empty())
+                        .collect(),
+                },
+                _ => Topology::Standalone,
+            },
+            (topology, _, _) => topology.clone(),
+        };
         let password = self
             .password
             .clone()
             .or_else(|| env("REDIS_PASSWORD").filter(|v| !v.is_empty()));
-        if let Some(password) = password {
-            settings = settings.set_password(password);
-        }
-        if let Some(db) = self.database {
-            settings = settings.set_db(db);
-        }
-        let display = info.addr().to_string();
+        let settings = |info: &ConnectionInfo, db: bool| {
+            let mut settings = info
+                .redis_settings()
+                .clone()
+                .set_protocol(ProtocolVersion::RESP3)
+                .set_lib_name("redis-layer", env!("CARGO_PKG_VERSION"));
+            if let Some(username) = &self.username {
+                settings = settings.set_username(username);
+            }
+            if let Some(password) = &password {
+                settings = settings.set_password(password);
+            }
+            if let (true, Some(db)) = (db, self.database) {
+                settings = settings.set_db(db);
+            }
+            settings
+        };
+        let (endpoint, info, display) = match topology {
+            Topology::Standalone => {
+                let url = self
+                    .url
+                    .clone()
+                    .or(env_url)
+                    .unwrap_or_else(|| DEFAULT_URL.to_string());
+                let parsed = parse_url(&url)?;
+                let info = parsed.clone().set_redis_settings(settings(&parsed, true));
+                let display = info.addr().to_string();
+                (Endpoint::Single(info.clone()), info, display)
+            }
+            Topology::Cluster { nodes } => {
+                let infos = nodes
+                    .iter()
+                    .map(|url| {
+                        let parsed = parse_url(url)?;
+                        Ok(parsed.clone().set_redis_settings(settings(&parsed, false)))
+                    })
+                    .collect::<Result<Vec<_>, LayerError>>()?;
+                let first = infos.first().cloned().ok_or_else(|| {
+                    LayerError::new(
+                        ErrorCode::InvalidUrl,
+                        "cluster.nodes needs at least one node URL",
+                    )
+                })?;
+                let display = format!(
+                    "cluster [{}]",
+                    infos
+                        .iter()
+                        .map(|i| i.addr().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                (Endpoint::Cluster(infos), first, display)
+            }
+            Topology::Sentinel { master_name, nodes } => {
+                let sentinels = nodes
+                    .iter()
+                    .map(|url| parse_url(url))
+                    .collect::<Result<Vec<_>, LayerError>>()?;
+                let first = sentinels.first().cloned().ok_or_else(|| {
+                    LayerError::new(
+                        ErrorCode::InvalidUrl,
+                        "sentinel.nodes needs at least one sentinel URL",
+                    )
+                })?;
+                let master_settings = settings(&first, true);
+                let display = format!("sentinel master \"{master_name}\"");
+                (
+                    Endpoint::Sentinel {
+                        master_name,
+                        sentinels,
+                        master_settings,
+                    },
+                    first,
+                    display,
+                )
+            }
+        };
         Ok(Target {
-            info: info.set_redis_settings(settings),
+            info,
+            endpoint,
+            tls: self.tls.clone(),
             display,
         })
     }
+}
+
+fn parse_url(url: &str) -> Result<ConnectionInfo, LayerError> {
+    url.into_connection_info().map_err(|err| {
+        LayerError::new(
+            ErrorCode::InvalidUrl,
+            format!(
+                "Invalid Redis URL \"{}\": {}",
+                redact_url(url),
+                err.detail().unwrap_or("cannot be parsed")
+            ),
+        )
+    })
 }
 
 /// Hides the user-info part of a URL so that passwords never reach logs or errors.

@@ -1,6 +1,6 @@
 use std::fmt;
 
-use redis::{ErrorKind, RedisError};
+use redis::{ErrorKind, RedisError, ServerErrorKind};
 
 /// Stable error codes surfaced to JavaScript as `err.code`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,12 @@ impl LayerError {
             );
         }
         match err.kind() {
+            // After a failover the old master answers writes with READONLY: find the
+            // new one (Sentinel re-resolves on reconnect).
+            ErrorKind::Server(ServerErrorKind::ReadOnly) => Self::new(
+                ErrorCode::ConnectionLost,
+                format!("Redis is read-only here (the master moved?); reconnecting: {err}"),
+            ),
             ErrorKind::Server(_) | ErrorKind::Extension => {
                 Self::new(ErrorCode::Server, err.to_string())
             }
@@ -80,6 +86,17 @@ impl LayerError {
             }
             _ => Self::new(ErrorCode::Internal, err.to_string()),
         }
+    }
+
+    /// Classifies an error reply found inside a pipeline.
+    pub fn from_server(err: &redis::ServerError) -> Self {
+        if err.code() == "READONLY" {
+            return Self::new(
+                ErrorCode::ConnectionLost,
+                format!("Redis is read-only here (the master moved?); reconnecting: {err}"),
+            );
+        }
+        Self::new(ErrorCode::Server, err.to_string())
     }
 
     /// Classifies an error raised while opening a connection to `target`

@@ -1,12 +1,15 @@
 //! The napi-free core of redis-layer: configuration, error classification and a
 //! reconnecting multiplexed connection. Everything here is testable with `cargo test`.
 
+pub mod any;
 pub mod backoff;
 pub mod config;
 pub mod error;
 pub mod glob;
 pub mod managed;
+pub mod scan;
 
-pub use config::ConnectionConfig;
+pub use any::AnyConnection;
+pub use config::{ConnectionConfig, TlsSettings, Topology};
 pub use error::{ErrorCode, LayerError};
 pub use managed::{Event, ManagedConnection};

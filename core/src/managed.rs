@@ -10,12 +10,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use redis::aio::MultiplexedConnection;
+use redis::cluster::ClusterClient;
+use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult};
+use redis::{ClientTlsConfig, TlsCertificates};
 use tokio::runtime::Handle;
 use tokio::task::AbortHandle;
 
+use crate::any::AnyConnection;
 use crate::backoff::reconnect_delay;
-use crate::config::{ConnectionConfig, Target};
+use crate::config::{ConnectionConfig, Endpoint, Target, TlsSettings};
 use crate::error::{ErrorCode, LayerError};
 
 /// Lifecycle events, for the application's logger.
@@ -40,11 +44,11 @@ pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 /// Receives server pushes (pub/sub messages) other than disconnect notices.
 pub type PushSink = Arc<dyn Fn(PushInfo) + Send + Sync>;
 /// Runs after every successful reconnect, e.g. to restore subscriptions.
-pub type ReconnectHook = Arc<dyn Fn(MultiplexedConnection) + Send + Sync>;
+pub type ReconnectHook = Arc<dyn Fn(AnyConnection) + Send + Sync>;
 
 #[derive(Default)]
 struct State {
-    connection: Option<(MultiplexedConnection, u64)>,
+    connection: Option<(AnyConnection, u64)>,
     target: Option<Target>,
     runtime: Option<Handle>,
     reconnect_task: Option<AbortHandle>,
@@ -117,7 +121,7 @@ impl ManagedConnection {
     }
 
     /// The live connection, or an immediate error when there is none.
-    pub fn current(&self) -> Result<(MultiplexedConnection, u64), LayerError> {
+    pub fn current(&self) -> Result<(AnyConnection, u64), LayerError> {
         let state = lock(&self.inner.state);
         match (&state.connection, state.closed, &state.target) {
             (Some((connection, generation)), _, _) => Ok((connection.clone(), *generation)),
@@ -139,17 +143,37 @@ impl ManagedConnection {
     /// Runs one operation on the live connection; a broken connection is replaced.
     pub async fn run<T, F, Fut>(&self, operation: F) -> Result<T, LayerError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(AnyConnection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let (connection, generation) = self.current()?;
+        let self_healing = connection.is_cluster();
         operation(connection).await.map_err(|err| {
             let error = LayerError::from_command(&err);
-            if error.breaks_connection() {
+            if error.breaks_connection() && !self_healing {
                 connection_lost(&self.inner, generation, &error.message);
             }
             error
         })
+    }
+
+    /// Replaces the live standalone connection when `error` says it is no longer
+    /// usable (e.g. READONLY after a failover found inside a pipeline reply).
+    pub fn notice(&self, error: &LayerError) {
+        if !error.breaks_connection() {
+            return;
+        }
+        let live = {
+            let state = lock(&self.inner.state);
+            state
+                .connection
+                .as_ref()
+                .filter(|(connection, _)| !connection.is_cluster())
+                .map(|(_, generation)| *generation)
+        };
+        if let Some(generation) = live {
+            connection_lost(&self.inner, generation, &error.message);
+        }
     }
 
     /// Ends the connection and any reconnect in progress; in-flight commands fail.
@@ -170,13 +194,77 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-async fn open(
-    inner: &Arc<Inner>,
-    target: &Target,
-) -> Result<(MultiplexedConnection, u64), LayerError> {
+async fn open(inner: &Arc<Inner>, target: &Target) -> Result<(AnyConnection, u64), LayerError> {
     let generation = inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
-    let client = redis::Client::open(target.info.clone())
-        .map_err(|err| LayerError::from_connect(&err, &target.display))?;
+    let attempt = async {
+        match &target.endpoint {
+            Endpoint::Single(info) => {
+                let client = single_client(info.clone(), target.tls.as_ref())?;
+                open_single(inner, client, generation).await
+            }
+            Endpoint::Cluster(nodes) => {
+                open_cluster(inner, nodes.clone(), target.tls.as_ref()).await
+            }
+            Endpoint::Sentinel {
+                master_name,
+                sentinels,
+                master_settings,
+            } => {
+                let node = SentinelNodeConnectionInfo::default()
+                    .set_redis_connection_info(master_settings.clone());
+                let mut sentinel = SentinelClient::build(
+                    sentinels.clone(),
+                    master_name.clone(),
+                    Some(node),
+                    SentinelServerType::Master,
+                )?;
+                let client = sentinel.async_get_client().await?;
+                open_single(inner, client, generation).await
+            }
+        }
+    };
+    match tokio::time::timeout(inner.config.connect_timeout, attempt).await {
+        Ok(Ok(connection)) => Ok((connection, generation)),
+        Ok(Err(err)) => Err(LayerError::from_connect(&err, &target.display)),
+        Err(_) => Err(LayerError::new(
+            ErrorCode::ConnectTimeout,
+            format!(
+                "Timed out after {} ms connecting to Redis at {}",
+                inner.config.connect_timeout.as_millis(),
+                target.display
+            ),
+        )),
+    }
+}
+
+fn certificates(tls: &TlsSettings) -> TlsCertificates {
+    TlsCertificates {
+        client_tls: match (&tls.cert, &tls.key) {
+            (Some(cert), Some(key)) => Some(ClientTlsConfig {
+                client_cert: cert.clone(),
+                client_key: key.clone(),
+            }),
+            _ => None,
+        },
+        root_cert: tls.ca.clone(),
+    }
+}
+
+fn single_client(
+    info: redis::ConnectionInfo,
+    tls: Option<&TlsSettings>,
+) -> RedisResult<redis::Client> {
+    match tls {
+        Some(tls) => redis::Client::build_with_tls(info, certificates(tls)),
+        None => redis::Client::open(info),
+    }
+}
+
+async fn open_single(
+    inner: &Arc<Inner>,
+    client: redis::Client,
+    generation: u64,
+) -> RedisResult<AnyConnection> {
     let weak = Arc::downgrade(inner);
     let push_sink = inner.push.clone();
     let config = AsyncConnectionConfig::new()
@@ -192,19 +280,48 @@ async fn open(
             }
             Ok(())
         });
-    let attempt = client.get_multiplexed_async_connection_with_config(&config);
-    match tokio::time::timeout(inner.config.connect_timeout, attempt).await {
-        Ok(Ok(connection)) => Ok((connection, generation)),
-        Ok(Err(err)) => Err(LayerError::from_connect(&err, &target.display)),
-        Err(_) => Err(LayerError::new(
-            ErrorCode::ConnectTimeout,
-            format!(
-                "Timed out after {} ms connecting to Redis at {}",
-                inner.config.connect_timeout.as_millis(),
-                target.display
-            ),
-        )),
+    let connection: MultiplexedConnection = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    Ok(AnyConnection::Single(connection))
+}
+
+/// redis-rs' cluster client follows MOVED/ASK, refreshes slots and reconnects to
+/// nodes by itself; this connection is never replaced by the reconnect loop.
+async fn open_cluster(
+    inner: &Arc<Inner>,
+    nodes: Vec<redis::ConnectionInfo>,
+    tls: Option<&TlsSettings>,
+) -> RedisResult<AnyConnection> {
+    let settings = nodes.first().map(|n| n.redis_settings().clone());
+    let mut builder = ClusterClient::builder(nodes)
+        .connection_timeout(inner.config.connect_timeout)
+        .response_timeout(inner.config.command_timeout)
+        .use_protocol(redis::ProtocolVersion::RESP3)
+        .retries(3)
+        .min_retry_wait(inner.config.reconnect_step.as_millis() as u64)
+        .max_retry_wait(inner.config.reconnect_max.as_millis() as u64);
+    if let Some(settings) = settings {
+        if let Some(username) = settings.username() {
+            builder = builder.username(username);
+        }
+        if let Some(password) = settings.password() {
+            builder = builder.password(password);
+        }
     }
+    if let Some(tls) = tls {
+        builder = builder.certs(certificates(tls));
+    }
+    if let Some(sink) = inner.push.clone() {
+        builder = builder.push_sender(move |push: PushInfo| -> Result<(), LayerError> {
+            if push.kind != PushKind::Disconnection {
+                sink(push);
+            }
+            Ok(())
+        });
+    }
+    let client = builder.build()?;
+    Ok(AnyConnection::Cluster(client.get_async_connection().await?))
 }
 
 /// Drops the connection of `generation` (if it is still the live one) and starts

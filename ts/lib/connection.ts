@@ -20,6 +20,50 @@ export interface RedisConnectionOptions {
   reconnectDelayMs?: number;
   /** …up to this cap: the seed's `Math.min(retries * 50, 1000)`. @default 1000 */
   maxReconnectDelayMs?: number;
+  /** Redis Cluster: seed node URLs (default: `REDIS_CLUSTER_NODES`, comma-separated, when no url is given). */
+  cluster?: { nodes: string[] };
+  /** Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. */
+  sentinel?: { masterName: string; nodes: string[] };
+  /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
+  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+}
+
+function nodeList(value: unknown, name: string): string[] {
+  if (!Array.isArray(value) || value.length === 0 || value.some((node) => typeof node !== 'string')) {
+    throw new TypeError(`${name} must be a non-empty array of URL strings`);
+  }
+  return value as string[];
+}
+
+function pem(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  throw new TypeError(`${name} must be a PEM string or Buffer, got ${describeType(value)}`);
+}
+
+/** What the native socket needs, from validated options. */
+function toNative(options: RedisConnectionOptions): NativeOptions {
+  const { cluster, sentinel, tls, ...plain } = options;
+  const native: NativeOptions = { ...plain };
+  if (cluster !== undefined) native.clusterNodes = nodeList(cluster?.nodes, 'options.cluster.nodes');
+  if (sentinel !== undefined) {
+    if (typeof sentinel?.masterName !== 'string' || sentinel.masterName === '') {
+      throw new TypeError('options.sentinel.masterName must be a non-empty string');
+    }
+    native.sentinelMasterName = sentinel.masterName;
+    native.sentinelNodes = nodeList(sentinel.nodes, 'options.sentinel.nodes');
+  }
+  if (tls !== undefined) {
+    if (tls === null || typeof tls !== 'object') throw new TypeError('options.tls must be an object');
+    native.tlsCa = pem(tls.ca, 'options.tls.ca');
+    native.tlsCert = pem(tls.cert, 'options.tls.cert');
+    native.tlsKey = pem(tls.key, 'options.tls.key');
+    if ((native.tlsCert === undefined) !== (native.tlsKey === undefined)) {
+      throw new TypeError('options.tls.cert and options.tls.key go together');
+    }
+  }
+  return native;
 }
 
 const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'] as const;
@@ -41,7 +85,9 @@ function validate(options: unknown): RedisConnectionOptions {
       throw new TypeError(`options.${name} must be a non-negative integer, got ${String(value)}`);
     }
   }
-  return { ...(given as RedisConnectionOptions) };
+  const validated = { ...(given as RedisConnectionOptions) };
+  toNative(validated);
+  return validated;
 }
 
 type Role = 'client' | 'subscriber' | 'publisher';
@@ -113,7 +159,7 @@ export class RedisConnection {
 
   /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
   nativeOptions(): NativeOptions {
-    return { ...this.options };
+    return toNative(this.options);
   }
 
   private role(role: Role): RedisClient {
@@ -122,7 +168,7 @@ export class RedisConnection {
   }
 
   private async open(): Promise<void> {
-    const native: NativeOptions = { ...this.options };
+    const native = toNative(this.options);
     const created = {
       client: new RedisClient(new Dispatcher(native, 'client')),
       subscriber: new RedisClient(new Dispatcher(native, 'subscriber')),

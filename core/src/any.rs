@@ -1,0 +1,74 @@
+//! One connection type for every topology, so the rest of the code (lanes,
+//! scripts, scans) does not care whether it talks to one server or a cluster.
+
+use redis::aio::{ConnectionLike, MultiplexedConnection};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ToRedisArgs, Value};
+
+#[derive(Clone)]
+pub enum AnyConnection {
+    Single(MultiplexedConnection),
+    Cluster(ClusterConnection),
+}
+
+impl AnyConnection {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, AnyConnection::Cluster(_))
+    }
+
+    pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(c) => c.subscribe(channel).await,
+            AnyConnection::Cluster(c) => c.subscribe(channel).await,
+        }
+    }
+
+    pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(c) => c.unsubscribe(channel).await,
+            AnyConnection::Cluster(c) => c.unsubscribe(channel).await,
+        }
+    }
+
+    pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(c) => c.psubscribe(pattern).await,
+            AnyConnection::Cluster(c) => c.psubscribe(pattern).await,
+        }
+    }
+
+    pub async fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(c) => c.punsubscribe(pattern).await,
+            AnyConnection::Cluster(c) => c.punsubscribe(pattern).await,
+        }
+    }
+}
+
+impl ConnectionLike for AnyConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            AnyConnection::Single(c) => c.req_packed_command(cmd),
+            AnyConnection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            AnyConnection::Single(c) => c.req_packed_commands(cmd, offset, count),
+            AnyConnection::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            AnyConnection::Single(c) => c.get_db(),
+            AnyConnection::Cluster(c) => c.get_db(),
+        }
+    }
+}
