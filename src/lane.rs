@@ -222,6 +222,19 @@ async fn run_in_cluster(connection: &ManagedConnection, request: Request) {
     let Request { shape, guard } = request;
     let outcome = match shape {
         Shape::Single(command) => query(connection, command).await.map(Reply::from),
+        Shape::Pipeline(commands) if one_slot(&commands) => {
+            // Routed as a whole by its first key, so keyless commands such as WAIT run
+            // on the node that took the writes before them.
+            let count = commands.len();
+            let mut pipe = redis::pipe();
+            for command in commands {
+                pipe.add_command(command);
+            }
+            connection
+                .run(|mut socket| async move { socket.req_packed_commands(&pipe, 0, count).await })
+                .await
+                .map(|values| Reply::List(values.into_iter().map(Reply::from).collect()))
+        }
         Shape::Pipeline(commands) => {
             let replies = join_all(
                 commands
@@ -261,13 +274,37 @@ fn inline(result: Result<Value, LayerError>) -> Reply {
     }
 }
 
+fn first_key_slot(command: &Cmd) -> Option<Slot> {
+    command.args_iter().nth(1).and_then(|arg| match arg {
+        redis::Arg::Simple(key) => Some(Slot::for_key(key)),
+        _ => None,
+    })
+}
+
+/// Whether every command naming a key names one in the same slot (keyless ones,
+/// such as WAIT, go along).
+fn one_slot(commands: &[Cmd]) -> bool {
+    let mut slots = commands
+        .iter()
+        .filter(|command| !is_keyless(command))
+        .filter_map(first_key_slot);
+    match slots.next() {
+        Some(first) => slots.all(|slot| slot == first),
+        None => false,
+    }
+}
+
+fn is_keyless(command: &Cmd) -> bool {
+    matches!(
+        command.args_iter().next(),
+        Some(redis::Arg::Simple(name)) if name.eq_ignore_ascii_case(b"WAIT") || name.eq_ignore_ascii_case(b"PING")
+    )
+}
+
 async fn transaction_per_slot(connection: &ManagedConnection, commands: Vec<Cmd>) -> Outcome {
     let mut groups: Vec<(Option<Slot>, Vec<usize>)> = Vec::new();
     for (index, command) in commands.iter().enumerate() {
-        let slot = command.args_iter().nth(1).and_then(|arg| match arg {
-            redis::Arg::Simple(key) => Some(Slot::for_key(key)),
-            _ => None,
-        });
+        let slot = first_key_slot(command);
         match groups
             .iter_mut()
             .find(|(known, _)| known.is_none() || slot.is_none() || *known == slot)
