@@ -252,6 +252,30 @@ describe('process hygiene', () => {
     expect(result.stdout).toContain('reply OK');
   });
 
+  it('logs warn and error to stderr by default; LOG_LEVEL changes the level', () => {
+    const script = `
+      const { RedisConnection, CacheService } = require(${JSON.stringify(root)});
+      (async () => {
+        const c = new RedisConnection({ url: ${JSON.stringify(server.url)} });
+        await c.connect();
+        await new CacheService(c).set('log-level', undefined);
+        await new Promise((r) => setTimeout(r, 50));
+        await c.close();
+      })();`;
+    const run = (level?: string) => {
+      const env = { ...process.env };
+      delete env.LOG_LEVEL;
+      if (level) env.LOG_LEVEL = level;
+      return spawnSync(process.execPath, ['-e', script], { env, timeout: 15_000, encoding: 'utf8' }).stderr;
+    };
+    const byDefault = run();
+    expect(byDefault).toContain('ERROR Cache set error');
+    expect(byDefault).not.toContain('INFO');
+    const verbose = run('info');
+    expect(verbose).toContain('INFO Redis connected');
+    expect(run('silent')).toBe('');
+  });
+
   it('loads and works inside worker_threads', () => {
     const script = `
       const { Worker } = require('node:worker_threads');
