@@ -223,20 +223,24 @@ async function runCase(modeName: string, mode: Mode, faultName: string): Promise
   const connection = new RedisConnection({ ...mode.options, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   await connection.connect();
   const load = startLoad(connection, prefix);
-  await sleep(500);
-  await faults[faultName](mode);
-  const recoveryMs = await untilHealthy(connection, prefix);
-  await sleep(300);
-  await load.stop();
-  const lostAcked = await lostAcknowledged(connection, load.acked);
-  rows.push({ mode: modeName, fault: faultName, ...load.stats, recoveryMs, lostAcked });
+  try {
+    await sleep(500);
+    await faults[faultName](mode);
+    const recoveryMs = await untilHealthy(connection, prefix);
+    await sleep(300);
+    await load.stop();
+    const lostAcked = await lostAcknowledged(connection, load.acked);
+    rows.push({ mode: modeName, fault: faultName, ...load.stats, recoveryMs, lostAcked });
 
-  expect(unhandled).toEqual([]);
-  expect(load.stats.calls).toBeGreaterThan(50);
-  expect(load.stats.longestMs).toBeLessThan(LONGEST_ALLOWED_MS);
-  if (!(faultName.startsWith('kill') && mode.killLosesWrites)) expect(lostAcked).toBe(0);
-  await expectExactLimit(connection, prefix);
-  await connection.close();
+    expect(unhandled).toEqual([]);
+    expect(load.stats.calls).toBeGreaterThan(50);
+    expect(load.stats.longestMs).toBeLessThan(LONGEST_ALLOWED_MS);
+    if (!(faultName.startsWith('kill') && mode.killLosesWrites)) expect(lostAcked).toBe(0);
+    await expectExactLimit(connection, prefix);
+  } finally {
+    await load.stop();
+    await connection.close();
+  }
 }
 
 function suite(modeName: string, start: () => Promise<Mode>, faultNames: string[]) {

@@ -1,4 +1,4 @@
-import { Lock, LockService, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
+import { Lock, LockService, RedisConnection, RedisLayerError, setLogger, defaultLogger, lockFenceKey } from '..';
 import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
@@ -96,7 +96,7 @@ describe('LockService acquire/release', () => {
       tokens.push(lock!.fencingToken);
       await lock!.release();
     }
-    server.cli('DEL', `lock-fence:${name}`);
+    expect(server.cli('DEL', lockFenceKey(name))).toBe('1');
     const after = await locksA.acquire(name, 10_000);
     tokens.push(after!.fencingToken);
     await after!.release();

@@ -1,4 +1,4 @@
-import { RedisConnection, SessionService, SessionData, setLogger, defaultLogger } from '..';
+import { RedisConnection, SessionService, SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
 import { recordingLogger, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
@@ -28,7 +28,7 @@ function data(userId: string, extra: Partial<SessionData> = {}): SessionData {
 
 const ttl = (key: string) => Number(server.cli('TTL', key));
 const exists = (key: string) => server.cli('EXISTS', key) === '1';
-const members = (userId: string) => server.cli('ZRANGE', `user:${userId}:sessions`, '0', '-1').split('\n').filter(Boolean);
+const members = (userId: string) => server.cli('ZRANGE', userSessionsKey(userId), '0', '-1').split('\n').filter(Boolean);
 
 beforeAll(async () => {
   server = await testRedis();
@@ -54,7 +54,7 @@ describe('SessionService storage (seed format and TTLs)', () => {
     expect(ttl(`session:${sessionId}`)).toBeGreaterThan(86_300);
     expect(ttl(`session:${sessionId}`)).toBeLessThanOrEqual(86_400);
     expect(ttl(`user:${userId}:session`)).toBeGreaterThan(2_591_900);
-    expect(ttl(`user:${userId}:sessions`)).toBeGreaterThan(2_591_900);
+    expect(ttl(userSessionsKey(userId))).toBeGreaterThan(2_591_900);
   });
 
   it('getSession returns lastActivity as a Date, refreshes it and slides the expiry', async () => {
@@ -156,10 +156,10 @@ describe('SessionService updates', () => {
   it("a session that keeps sliding keeps its user's index alive", async () => {
     const { sessionId, userId } = ids();
     await sessions.createSession(sessionId, data(userId));
-    server.cli('EXPIRE', `user:${userId}:sessions`, '60');
+    server.cli('EXPIRE', userSessionsKey(userId), '60');
     await new SessionService(connection).getSession(sessionId);
-    for (let i = 0; i < 50 && ttl(`user:${userId}:sessions`) <= 60; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(ttl(`user:${userId}:sessions`)).toBeGreaterThan(2_591_000);
+    for (let i = 0; i < 50 && ttl(userSessionsKey(userId)) <= 60; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(ttl(userSessionsKey(userId))).toBeGreaterThan(2_591_000);
   });
 });
 
@@ -202,7 +202,7 @@ describe('SessionService multi-session', () => {
     expect(await sessions.deleteUserSessions(userId)).toBe(4);
     for (const id of [...mine, seedMade]) expect(exists(`session:${id}`)).toBe(false);
     expect(exists(`user:${userId}:session`)).toBe(false);
-    expect(exists(`user:${userId}:sessions`)).toBe(false);
+    expect(exists(userSessionsKey(userId))).toBe(false);
     expect(await sessions.getActiveSessions(userId)).toEqual([]);
     expect(await sessions.getSession(theirs)).not.toBeNull();
   });
@@ -252,6 +252,45 @@ describe('SessionService races and rotation', () => {
     await Promise.all(calls);
     for (const id of all) expect(exists(`session:${id}`)).toBe(false);
     expect(await sessions.getActiveSessions(userId)).toEqual([]);
+  });
+
+  it('every update acknowledged on the old id while rotateSession runs reaches the new id', async () => {
+    type Tagged = SessionData & Record<string, unknown>;
+    for (let round = 0; round < 5; round++) {
+      const { sessionId, userId } = ids();
+      await sessions.createSession(sessionId, data(userId));
+      const updates: Array<Promise<boolean>> = [];
+      let rotation: Promise<string | null> = Promise.resolve(null);
+      for (let i = 0; i < 40; i++) {
+        updates.push(sessions.updateSession<Tagged>(sessionId, { [`f${i}`]: i }));
+        if (i === 5) rotation = sessions.rotateSession(sessionId);
+      }
+      const [newId, acked] = await Promise.all([rotation, Promise.all(updates)]);
+      expect(newId).toEqual(expect.any(String));
+      const moved = await sessions.getSession<Tagged>(newId!);
+      acked.forEach((ok, i) => {
+        if (ok) expect(moved?.[`f${i}`]).toBe(i);
+      });
+      expect(exists(`session:${sessionId}`)).toBe(false);
+      expect(members(userId)).toEqual([newId]);
+    }
+  });
+
+  it('a logout racing rotateSession wins: no session survives it, none is left unindexed', async () => {
+    for (let round = 0; round < 10; round++) {
+      const { sessionId, userId } = ids();
+      await sessions.createSession(sessionId, data(userId));
+      const [newId, loggedOut] = await Promise.all([sessions.rotateSession(sessionId), sessions.deleteSession(sessionId)]);
+      const live = await sessions.getActiveSessions(userId);
+      if (loggedOut) {
+        expect(newId).toBeNull();
+        expect(live).toEqual([]);
+        expect(members(userId)).toEqual([]);
+      } else {
+        expect(live).toHaveLength(1);
+        expect(members(userId)).toEqual([newId]);
+      }
+    }
   });
 
   it('rotateSession moves the session to a new id with its data, TTL, index entry and pointer', async () => {

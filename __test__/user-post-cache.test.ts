@@ -163,7 +163,7 @@ describe('PostCacheService', () => {
     };
     within(`post:${post(1).id}`, 1800);
     within(`feed:${author}:page:1`, 900);
-    within(`feed:${author}:page:1:epoch`, 900);
+    within(`{feed:${author}:page:1}:epoch`, 900);
     within(`post:${post(1).id}:comments`, 600);
     within(`post:${post(1).id}:reactions`, 1800);
 
@@ -239,7 +239,7 @@ describe('PostCacheService', () => {
     server.cli('SET', `feed:${reader}:page:1`, JSON.stringify([post(1)]), 'EX', '900');
     expect(await posts.getUserFeed(reader, 1)).toBeNull();
     await posts.setUserFeed(reader, 2, [post(2)]);
-    server.cli('DEL', `feed:${reader}:page:2`, `feed:${reader}:page:2:epoch`);
+    server.cli('DEL', `feed:${reader}:page:2`);
     expect(await posts.getUserFeed(reader, 2)).toBeNull();
   });
 

@@ -28,9 +28,9 @@ export interface RedisConnectionOptions {
     };
     /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
     tls?: {
-        ca?: string | Buffer;
-        cert?: string | Buffer;
-        key?: string | Buffer;
+        ca?: string | Uint8Array;
+        cert?: string | Uint8Array;
+        key?: string | Uint8Array;
     };
 }
 /**

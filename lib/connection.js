@@ -16,8 +16,9 @@ function pem(value, name) {
         return undefined;
     if (typeof value === 'string')
         return value;
-    if (Buffer.isBuffer(value))
-        return value.toString('utf8');
+    // Uint8Array (Buffer included) keeps the public typings free of Node's types.
+    if (ArrayBuffer.isView(value))
+        return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
     throw new TypeError(`${name} must be a PEM string or Buffer, got ${(0, errors_1.describeType)(value)}`);
 }
 /** What the native socket needs, from validated options. */

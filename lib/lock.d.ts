@@ -3,7 +3,11 @@ export interface AcquireOptions {
     /** Keep retrying this long while the lock is held by someone else. @default 0 */
     waitMs?: number;
 }
-/** Key of the fencing counter; outside `lock:` so no resource name can collide with it. */
+/**
+ * Key of the fencing counter, `{lock:<resource>}:fence`: in the lock key's hash slot (so
+ * acquire is one script on Redis Cluster too) and outside `lock:`, so no resource name
+ * can collide with it.
+ */
 export declare function lockFenceKey(resource: string): string;
 /** A granted lock. Only this handle's token can release or extend it. */
 export declare class Lock {

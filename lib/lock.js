@@ -10,6 +10,7 @@ const logger_1 = require("./logger");
 const native_1 = require("./native");
 const run_1 = require("./scripts/run");
 const lock_1 = require("./scripts/lock");
+const slot_1 = require("./scripts/slot");
 const scripts = {
     acquire: (0, native_1.registerScript)(lock_1.LOCK_ACQUIRE),
     release: (0, native_1.registerScript)(lock_1.LOCK_RELEASE),
@@ -19,9 +20,13 @@ const scripts = {
 const FENCE_TTL_MS = 86_400_000;
 const RETRY_MIN_MS = 10;
 const RETRY_MAX_MS = 200;
-/** Key of the fencing counter; outside `lock:` so no resource name can collide with it. */
+/**
+ * Key of the fencing counter, `{lock:<resource>}:fence`: in the lock key's hash slot (so
+ * acquire is one script on Redis Cluster too) and outside `lock:`, so no resource name
+ * can collide with it.
+ */
 function lockFenceKey(resource) {
-    return `lock-fence:${resource}`;
+    return (0, slot_1.sameSlotKey)(keys_1.CacheKeys.lock(resource), ':fence');
 }
 function requireMs(value, name, allowZero) {
     if (typeof value !== 'number')

@@ -7,11 +7,14 @@ export declare const REACTIONS_TTL = 1800;
 /**
  * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
  * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
- * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
- * was written under. A page is served only while both still match, so bumping an
- * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
- * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
- * produced by CacheKeys.userFeed for any user id.
+ * as before) and gets a tag `{feed:{userId}:page:{n}}:epoch` holding the global and
+ * per-user epochs read before it was written. A page is served only while both still
+ * match, so bumping an epoch is one command however many pages exist.
+ *
+ * Cluster: page and tag share a hash slot (the tag's hash tag is the page key), so
+ * one script writes both; each epoch key is read and bumped on its own. The epoch
+ * keys sit outside `feed:*` so the old backend's `KEYS feed:*` never matches them,
+ * and their names cannot be produced by CacheKeys.userFeed for any user id.
  */
 export declare const FEED_EPOCH_KEY = "feed-epoch";
 export declare const userFeedEpochKey: (userId: string) => string;
@@ -34,7 +37,7 @@ export declare class PostCacheService {
     setPostComments<T = any>(postId: string, comments: T[]): Promise<void>;
     getPostReactions<T = any>(postId: string): Promise<T[] | null>;
     setPostReactions<T = any>(postId: string, reactions: T[]): Promise<void>;
-    /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+    /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
     invalidatePost(postId: string): Promise<void>;
     /** Retires every cached feed page in O(1); pages expire on their own TTL. */
     invalidateAllFeeds(): Promise<void>;
@@ -43,6 +46,7 @@ export declare class PostCacheService {
     warmPostCache<T extends {
         id: string;
     }>(post: T): Promise<void>;
+    /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
     private bump;
 }
 export declare const postCacheService: PostCacheService;

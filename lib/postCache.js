@@ -8,6 +8,7 @@ const json_1 = require("./json");
 const keys_1 = require("./keys");
 const logger_1 = require("./logger");
 const native_1 = require("./native");
+const slot_1 = require("./scripts/slot");
 const userCache_1 = require("./userCache");
 /** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
 exports.POST_TTL = 1800;
@@ -17,16 +18,19 @@ exports.REACTIONS_TTL = 1800;
 /**
  * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
  * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
- * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
- * was written under. A page is served only while both still match, so bumping an
- * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
- * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
- * produced by CacheKeys.userFeed for any user id.
+ * as before) and gets a tag `{feed:{userId}:page:{n}}:epoch` holding the global and
+ * per-user epochs read before it was written. A page is served only while both still
+ * match, so bumping an epoch is one command however many pages exist.
+ *
+ * Cluster: page and tag share a hash slot (the tag's hash tag is the page key), so
+ * one script writes both; each epoch key is read and bumped on its own. The epoch
+ * keys sit outside `feed:*` so the old backend's `KEYS feed:*` never matches them,
+ * and their names cannot be produced by CacheKeys.userFeed for any user id.
  */
 exports.FEED_EPOCH_KEY = 'feed-epoch';
 const userFeedEpochKey = (userId) => `feed-epoch:${userId}`;
 exports.userFeedEpochKey = userFeedEpochKey;
-const feedPageEpochKey = (userId, page) => `${keys_1.CacheKeys.userFeed(userId, page)}:epoch`;
+const feedPageEpochKey = (userId, page) => (0, slot_1.sameSlotKey)(keys_1.CacheKeys.userFeed(userId, page), ':epoch');
 exports.feedPageEpochKey = feedPageEpochKey;
 // An epoch that is missing, evicted or garbage is restarted from the server clock in
 // microseconds: always above any value it held before (INCR adds one per invalidation),
@@ -43,22 +47,24 @@ local function current(key)
   return value
 end
 `;
-// KEYS: page, companion, global epoch, user epoch. ARGV: page JSON, ttl.
-// One atomic step, so a page is never tagged with an epoch newer than the one it was written under.
-const WRITE_PAGE = (0, native_1.registerScript)(`${CURRENT_EPOCH}
-local tag = current(KEYS[3]) .. ':' .. current(KEYS[4])
-redis.call('EXPIRE', KEYS[4], ARGV[2])
+// KEYS: one epoch. ARGV: ttl in seconds, 0 = none. The epoch a page about to be written is tagged with;
+// a per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+const READ_EPOCH = (0, native_1.registerScript)(`${CURRENT_EPOCH}
+local epoch = current(KEYS[1])
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return epoch
+`);
+// KEYS: page, its tag (same slot). ARGV: page JSON, ttl, tag.
+const WRITE_PAGE = (0, native_1.registerScript)(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('SET', KEYS[2], tag, 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 return 1
 `);
-// KEYS: the epoch to bump, then keys to delete. ARGV: epoch ttl in seconds, 0 = none.
-// A per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+// KEYS: the epoch to bump. ARGV: epoch ttl in seconds, 0 = none.
 const BUMP_EPOCH = (0, native_1.registerScript)(`${CURRENT_EPOCH}
 current(KEYS[1])
 local epoch = redis.call('INCR', KEYS[1])
 if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
 return epoch
 `);
 function requirePage(page) {
@@ -127,7 +133,17 @@ class PostCacheService {
         if (!client)
             return;
         const { dispatcher } = client;
-        await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)], [text, String(exports.FEED_TTL)]), () => undefined, (error) => (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) }));
+        try {
+            // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
+            const [global, user] = await Promise.all([
+                readEpoch(dispatcher, exports.FEED_EPOCH_KEY, 0),
+                readEpoch(dispatcher, (0, exports.userFeedEpochKey)(id), exports.FEED_TTL),
+            ]);
+            await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page)], [text, String(exports.FEED_TTL), `${global}:${user}`]));
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
+        }
     }
     async getPostComments(postId) {
         const key = keys_1.CacheKeys.postComments((0, errors_1.requireString)(postId, 'postId'));
@@ -149,39 +165,51 @@ class PostCacheService {
             throw new TypeError(`reactions must be an array, got ${(0, errors_1.describeType)(reactions)}`);
         await this.cache.set(key, reactions, exports.REACTIONS_TTL);
     }
-    /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+    /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
     async invalidatePost(postId) {
         const id = (0, errors_1.requireString)(postId, 'postId');
-        const keys = [exports.FEED_EPOCH_KEY, keys_1.CacheKeys.post(id), keys_1.CacheKeys.postComments(id), keys_1.CacheKeys.postReactions(id)];
-        if (await this.bump('Post cache invalidation error', keys, 0, { postId: id })) {
+        const keys = [keys_1.CacheKeys.post(id), keys_1.CacheKeys.postComments(id), keys_1.CacheKeys.postReactions(id)];
+        if (await this.bump('Post cache invalidation error', exports.FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...keys])) {
             (0, logger_1.log)('info', 'Post cache invalidated', { postId: id });
         }
     }
     /** Retires every cached feed page in O(1); pages expire on their own TTL. */
     async invalidateAllFeeds() {
-        if (await this.bump('Feed invalidation error', [exports.FEED_EPOCH_KEY], 0, {}))
+        if (await this.bump('Feed invalidation error', exports.FEED_EPOCH_KEY, 0, {}))
             (0, logger_1.log)('info', 'All user feeds invalidated');
     }
     /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
     async invalidateUserFeeds(userId) {
         const id = (0, errors_1.requireString)(userId, 'userId');
-        if (await this.bump('Feed invalidation error', [(0, exports.userFeedEpochKey)(id)], exports.FEED_TTL, { userId: id })) {
+        if (await this.bump('Feed invalidation error', (0, exports.userFeedEpochKey)(id), exports.FEED_TTL, { userId: id })) {
             (0, logger_1.log)('info', 'User feeds invalidated', { userId: id });
         }
     }
     async warmPostCache(post) {
         await this.setPost(post);
     }
-    async bump(context, keys, ttl, meta) {
+    /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
+    async bump(context, epochKey, ttl, meta, alongside) {
         const client = this.cache.client(context, meta);
         if (!client)
             return false;
         const { dispatcher } = client;
-        return dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, keys, [String(ttl)]), () => true, (error) => {
+        try {
+            await Promise.all([
+                dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, [epochKey], [String(ttl)])),
+                alongside && dispatcher.run((rid) => dispatcher.native.command(rid, alongside)),
+            ]);
+            return true;
+        }
+        catch (error) {
             (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
             return false;
-        });
+        }
     }
 }
 exports.PostCacheService = PostCacheService;
+/** The current value of one epoch key (restarted from the server clock when missing or garbage). */
+function readEpoch(dispatcher, key, ttl) {
+    return dispatcher.run((rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]), (reply) => String(reply));
+}
 exports.postCacheService = new PostCacheService();

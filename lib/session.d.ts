@@ -19,12 +19,19 @@ type Declared<T> = [T][T extends unknown ? 0 : never];
 /**
  * Every session id of a user (sorted set, scored by creation time), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
+ * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
 export declare function userSessionsKey(userId: string): string;
 /**
  * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write done in one Lua step so concurrent calls never lose a
- * field and a write racing a logout never revives the session.
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
  */
 export declare class SessionService {
     private readonly connection;
@@ -58,16 +65,32 @@ export declare class SessionService {
      */
     getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]>;
     /**
-     * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
-     * follow) and returns the new id; the old id stops working at once. Null when the
-     * session does not exist. Call it after login and privilege changes (anti-fixation).
+     * Moves the session to a fresh id (data, TTL, user index and pointer follow) and
+     * returns the new id; the old id stops working once this resolves, and no update
+     * acknowledged on it is lost. Null when the session does not exist or was logged out
+     * meanwhile. Call it after login and privilege changes (anti-fixation).
      */
     rotateSession(oldSessionId: string): Promise<string | null>;
+    /**
+     * The copy is indexed before the old session goes, which happens only while it still
+     * holds the copied text: an update landing meanwhile is copied again, a logout
+     * meanwhile ('gone') wins. The pointer follows last.
+     */
+    private moveOnce;
+    private undoCopy;
+    /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
+    private take;
+    /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
+    private copy;
+    private index;
+    /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
+    private unindex;
+    private prune;
     /** The merged text, or null when there is no (usable) session. */
     private merge;
     /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
     private keepIndex;
-    /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
+    /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
     private sessionIds;
 }
 export declare const sessionService: SessionService;

@@ -43,33 +43,43 @@ const logger_1 = require("./logger");
 const native_1 = require("./native");
 const run_1 = require("./scripts/run");
 const lua = __importStar(require("./scripts/session"));
+const slot_1 = require("./scripts/slot");
 const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
 const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed
 const INDEX_BUMP_EVERY_MS = 3_600_000;
 const INDEX_BUMP_MEMORY = 10_000;
 const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
+const MOVE_RETRIES = 10;
 const scripts = {
-    create: (0, native_1.registerScript)(lua.SESSION_CREATE),
     merge: (0, native_1.registerScript)(lua.SESSION_MERGE),
     extend: (0, native_1.registerScript)(lua.SESSION_EXTEND),
-    remove: (0, native_1.registerScript)(lua.SESSION_DELETE),
-    removeMany: (0, native_1.registerScript)(lua.SESSION_DELETE_MANY),
-    list: (0, native_1.registerScript)(lua.SESSION_LIST),
-    rotate: (0, native_1.registerScript)(lua.SESSION_ROTATE),
+    removeOwned: (0, native_1.registerScript)(lua.SESSION_DELETE_OWNED),
+    take: (0, native_1.registerScript)(lua.SESSION_TAKE),
+    indexAdd: (0, native_1.registerScript)(lua.SESSION_INDEX_ADD),
+    unindex: (0, native_1.registerScript)(lua.SESSION_UNINDEX),
+    ids: (0, native_1.registerScript)(lua.SESSION_IDS),
+    prune: (0, native_1.registerScript)(lua.SESSION_PRUNE),
 };
 /**
  * Every session id of a user (sorted set, scored by creation time), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
+ * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
 function userSessionsKey(userId) {
-    return `user:${userId}:sessions`;
+    return (0, slot_1.sameSlotKey)(keys_1.CacheKeys.userSession(userId), ':index');
 }
 const raw = (value) => JSON.stringify(value) ?? '';
 /**
  * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write done in one Lua step so concurrent calls never lose a
- * field and a write racing a logout never revives the session.
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
  */
 class SessionService {
     connection;
@@ -86,7 +96,8 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const userId = ownerOf(sessionData, 'sessionData');
         const text = JSON.stringify(sessionData);
-        await (0, run_1.runScript)(this.connection, scripts.create, [keys_1.CacheKeys.session(sessionId), keys_1.CacheKeys.userSession(userId), userSessionsKey(userId)], [text, raw(sessionId), sessionId, String(SESSION_TTL_MS), String(REFRESH_TTL_MS)]);
+        await (0, run_1.runCommand)(this.connection, ['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        await this.index(userId, sessionId, raw(sessionId), '');
         (0, logger_1.log)('info', 'Session created', { sessionId, userId });
     }
     /**
@@ -127,8 +138,9 @@ class SessionService {
             const userId = storedOwner(text);
             if (userId === undefined)
                 return (await (0, run_1.runCommand)(this.connection, ['DEL', key])) === 1;
-            const outcome = await (0, run_1.runScript)(this.connection, scripts.remove, [key, keys_1.CacheKeys.userSession(userId), userSessionsKey(userId)], [sessionId, raw(userId)]);
+            const outcome = await (0, run_1.runScript)(this.connection, scripts.removeOwned, [key], [raw(userId)]);
             if (outcome !== -1) {
+                await this.unindex(userId, '', [sessionId]);
                 if (outcome === 1)
                     (0, logger_1.log)('info', 'Session deleted', { sessionId, userId });
                 return outcome === 1;
@@ -139,20 +151,18 @@ class SessionService {
     /** Deletes every session of the user (all devices); resolves to how many were deleted. */
     async deleteUserSessions(userId) {
         (0, errors_1.requireString)(userId, 'userId');
-        const indexKey = userSessionsKey(userId);
-        const pointerKey = keys_1.CacheKeys.userSession(userId);
         let deleted = 0;
         // Sessions created while this runs join the index; a few rounds catch them too.
         for (let round = 0; round < RACE_RETRIES; round++) {
-            const ids = await this.sessionIds(userId);
+            const ids = (await this.sessionIds(userId)).map((entry) => entry.id);
             if (ids.length === 0)
                 break;
             let left = 0;
             for (let i = 0; i < ids.length; i += DELETE_BATCH) {
                 const batch = ids.slice(i, i + DELETE_BATCH);
-                const [count, remaining] = await (0, run_1.runScript)(this.connection, scripts.removeMany, [indexKey, pointerKey, ...batch.map((id) => keys_1.CacheKeys.session(id))], [raw(userId), ...batch]);
-                deleted += count;
-                left = remaining;
+                const outcomes = await Promise.all(batch.map((id) => (0, run_1.runScript)(this.connection, scripts.removeOwned, [keys_1.CacheKeys.session(id)], [raw(userId)])));
+                deleted += outcomes.filter((outcome) => outcome === 1).length;
+                left = await this.unindex(userId, '', batch);
             }
             if (left === 0)
                 break;
@@ -176,16 +186,28 @@ class SessionService {
     async getActiveSessions(userId) {
         (0, errors_1.requireString)(userId, 'userId');
         try {
-            const ids = await this.sessionIds(userId);
-            if (ids.length === 0)
+            const entries = await this.sessionIds(userId);
+            if (entries.length === 0)
                 return [];
-            const texts = await (0, run_1.runScript)(this.connection, scripts.list, [userSessionsKey(userId), ...ids.map((id) => keys_1.CacheKeys.session(id))], [raw(userId), String(REFRESH_TTL_MS), ...ids]);
+            const texts = await (0, run_1.runCommand)(this.connection, ['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
             const sessions = [];
-            texts.forEach((text, i) => {
-                const session = text === null ? null : parseSession(text, ids[i]);
+            const dead = [];
+            const unindexed = [];
+            entries.forEach((entry, i) => {
+                const text = texts[i];
+                if (text === null || storedOwner(text) !== userId) {
+                    if (entry.score !== undefined)
+                        dead.push(entry);
+                    return;
+                }
+                if (entry.score === undefined)
+                    unindexed.push(entry.id);
+                const session = parseSession(text, entry.id);
                 if (session !== null)
                     sessions.push(session);
             });
+            if (dead.length > 0 || unindexed.length > 0)
+                await this.prune(userId, dead, unindexed);
             return sessions;
         }
         catch (error) {
@@ -194,28 +216,106 @@ class SessionService {
         }
     }
     /**
-     * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
-     * follow) and returns the new id; the old id stops working at once. Null when the
-     * session does not exist. Call it after login and privilege changes (anti-fixation).
+     * Moves the session to a fresh id (data, TTL, user index and pointer follow) and
+     * returns the new id; the old id stops working once this resolves, and no update
+     * acknowledged on it is lost. Null when the session does not exist or was logged out
+     * meanwhile. Call it after login and privilege changes (anti-fixation).
      */
     async rotateSession(oldSessionId) {
         (0, errors_1.requireString)(oldSessionId, 'oldSessionId');
         const oldKey = keys_1.CacheKeys.session(oldSessionId);
         for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-            const text = await (0, run_1.runCommand)(this.connection, ['GET', oldKey]);
-            const userId = text === null ? undefined : storedOwner(text);
-            if (userId === undefined)
+            const seen = await this.take(oldKey, '');
+            const userId = seen.state === 2 ? storedOwner(seen.text) : undefined;
+            if (seen.state !== 2 || userId === undefined)
                 return null;
             const newSessionId = this.generateSessionId();
-            const outcome = await (0, run_1.runScript)(this.connection, scripts.rotate, [oldKey, keys_1.CacheKeys.session(newSessionId), userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [oldSessionId, newSessionId, raw(userId), String(REFRESH_TTL_MS)]);
-            if (outcome === 0)
-                return null;
-            if (outcome === 1) {
+            const newKey = keys_1.CacheKeys.session(newSessionId);
+            if (!(await this.copy(newKey, seen, 'NX')))
+                continue;
+            let outcome;
+            try {
+                outcome = await this.moveOnce(userId, oldSessionId, newSessionId, seen);
+            }
+            catch (error) {
+                await this.undoCopy(userId, newSessionId).catch(() => undefined);
+                throw error;
+            }
+            if (outcome === 'moved') {
                 (0, logger_1.log)('info', 'Session rotated', { userId });
                 return newSessionId;
             }
+            await this.undoCopy(userId, newSessionId);
+            if (outcome === 'gone')
+                return null;
         }
         throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+    }
+    /**
+     * The copy is indexed before the old session goes, which happens only while it still
+     * holds the copied text: an update landing meanwhile is copied again, a logout
+     * meanwhile ('gone') wins. The pointer follows last.
+     */
+    async moveOnce(userId, oldId, newId, seen) {
+        await this.index(userId, newId, '', oldId);
+        const oldKey = keys_1.CacheKeys.session(oldId);
+        let copied = seen;
+        for (let copies = 0; copies < MOVE_RETRIES; copies++) {
+            const now = await this.take(oldKey, copied.text);
+            if (now.state === 1) {
+                await this.unindex(userId, newId, [oldId]);
+                return 'moved';
+            }
+            if (now.state === 0)
+                return 'gone';
+            if (storedOwner(now.text) !== userId)
+                return 'retry';
+            if (!(await this.copy(keys_1.CacheKeys.session(newId), now, 'XX')))
+                return 'gone';
+            copied = now;
+        }
+        return 'retry';
+    }
+    async undoCopy(userId, newId) {
+        await (0, run_1.runCommand)(this.connection, ['DEL', keys_1.CacheKeys.session(newId)]);
+        await this.unindex(userId, '', [newId]);
+    }
+    /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
+    async take(key, expected) {
+        const reply = await (0, run_1.runScript)(this.connection, scripts.take, [key], [expected]);
+        if (reply[0] === 2)
+            return { state: 2, text: reply[1] ?? '', pttl: Number(reply[2]) };
+        return reply[0] === 1 ? { state: 1 } : { state: 0 };
+    }
+    /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
+    async copy(key, from, mode) {
+        const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
+        return (await (0, run_1.runCommand)(this.connection, ['SET', key, from.text, ...expiry, mode])) !== null;
+    }
+    async index(userId, sessionId, pointerJson, scoreFrom) {
+        await (0, run_1.runScript)(this.connection, scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), scoreFrom]);
+    }
+    /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
+    unindex(userId, replacement, ids) {
+        return (0, run_1.runScript)(this.connection, scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
+            replacement,
+            ...ids,
+        ]);
+    }
+    async prune(userId, dead, unindexed) {
+        const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
+        try {
+            await (0, run_1.runScript)(this.connection, scripts.prune, [userSessionsKey(userId)], [
+                String(REFRESH_TTL_MS),
+                String(dead.length),
+                ...pairs,
+                ...unindexed,
+            ]);
+        }
+        catch (error) {
+            // Housekeeping only: the sessions read are still the answer.
+            (0, logger_1.log)('warn', 'Session index not pruned', { userId, ...(0, logger_1.describeError)(error) });
+        }
     }
     /** The merged text, or null when there is no (usable) session. */
     async merge(sessionId, updates) {
@@ -253,17 +353,19 @@ class SessionService {
             (0, logger_1.log)('warn', 'Session index expiry not extended', { userId, ...(0, logger_1.describeError)(error) });
         });
     }
-    /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
+    /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
     async sessionIds(userId) {
-        const [indexed, pointer] = (await (0, run_1.runPipeline)(this.connection, [
-            ['ZREVRANGE', userSessionsKey(userId), '0', '-1'],
-            ['GET', keys_1.CacheKeys.userSession(userId)],
-        ]));
-        const ids = [...indexed];
-        const latest = pointer === null ? undefined : parseOwner(pointer);
-        if (latest !== undefined && !ids.includes(latest))
-            ids.push(latest);
-        return ids;
+        const [pointer, ...ranked] = await (0, run_1.runScript)(this.connection, scripts.ids, [
+            userSessionsKey(userId),
+            keys_1.CacheKeys.userSession(userId),
+        ], []);
+        const entries = [];
+        for (let i = 0; i + 1 < ranked.length; i += 2)
+            entries.push({ id: String(ranked[i]), score: String(ranked[i + 1]) });
+        const latest = pointer === null || pointer === undefined ? undefined : parseOwner(pointer);
+        if (latest !== undefined && !entries.some((entry) => entry.id === latest))
+            entries.push({ id: latest });
+        return entries;
     }
 }
 exports.SessionService = SessionService;

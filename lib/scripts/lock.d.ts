@@ -2,8 +2,8 @@
  * Lua for LockService. The lock key holds the holder's random token; only a caller
  * presenting that token can release or extend it.
  *
- * Cluster: acquire touches `lock:<resource>` and `lock-fence:<resource>`, both in KEYS;
- * on a cluster they need one hash tag (e.g. a resource written as `{name}`).
+ * Cluster: acquire touches `lock:<resource>` and its fence `{lock:<resource>}:fence`,
+ * both in KEYS and in one hash slot (see lockFenceKey).
  */
 /**
  * KEYS: lock, fence. ARGV: token, ttlMs, fenceTtlMs.

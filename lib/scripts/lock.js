@@ -3,8 +3,8 @@
  * Lua for LockService. The lock key holds the holder's random token; only a caller
  * presenting that token can release or extend it.
  *
- * Cluster: acquire touches `lock:<resource>` and `lock-fence:<resource>`, both in KEYS;
- * on a cluster they need one hash tag (e.g. a resource written as `{name}`).
+ * Cluster: acquire touches `lock:<resource>` and its fence `{lock:<resource>}:fence`,
+ * both in KEYS and in one hash slot (see lockFenceKey).
  */
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.LOCK_EXTEND = exports.LOCK_RELEASE = exports.LOCK_ACQUIRE = void 0;

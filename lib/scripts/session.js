@@ -6,12 +6,14 @@
  * as raw text and only the members being changed are replaced, so every other byte
  * stays exactly as the writer stored it.
  *
- * Every key a script touches arrives in KEYS. On a cluster the keys of one call
- * (`session:<id>`, `user:<userId>:sessions`, `user:<userId>:session`) would need one
- * shared hash tag; the seed's key strings have none, so these scripts assume one node.
+ * Every key a script touches arrives in KEYS, and every script stays in one hash slot
+ * so it runs on Redis Cluster too: either one `session:<id>` key, or the user's pair
+ * `user:<userId>:session` (the seed's pointer) + `{user:<userId>:session}:index` (ours,
+ * tagged into the pointer's slot). A session and its user's keys cannot share a slot
+ * (both names are the seed's), so SessionService orders single-slot steps instead.
  */
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.SESSION_ROTATE = exports.SESSION_LIST = exports.SESSION_DELETE_MANY = exports.SESSION_DELETE = exports.SESSION_EXTEND = exports.SESSION_MERGE = exports.SESSION_CREATE = void 0;
+exports.SESSION_PRUNE = exports.SESSION_IDS = exports.SESSION_UNINDEX = exports.SESSION_INDEX_ADD = exports.SESSION_TAKE = exports.SESSION_DELETE_OWNED = exports.SESSION_EXTEND = exports.SESSION_MERGE = void 0;
 const JSON_MEMBERS = `
 local function skip_ws(s, i)
   return (string.find(s, '[^ \\t\\r\\n]', i)) or (#s + 1)
@@ -147,14 +149,6 @@ local function keep_ttl(key, ttl)
   if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl) end
 end
 `;
-/** KEYS: session, user pointer, user index. ARGV: json, idJson, id, sessionTtlMs, userTtlMs. */
-exports.SESSION_CREATE = `${JSON_MEMBERS}
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
-redis.call('ZADD', KEYS[3], now_ms(), ARGV[3])
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-return 1
-`;
 /**
  * KEYS: session. ARGV: ttlMs, key/value pairs (raw JSON; '' removes) from ARGV[3],
  * ARGV[2]: the raw userId the update carries, '' for none.
@@ -179,85 +173,91 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return {1, owner_of(redis.call('GET', KEYS[1])) or false}
 `;
 /**
- * KEYS: session, user pointer, user index. ARGV: id, raw userId the caller read.
+ * KEYS: session. ARGV: raw userId the caller read.
  * Reply: 1 deleted | 0 missing | -1 the session changed hands since the caller read it.
  */
-exports.SESSION_DELETE = `${JSON_MEMBERS}
+exports.SESSION_DELETE_OWNED = `${JSON_MEMBERS}
 local text = redis.call('GET', KEYS[1])
-if not text then
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  return 0
-end
-if not same_id(owner_of(text), ARGV[2]) then return -1 end
+if not text then return 0 end
+if not same_id(owner_of(text), ARGV[1]) then return -1 end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-if decoded_string(redis.call('GET', KEYS[2])) == ARGV[1] then
-  local latest = redis.call('ZREVRANGE', KEYS[3], 0, 0)[1]
-  if latest then
-    redis.call('SET', KEYS[2], cjson.encode(latest), 'KEEPTTL')
-  else
-    redis.call('DEL', KEYS[2])
-  end
+return 1
+`;
+/**
+ * KEYS: session. ARGV: the text the caller copied, '' to only look.
+ * Deletes the session only while it still holds that text (rotation's compare-and-delete).
+ * Reply: {1} deleted | {0} missing | {2, text, pttl} it holds something else.
+ */
+exports.SESSION_TAKE = `
+local text = redis.call('GET', KEYS[1])
+if not text then return {0} end
+if ARGV[1] ~= '' and text == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return {1}
+end
+return {2, text, redis.call('PTTL', KEYS[1])}
+`;
+/**
+ * KEYS: user index, user pointer. ARGV: id, pointer JSON ('' leaves the pointer alone),
+ * userTtlMs, an id whose score the entry takes ('' = now; rotation keeps the creation time).
+ */
+exports.SESSION_INDEX_ADD = `${JSON_MEMBERS}
+local score = now_ms()
+if ARGV[4] ~= '' then score = redis.call('ZSCORE', KEYS[1], ARGV[4]) or score end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+if ARGV[2] ~= '' then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+else
+  keep_ttl(KEYS[1], ARGV[3])
 end
 return 1
 `;
 /**
- * KEYS: user index, user pointer, then one session key per id. ARGV: raw userId, then the ids.
- * Deletes the listed sessions the user owns and forgets the ids. Reply: {deleted, ids left in the index}.
+ * KEYS: user index, user pointer. ARGV: the id the pointer moves to if it names one of
+ * the ids ('' = the latest id left, or no pointer), then the ids to forget.
+ * Reply: the number of ids left in the index.
  */
-exports.SESSION_DELETE_MANY = `${JSON_MEMBERS}
+exports.SESSION_UNINDEX = `${JSON_MEMBERS}
 local pointer = decoded_string(redis.call('GET', KEYS[2]))
-local deleted = 0
-for i = 3, #KEYS do
-  local id = ARGV[i - 1]
-  if same_id(owner_of(redis.call('GET', KEYS[i])), ARGV[1]) then
-    redis.call('DEL', KEYS[i])
-    deleted = deleted + 1
-  end
-  redis.call('ZREM', KEYS[1], id)
-  if pointer == id then redis.call('DEL', KEYS[2]) end
+local named = false
+for i = 2, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  if pointer == ARGV[i] then named = true end
 end
-return {deleted, redis.call('ZCARD', KEYS[1])}
+if named then
+  local next_id = ARGV[1]
+  if next_id == '' then next_id = redis.call('ZREVRANGE', KEYS[1], 0, 0)[1] end
+  if next_id then
+    redis.call('SET', KEYS[2], cjson.encode(next_id), 'KEEPTTL')
+  else
+    redis.call('DEL', KEYS[2])
+  end
+end
+return redis.call('ZCARD', KEYS[1])
 `;
 /**
- * KEYS: user index, then one session key per id. ARGV: raw userId, userTtlMs, then the ids.
- * Returns the live sessions' texts (false where pruned); ids that expired or belong to
- * someone else leave the index, live ones missing from it (written by the seed) join it.
+ * KEYS: user index, user pointer. Reply: {pointer text or nil, id, score, id, score, ...},
+ * newest first (scores as the strings ZSCORE answers, for SESSION_PRUNE).
  */
-exports.SESSION_LIST = `${JSON_MEMBERS}
-local out = {}
-local now = now_ms()
-for i = 2, #KEYS do
-  local id = ARGV[i + 1]
-  local text = redis.call('GET', KEYS[i])
-  if text and same_id(owner_of(text), ARGV[1]) then
-    out[#out + 1] = text
-    redis.call('ZADD', KEYS[1], 'NX', now, id)
-  else
-    out[#out + 1] = false
-    redis.call('ZREM', KEYS[1], id)
-  end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then keep_ttl(KEYS[1], ARGV[2]) end
+exports.SESSION_IDS = `
+local out = {redis.call('GET', KEYS[2])}
+local ranked = redis.call('ZREVRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #ranked do out[i + 1] = ranked[i] end
 return out
 `;
 /**
- * KEYS: old session, new session, user index, user pointer. ARGV: oldId, newId, raw userId, userTtlMs.
- * Moves the session (RENAME keeps its TTL) and repoints the index and pointer in one step.
- * Reply: 1 moved | 0 missing | -1 changed hands since the caller read it | -2 new id taken.
+ * KEYS: user index. ARGV: userTtlMs, n, then n (id, score) pairs to forget, then ids to add.
+ * An entry is forgotten only while it keeps the score the caller read, so an id
+ * re-created since (a caller-chosen id) stays indexed.
  */
-exports.SESSION_ROTATE = `${JSON_MEMBERS}
-local text = redis.call('GET', KEYS[1])
-if not text then return 0 end
-if not same_id(owner_of(text), ARGV[3]) then return -1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return -2 end
-redis.call('RENAME', KEYS[1], KEYS[2])
-local score = redis.call('ZSCORE', KEYS[3], ARGV[1]) or now_ms()
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZADD', KEYS[3], score, ARGV[2])
-keep_ttl(KEYS[3], ARGV[4])
-if decoded_string(redis.call('GET', KEYS[4])) == ARGV[1] then
-  redis.call('SET', KEYS[4], cjson.encode(ARGV[2]), 'KEEPTTL')
+exports.SESSION_PRUNE = `${JSON_MEMBERS}
+local dead = tonumber(ARGV[2])
+for i = 3, 2 + dead * 2, 2 do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
+local now = now_ms()
+for i = 3 + dead * 2, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
+if redis.call('EXISTS', KEYS[1]) == 1 then keep_ttl(KEYS[1], ARGV[1]) end
 return 1
 `;

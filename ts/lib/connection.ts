@@ -25,7 +25,7 @@ export interface RedisConnectionOptions {
   /** Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. */
   sentinel?: { masterName: string; nodes: string[] };
   /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
-  tls?: { ca?: string | Buffer; cert?: string | Buffer; key?: string | Buffer };
+  tls?: { ca?: string | Uint8Array; cert?: string | Uint8Array; key?: string | Uint8Array };
 }
 
 function nodeList(value: unknown, name: string): string[] {
@@ -38,7 +38,8 @@ function nodeList(value: unknown, name: string): string[] {
 function pem(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  // Uint8Array (Buffer included) keeps the public typings free of Node's types.
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
   throw new TypeError(`${name} must be a PEM string or Buffer, got ${describeType(value)}`);
 }
 

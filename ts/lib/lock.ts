@@ -6,6 +6,7 @@ import { describeError, log } from './logger';
 import { registerScript } from './native';
 import { runScript } from './scripts/run';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts/lock';
+import { sameSlotKey } from './scripts/slot';
 
 export interface AcquireOptions {
   /** Keep retrying this long while the lock is held by someone else. @default 0 */
@@ -23,9 +24,13 @@ const FENCE_TTL_MS = 86_400_000;
 const RETRY_MIN_MS = 10;
 const RETRY_MAX_MS = 200;
 
-/** Key of the fencing counter; outside `lock:` so no resource name can collide with it. */
+/**
+ * Key of the fencing counter, `{lock:<resource>}:fence`: in the lock key's hash slot (so
+ * acquire is one script on Redis Cluster too) and outside `lock:`, so no resource name
+ * can collide with it.
+ */
 export function lockFenceKey(resource: string): string {
-  return `lock-fence:${resource}`;
+  return sameSlotKey(CacheKeys.lock(resource), ':fence');
 }
 
 function requireMs(value: unknown, name: string, allowZero: boolean): number {

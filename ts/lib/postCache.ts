@@ -4,7 +4,8 @@ import { describeType, requireString } from './errors';
 import { fromJson, toJson } from './json';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
-import { registerScript } from './native';
+import { Dispatcher, registerScript } from './native';
+import { sameSlotKey } from './scripts/slot';
 import { requireEntityId, shapedOrMiss } from './userCache';
 
 /** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
@@ -16,15 +17,18 @@ export const REACTIONS_TTL = 1800;
 /**
  * Feed invalidation by epochs instead of the seed's KEYS + DEL over every page.
  * Every page `feed:{userId}:page:{n}` keeps the seed's JSON (the old backend reads it
- * as before) and gets a companion `…:epoch` holding the global and per-user epochs it
- * was written under. A page is served only while both still match, so bumping an
- * epoch is one command however many pages exist. The epoch keys sit outside `feed:*`
- * so the old backend's `KEYS feed:*` never matches them, and their names cannot be
- * produced by CacheKeys.userFeed for any user id.
+ * as before) and gets a tag `{feed:{userId}:page:{n}}:epoch` holding the global and
+ * per-user epochs read before it was written. A page is served only while both still
+ * match, so bumping an epoch is one command however many pages exist.
+ *
+ * Cluster: page and tag share a hash slot (the tag's hash tag is the page key), so
+ * one script writes both; each epoch key is read and bumped on its own. The epoch
+ * keys sit outside `feed:*` so the old backend's `KEYS feed:*` never matches them,
+ * and their names cannot be produced by CacheKeys.userFeed for any user id.
  */
 export const FEED_EPOCH_KEY = 'feed-epoch';
 export const userFeedEpochKey = (userId: string): string => `feed-epoch:${userId}`;
-export const feedPageEpochKey = (userId: string, page: number): string => `${CacheKeys.userFeed(userId, page)}:epoch`;
+export const feedPageEpochKey = (userId: string, page: number): string => sameSlotKey(CacheKeys.userFeed(userId, page), ':epoch');
 
 // An epoch that is missing, evicted or garbage is restarted from the server clock in
 // microseconds: always above any value it held before (INCR adds one per invalidation),
@@ -42,23 +46,26 @@ local function current(key)
 end
 `;
 
-// KEYS: page, companion, global epoch, user epoch. ARGV: page JSON, ttl.
-// One atomic step, so a page is never tagged with an epoch newer than the one it was written under.
-const WRITE_PAGE = registerScript(`${CURRENT_EPOCH}
-local tag = current(KEYS[3]) .. ':' .. current(KEYS[4])
-redis.call('EXPIRE', KEYS[4], ARGV[2])
+// KEYS: one epoch. ARGV: ttl in seconds, 0 = none. The epoch a page about to be written is tagged with;
+// a per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+const READ_EPOCH = registerScript(`${CURRENT_EPOCH}
+local epoch = current(KEYS[1])
+if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return epoch
+`);
+
+// KEYS: page, its tag (same slot). ARGV: page JSON, ttl, tag.
+const WRITE_PAGE = registerScript(`
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('SET', KEYS[2], tag, 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 return 1
 `);
 
-// KEYS: the epoch to bump, then keys to delete. ARGV: epoch ttl in seconds, 0 = none.
-// A per-user epoch lives at least as long as the pages tagged with it (same TTL, refreshed on every write).
+// KEYS: the epoch to bump. ARGV: epoch ttl in seconds, 0 = none.
 const BUMP_EPOCH = registerScript(`${CURRENT_EPOCH}
 current(KEYS[1])
 local epoch = redis.call('INCR', KEYS[1])
 if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if #KEYS > 1 then redis.call('DEL', unpack(KEYS, 2)) end
 return epoch
 `);
 
@@ -130,12 +137,18 @@ export class PostCacheService {
     const client = this.cache.client('Feed set error', { key });
     if (!client) return;
     const { dispatcher } = client;
-    await dispatcher.run(
-      (rid) =>
-        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)], [text, String(FEED_TTL)]),
-      () => undefined,
-      (error) => log('error', 'Feed set error', { key, ...describeError(error) }),
-    );
+    try {
+      // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
+      const [global, user] = await Promise.all([
+        readEpoch(dispatcher, FEED_EPOCH_KEY, 0),
+        readEpoch(dispatcher, userFeedEpochKey(id), FEED_TTL),
+      ]);
+      await dispatcher.run((rid) =>
+        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page)], [text, String(FEED_TTL), `${global}:${user}`]),
+      );
+    } catch (error) {
+      log('error', 'Feed set error', { key, ...describeError(error) });
+    }
   }
 
   async getPostComments<T = any>(postId: string): Promise<T[] | null> {
@@ -160,24 +173,24 @@ export class PostCacheService {
     await this.cache.set(key, reactions, REACTIONS_TTL);
   }
 
-  /** Deletes the post's keys and retires every cached feed page: one script call, whatever the number of pages. */
+  /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
   async invalidatePost(postId: string): Promise<void> {
     const id = requireString(postId, 'postId');
-    const keys = [FEED_EPOCH_KEY, CacheKeys.post(id), CacheKeys.postComments(id), CacheKeys.postReactions(id)];
-    if (await this.bump('Post cache invalidation error', keys, 0, { postId: id })) {
+    const keys = [CacheKeys.post(id), CacheKeys.postComments(id), CacheKeys.postReactions(id)];
+    if (await this.bump('Post cache invalidation error', FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...keys])) {
       log('info', 'Post cache invalidated', { postId: id });
     }
   }
 
   /** Retires every cached feed page in O(1); pages expire on their own TTL. */
   async invalidateAllFeeds(): Promise<void> {
-    if (await this.bump('Feed invalidation error', [FEED_EPOCH_KEY], 0, {})) log('info', 'All user feeds invalidated');
+    if (await this.bump('Feed invalidation error', FEED_EPOCH_KEY, 0, {})) log('info', 'All user feeds invalidated');
   }
 
   /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
   async invalidateUserFeeds(userId: string): Promise<void> {
     const id = requireString(userId, 'userId');
-    if (await this.bump('Feed invalidation error', [userFeedEpochKey(id)], FEED_TTL, { userId: id })) {
+    if (await this.bump('Feed invalidation error', userFeedEpochKey(id), FEED_TTL, { userId: id })) {
       log('info', 'User feeds invalidated', { userId: id });
     }
   }
@@ -186,19 +199,30 @@ export class PostCacheService {
     await this.setPost(post);
   }
 
-  private async bump(context: string, keys: string[], ttl: number, meta: Record<string, unknown>): Promise<boolean> {
+  /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
+  private async bump(context: string, epochKey: string, ttl: number, meta: Record<string, unknown>, alongside?: string[]): Promise<boolean> {
     const client = this.cache.client(context, meta);
     if (!client) return false;
     const { dispatcher } = client;
-    return dispatcher.run(
-      (rid) => dispatcher.native.script(rid, BUMP_EPOCH, keys, [String(ttl)]),
-      () => true,
-      (error) => {
-        log('error', context, { ...meta, ...describeError(error) });
-        return false;
-      },
-    );
+    try {
+      await Promise.all([
+        dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, [epochKey], [String(ttl)])),
+        alongside && dispatcher.run((rid) => dispatcher.native.command(rid, alongside)),
+      ]);
+      return true;
+    } catch (error) {
+      log('error', context, { ...meta, ...describeError(error) });
+      return false;
+    }
   }
+}
+
+/** The current value of one epoch key (restarted from the server clock when missing or garbage). */
+function readEpoch(dispatcher: Dispatcher, key: string, ttl: number): Promise<string> {
+  return dispatcher.run(
+    (rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]),
+    (reply: string | number) => String(reply),
+  );
 }
 
 export const postCacheService = new PostCacheService();

@@ -4,8 +4,9 @@ import { describeType, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
 import { registerScript } from './native';
-import { runCommand, runPipeline, runScript } from './scripts/run';
+import { runCommand, runScript } from './scripts/run';
 import * as lua from './scripts/session';
+import { sameSlotKey } from './scripts/slot';
 
 /** The seed's session shape; the default type argument of every method. */
 export interface SessionData {
@@ -34,30 +35,54 @@ const INDEX_BUMP_MEMORY = 10_000;
 const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
 
+const MOVE_RETRIES = 10;
+
 const scripts = {
-  create: registerScript(lua.SESSION_CREATE),
   merge: registerScript(lua.SESSION_MERGE),
   extend: registerScript(lua.SESSION_EXTEND),
-  remove: registerScript(lua.SESSION_DELETE),
-  removeMany: registerScript(lua.SESSION_DELETE_MANY),
-  list: registerScript(lua.SESSION_LIST),
-  rotate: registerScript(lua.SESSION_ROTATE),
+  removeOwned: registerScript(lua.SESSION_DELETE_OWNED),
+  take: registerScript(lua.SESSION_TAKE),
+  indexAdd: registerScript(lua.SESSION_INDEX_ADD),
+  unindex: registerScript(lua.SESSION_UNINDEX),
+  ids: registerScript(lua.SESSION_IDS),
+  prune: registerScript(lua.SESSION_PRUNE),
 };
 
 /**
  * Every session id of a user (sorted set, scored by creation time), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
+ * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
 export function userSessionsKey(userId: string): string {
-  return `user:${userId}:sessions`;
+  return sameSlotKey(CacheKeys.userSession(userId), ':index');
 }
+
+interface IndexEntry {
+  id: string;
+  /** The score as Redis wrote it; undefined for an id known only from the seed's pointer. */
+  score?: string;
+}
+
+/** What SESSION_TAKE found: 0 nothing, 1 deleted it, 2 a session (not the one expected). */
+interface Snapshot {
+  state: 2;
+  text: string;
+  pttl: number;
+}
+type Taken = { state: 0 } | { state: 1 } | Snapshot;
 
 const raw = (value: unknown): string => JSON.stringify(value) ?? '';
 
 /**
  * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write done in one Lua step so concurrent calls never lose a
- * field and a write racing a logout never revives the session.
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
  */
 export class SessionService {
   private readonly connection: RedisConnection;
@@ -77,12 +102,8 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
-    await runScript(
-      this.connection,
-      scripts.create,
-      [CacheKeys.session(sessionId), CacheKeys.userSession(userId), userSessionsKey(userId)],
-      [text, raw(sessionId), sessionId, String(SESSION_TTL_MS), String(REFRESH_TTL_MS)],
-    );
+    await runCommand(this.connection, ['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    await this.index(userId, sessionId, raw(sessionId), '');
     log('info', 'Session created', { sessionId, userId });
   }
 
@@ -123,13 +144,9 @@ export class SessionService {
       if (text === null) return false;
       const userId = storedOwner(text);
       if (userId === undefined) return (await runCommand<number>(this.connection, ['DEL', key])) === 1;
-      const outcome = await runScript<number>(
-        this.connection,
-        scripts.remove,
-        [key, CacheKeys.userSession(userId), userSessionsKey(userId)],
-        [sessionId, raw(userId)],
-      );
+      const outcome = await runScript<number>(this.connection, scripts.removeOwned, [key], [raw(userId)]);
       if (outcome !== -1) {
+        await this.unindex(userId, '', [sessionId]);
         if (outcome === 1) log('info', 'Session deleted', { sessionId, userId });
         return outcome === 1;
       }
@@ -140,24 +157,19 @@ export class SessionService {
   /** Deletes every session of the user (all devices); resolves to how many were deleted. */
   async deleteUserSessions(userId: string): Promise<number> {
     requireString(userId, 'userId');
-    const indexKey = userSessionsKey(userId);
-    const pointerKey = CacheKeys.userSession(userId);
     let deleted = 0;
     // Sessions created while this runs join the index; a few rounds catch them too.
     for (let round = 0; round < RACE_RETRIES; round++) {
-      const ids = await this.sessionIds(userId);
+      const ids = (await this.sessionIds(userId)).map((entry) => entry.id);
       if (ids.length === 0) break;
       let left = 0;
       for (let i = 0; i < ids.length; i += DELETE_BATCH) {
         const batch = ids.slice(i, i + DELETE_BATCH);
-        const [count, remaining] = await runScript<[number, number]>(
-          this.connection,
-          scripts.removeMany,
-          [indexKey, pointerKey, ...batch.map((id) => CacheKeys.session(id))],
-          [raw(userId), ...batch],
+        const outcomes = await Promise.all(
+          batch.map((id) => runScript<number>(this.connection, scripts.removeOwned, [CacheKeys.session(id)], [raw(userId)])),
         );
-        deleted += count;
-        left = remaining;
+        deleted += outcomes.filter((outcome) => outcome === 1).length;
+        left = await this.unindex(userId, '', batch);
       }
       if (left === 0) break;
     }
@@ -186,19 +198,23 @@ export class SessionService {
   async getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]> {
     requireString(userId, 'userId');
     try {
-      const ids = await this.sessionIds(userId);
-      if (ids.length === 0) return [];
-      const texts = await runScript<Array<string | null>>(
-        this.connection,
-        scripts.list,
-        [userSessionsKey(userId), ...ids.map((id) => CacheKeys.session(id))],
-        [raw(userId), String(REFRESH_TTL_MS), ...ids],
-      );
+      const entries = await this.sessionIds(userId);
+      if (entries.length === 0) return [];
+      const texts = await runCommand<Array<string | null>>(this.connection, ['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
       const sessions: T[] = [];
-      texts.forEach((text, i) => {
-        const session = text === null ? null : parseSession<T>(text, ids[i]);
+      const dead: IndexEntry[] = [];
+      const unindexed: string[] = [];
+      entries.forEach((entry, i) => {
+        const text = texts[i];
+        if (text === null || storedOwner(text) !== userId) {
+          if (entry.score !== undefined) dead.push(entry);
+          return;
+        }
+        if (entry.score === undefined) unindexed.push(entry.id);
+        const session = parseSession<T>(text, entry.id);
         if (session !== null) sessions.push(session);
       });
+      if (dead.length > 0 || unindexed.length > 0) await this.prune(userId, dead, unindexed);
       return sessions;
     } catch (error) {
       log('error', 'Session list error', { userId, ...describeError(error) });
@@ -207,31 +223,109 @@ export class SessionService {
   }
 
   /**
-   * Moves the session to a fresh id in one atomic step (TTL, user index and pointer
-   * follow) and returns the new id; the old id stops working at once. Null when the
-   * session does not exist. Call it after login and privilege changes (anti-fixation).
+   * Moves the session to a fresh id (data, TTL, user index and pointer follow) and
+   * returns the new id; the old id stops working once this resolves, and no update
+   * acknowledged on it is lost. Null when the session does not exist or was logged out
+   * meanwhile. Call it after login and privilege changes (anti-fixation).
    */
   async rotateSession(oldSessionId: string): Promise<string | null> {
     requireString(oldSessionId, 'oldSessionId');
     const oldKey = CacheKeys.session(oldSessionId);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-      const text = await runCommand<string | null>(this.connection, ['GET', oldKey]);
-      const userId = text === null ? undefined : storedOwner(text);
-      if (userId === undefined) return null;
+      const seen = await this.take(oldKey, '');
+      const userId = seen.state === 2 ? storedOwner(seen.text) : undefined;
+      if (seen.state !== 2 || userId === undefined) return null;
       const newSessionId = this.generateSessionId();
-      const outcome = await runScript<number>(
-        this.connection,
-        scripts.rotate,
-        [oldKey, CacheKeys.session(newSessionId), userSessionsKey(userId), CacheKeys.userSession(userId)],
-        [oldSessionId, newSessionId, raw(userId), String(REFRESH_TTL_MS)],
-      );
-      if (outcome === 0) return null;
-      if (outcome === 1) {
+      const newKey = CacheKeys.session(newSessionId);
+      if (!(await this.copy(newKey, seen, 'NX'))) continue;
+      let outcome: 'moved' | 'gone' | 'retry';
+      try {
+        outcome = await this.moveOnce(userId, oldSessionId, newSessionId, seen);
+      } catch (error) {
+        await this.undoCopy(userId, newSessionId).catch(() => undefined);
+        throw error;
+      }
+      if (outcome === 'moved') {
         log('info', 'Session rotated', { userId });
         return newSessionId;
       }
+      await this.undoCopy(userId, newSessionId);
+      if (outcome === 'gone') return null;
     }
     throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+  }
+
+  /**
+   * The copy is indexed before the old session goes, which happens only while it still
+   * holds the copied text: an update landing meanwhile is copied again, a logout
+   * meanwhile ('gone') wins. The pointer follows last.
+   */
+  private async moveOnce(userId: string, oldId: string, newId: string, seen: Snapshot): Promise<'moved' | 'gone' | 'retry'> {
+    await this.index(userId, newId, '', oldId);
+    const oldKey = CacheKeys.session(oldId);
+    let copied = seen;
+    for (let copies = 0; copies < MOVE_RETRIES; copies++) {
+      const now = await this.take(oldKey, copied.text);
+      if (now.state === 1) {
+        await this.unindex(userId, newId, [oldId]);
+        return 'moved';
+      }
+      if (now.state === 0) return 'gone';
+      if (storedOwner(now.text) !== userId) return 'retry';
+      if (!(await this.copy(CacheKeys.session(newId), now, 'XX'))) return 'gone';
+      copied = now;
+    }
+    return 'retry';
+  }
+
+  private async undoCopy(userId: string, newId: string): Promise<void> {
+    await runCommand(this.connection, ['DEL', CacheKeys.session(newId)]);
+    await this.unindex(userId, '', [newId]);
+  }
+
+  /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
+  private async take(key: string, expected: string): Promise<Taken> {
+    const reply = await runScript<[number, string?, number?]>(this.connection, scripts.take, [key], [expected]);
+    if (reply[0] === 2) return { state: 2, text: reply[1] ?? '', pttl: Number(reply[2]) };
+    return reply[0] === 1 ? { state: 1 } : { state: 0 };
+  }
+
+  /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
+  private async copy(key: string, from: Snapshot, mode: 'NX' | 'XX'): Promise<boolean> {
+    const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
+    return (await runCommand<string | null>(this.connection, ['SET', key, from.text, ...expiry, mode])) !== null;
+  }
+
+  private async index(userId: string, sessionId: string, pointerJson: string, scoreFrom: string): Promise<void> {
+    await runScript(
+      this.connection,
+      scripts.indexAdd,
+      [userSessionsKey(userId), CacheKeys.userSession(userId)],
+      [sessionId, pointerJson, String(REFRESH_TTL_MS), scoreFrom],
+    );
+  }
+
+  /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
+  private unindex(userId: string, replacement: string, ids: string[]): Promise<number> {
+    return runScript<number>(this.connection, scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
+      replacement,
+      ...ids,
+    ]);
+  }
+
+  private async prune(userId: string, dead: IndexEntry[], unindexed: string[]): Promise<void> {
+    const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
+    try {
+      await runScript(this.connection, scripts.prune, [userSessionsKey(userId)], [
+        String(REFRESH_TTL_MS),
+        String(dead.length),
+        ...pairs,
+        ...unindexed,
+      ]);
+    } catch (error) {
+      // Housekeeping only: the sessions read are still the answer.
+      log('warn', 'Session index not pruned', { userId, ...describeError(error) });
+    }
   }
 
   /** The merged text, or null when there is no (usable) session. */
@@ -273,16 +367,17 @@ export class SessionService {
     });
   }
 
-  /** The user's indexed ids, plus the seed's latest-session pointer (sessions the seed created). */
-  private async sessionIds(userId: string): Promise<string[]> {
-    const [indexed, pointer] = (await runPipeline(this.connection, [
-      ['ZREVRANGE', userSessionsKey(userId), '0', '-1'],
-      ['GET', CacheKeys.userSession(userId)],
-    ])) as [string[], string | null];
-    const ids = [...indexed];
-    const latest = pointer === null ? undefined : parseOwner(pointer);
-    if (latest !== undefined && !ids.includes(latest)) ids.push(latest);
-    return ids;
+  /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
+  private async sessionIds(userId: string): Promise<IndexEntry[]> {
+    const [pointer, ...ranked] = await runScript<Array<string | null>>(this.connection, scripts.ids, [
+      userSessionsKey(userId),
+      CacheKeys.userSession(userId),
+    ], []);
+    const entries: IndexEntry[] = [];
+    for (let i = 0; i + 1 < ranked.length; i += 2) entries.push({ id: String(ranked[i]), score: String(ranked[i + 1]) });
+    const latest = pointer === null || pointer === undefined ? undefined : parseOwner(pointer);
+    if (latest !== undefined && !entries.some((entry) => entry.id === latest)) entries.push({ id: latest });
+    return entries;
   }
 }
 

@@ -1,0 +1,250 @@
+/**
+ * Every service on every topology: Redis Cluster (3 masters / 3 replicas), Sentinel,
+ * TLS (with and without client certificates) and an ACL user.
+ */
+import fs from 'node:fs';
+import {
+  CacheService,
+  CacheWarmingService,
+  LockService,
+  MessageBroker,
+  PostCacheService,
+  RateLimiter,
+  RedisConnection,
+  SessionService,
+  UserCacheService,
+  lockFenceKey,
+  userSessionsKey,
+} from '..';
+import type { Message } from '..';
+import { sleep, uniquePrefix } from './helpers/redis';
+import { Cluster, SentinelSet, startAclServer, startCluster, startSentinelSet, startTlsServer, tlsSupported } from './helpers/topology';
+
+async function exerciseEveryService(connection: RedisConnection, p: string): Promise<void> {
+  const cache = new CacheService(connection);
+  const keys = Array.from({ length: 40 }, (_, i) => `${p}k${i}`);
+  const pairs = Object.fromEntries(keys.map((k, i) => [k, { i }]));
+  expect(await cache.mset(pairs, 300)).toBe(true);
+  expect(await cache.mget(keys)).toEqual(keys.map((_, i) => ({ i })));
+  expect(await cache.ttl(keys[7])).toBeGreaterThan(200);
+  expect(await cache.set(`${p}one`, { one: 1 }, 60)).toBe(true);
+  expect(await cache.get(`${p}one`)).toEqual({ one: 1 });
+  expect(await cache.flushPattern(`${p}k*`)).toBe(40);
+  expect(await cache.mget(keys.slice(0, 3))).toEqual([null, null, null]);
+
+  const users = new UserCacheService(connection);
+  await users.setUser({ id: `${p}u1`, name: 'Ada' });
+  await users.setUserFriends(`${p}u1`, ['a', 'b']);
+  expect(await users.getUser(`${p}u1`)).toEqual({ id: `${p}u1`, name: 'Ada' });
+  await users.invalidateUser(`${p}u1`);
+  expect(await users.getUser(`${p}u1`)).toBeNull();
+  expect(await users.getUserFriends(`${p}u1`)).toBeNull();
+
+  const posts = new PostCacheService(connection);
+  await posts.setUserFeed(`${p}u1`, 1, [{ id: 'p1' }]);
+  expect(await posts.getUserFeed(`${p}u1`, 1)).toEqual([{ id: 'p1' }]);
+  await posts.invalidatePost('p1');
+  expect(await posts.getUserFeed(`${p}u1`, 1)).toBeNull();
+
+  const warmed = Array.from({ length: 50 }, (_, i) => ({ id: `${p}w${i}`, n: i }));
+  const warming = new CacheWarmingService(
+    {
+      userRepository: { findByIds: async () => warmed, getActiveUsers: async () => warmed },
+      postRepository: { findByIds: async () => [], getTrendingPosts: async () => [] },
+    },
+    connection,
+  );
+  await warming.warmUserCache(warmed.map((u) => u.id));
+  expect(await users.getUser(`${p}w49`)).toEqual({ id: `${p}w49`, n: 49 });
+
+  const sessions = new SessionService(connection);
+  const base = { userId: `${p}u2`, email: 'e', username: 'u', role: 'r', permissions: [], lastActivity: new Date(), ipAddress: 'i', userAgent: 'a' };
+  await sessions.createSession(`${p}s1`, base);
+  await sessions.createSession(`${p}s2`, base);
+  await sessions.updateSession(`${p}s1`, { role: 'admin' });
+  expect((await sessions.getSession(`${p}s1`))?.role).toBe('admin');
+  expect((await sessions.getActiveSessions(`${p}u2`)).length).toBe(2);
+  const rotated = await sessions.rotateSession(`${p}s1`);
+  expect(rotated).toEqual(expect.any(String));
+  expect(await sessions.deleteUserSessions(`${p}u2`)).toBe(2);
+
+  const limiter = new RateLimiter(connection);
+  const results = await Promise.all(
+    Array.from({ length: 30 }, () => limiter.checkLimit(`${p}ip`, 'api', { windowMs: 60_000, maxRequests: 10 })),
+  );
+  expect(results.filter((r) => r.allowed)).toHaveLength(10);
+  expect(results.every((r) => !r.degraded)).toBe(true);
+
+  const locks = new LockService(connection);
+  const lock = await locks.acquire(`${p}res`, 5000);
+  expect(lock).not.toBeNull();
+  expect(await locks.acquire(`${p}res`, 5000)).toBeNull();
+  expect(await lock!.release()).toBe(true);
+
+  const broker = new MessageBroker(connection);
+  const received: Message[] = [];
+  const handler = (m: Message) => received.push(m);
+  await broker.subscribe(`${p}chan`, handler);
+  const deadline = Date.now() + 10_000;
+  let receivers = 0;
+  while (receivers === 0 && Date.now() < deadline) {
+    receivers = await broker.publish(`${p}chan`, { type: 't', data: { n: 1 } });
+    await sleep(50);
+  }
+  while (received.length === 0 && Date.now() < deadline) await sleep(20);
+  expect(received[0]?.data).toEqual({ n: 1 });
+  expect(received[0]?.timestamp).toBeInstanceOf(Date);
+  await broker.unsubscribe(`${p}chan`, handler);
+}
+
+describe('Redis Cluster', () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster();
+  }, 120_000);
+  afterAll(() => cluster?.stop());
+
+  it('runs every service across slots, from cluster.nodes', async () => {
+    const connection = new RedisConnection({ cluster: { nodes: cluster.urls.slice(0, 2) } });
+    await connection.connect();
+    await exerciseEveryService(connection, uniquePrefix('cluster'));
+    await connection.close();
+  }, 120_000);
+
+  it('keeps every script in one slot, even for ids holding braces', async () => {
+    const connection = new RedisConnection({ cluster: { nodes: cluster.urls } });
+    await connection.connect();
+    const p = uniquePrefix('slots');
+    const awkward = ['plain', 'order:{42}', '{u}', 'a}b', '{}x}', 'x{y', '{', '}', 'ü{ß}'].map((id) => `${p}${id}`);
+    const slot = async (key: string) => cluster.nodes[0].cmd('CLUSTER', 'KEYSLOT', key);
+    const posts = new PostCacheService(connection);
+    const sessions = new SessionService(connection);
+    const locks = new LockService(connection);
+    for (const id of awkward) {
+      expect(await slot(lockFenceKey(id))).toBe(await slot(`lock:${id}`));
+      expect(await slot(userSessionsKey(id))).toBe(await slot(`user:${id}:session`));
+
+      await posts.setUserFeed(id, 2, [{ id }]);
+      expect(await posts.getUserFeed(id, 2)).toEqual([{ id }]);
+      await posts.invalidateUserFeeds(id);
+      expect(await posts.getUserFeed(id, 2)).toBeNull();
+
+      const lock = await locks.acquire(id, 5000);
+      expect(lock?.fencingToken).toEqual(expect.any(Number));
+      expect(await lock!.extend(5000)).toBe(true);
+      expect(await lock!.release()).toBe(true);
+
+      const base = { userId: id, email: 'e', username: 'u', role: 'r', permissions: [], lastActivity: new Date(), ipAddress: 'i', userAgent: 'a' };
+      await sessions.createSession(`${id}:s1`, base);
+      await sessions.createSession(`${id}:s2`, base);
+      const moved = await sessions.rotateSession(`${id}:s1`);
+      expect(await sessions.getSession(`${id}:s1`)).toBeNull();
+      expect((await sessions.getSession(moved!))?.userId).toBe(id);
+      expect(await sessions.deleteSession(`${id}:s2`)).toBe(true);
+      expect((await sessions.getActiveSessions(id)).length).toBe(1);
+      expect(await sessions.deleteUserSessions(id)).toBe(1);
+      expect(await sessions.getSession(moved!)).toBeNull();
+    }
+    await connection.close();
+  }, 60_000);
+
+  it('reads REDIS_CLUSTER_NODES at connect() time', async () => {
+    const saved = process.env.REDIS_CLUSTER_NODES;
+    process.env.REDIS_CLUSTER_NODES = cluster.urls.join(',');
+    try {
+      const connection = new RedisConnection();
+      await connection.connect();
+      const cache = new CacheService(connection);
+      expect(await cache.set('env-cluster', 1)).toBe(true);
+      expect(await cache.get('env-cluster')).toBe(1);
+      await connection.close();
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_CLUSTER_NODES;
+      else process.env.REDIS_CLUSTER_NODES = saved;
+    }
+  });
+});
+
+describe('Redis Sentinel', () => {
+  let sentinels: SentinelSet;
+  beforeAll(async () => {
+    sentinels = await startSentinelSet();
+  }, 120_000);
+  afterAll(() => sentinels?.stop());
+
+  it('runs every service on the master the sentinels name', async () => {
+    const connection = new RedisConnection({ sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls } });
+    await connection.connect();
+    await exerciseEveryService(connection, uniquePrefix('sentinel'));
+    await connection.close();
+  }, 120_000);
+
+  it('sends writes to the new master after a failover, by itself', async () => {
+    const connection = new RedisConnection({
+      sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls },
+      commandTimeoutMs: 1000,
+    });
+    await connection.connect();
+    const cache = new CacheService(connection);
+    expect(await cache.set('before-failover', 1)).toBe(true);
+    const moved = await sentinels.failover();
+    await sentinels.waitHealthy();
+    const deadline = Date.now() + 30_000;
+    let written = false;
+    while (!written && Date.now() < deadline) {
+      written = (await cache.set('after-failover', 2)) && (await connection.getClient().sendCommand<string>(['ROLE'])).length > 0;
+      const info = String(await connection.getClient().sendCommand(['INFO', 'server']).catch(() => ''));
+      written = written && info.includes(`tcp_port:${moved.port}`);
+      if (!written) await sleep(200);
+    }
+    expect(written).toBe(true);
+    await connection.close();
+  }, 90_000);
+});
+
+describe('TLS and ACL', () => {
+  it('connects over rediss:// trusting a given CA', async () => {
+    expect(tlsSupported()).toBe(true);
+    const server = await startTlsServer();
+    try {
+      const connection = new RedisConnection({ url: server.url, tls: { ca: fs.readFileSync(server.caFile) } });
+      await connection.connect();
+      await exerciseEveryService(connection, uniquePrefix('tls'));
+      await connection.close();
+      const untrusted = new RedisConnection({ url: server.url, connectTimeoutMs: 2000 });
+      await expect(untrusted.connect()).rejects.toThrow(Error);
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('presents a client certificate when the server requires one', async () => {
+    const server = await startTlsServer({ requireClientCert: true });
+    try {
+      const connection = new RedisConnection({
+        url: server.url,
+        tls: { ca: fs.readFileSync(server.caFile), cert: fs.readFileSync(server.clientCertFile), key: fs.readFileSync(server.clientKeyFile) },
+      });
+      await connection.connect();
+      expect(await connection.getClient().ping()).toBe('PONG');
+      await connection.close();
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+
+  it('authenticates an ACL user with username + password', async () => {
+    const server = await startAclServer();
+    try {
+      const connection = new RedisConnection({ url: server.url, username: server.username, password: server.password });
+      await connection.connect();
+      expect(await connection.getClient().sendCommand(['ACL', 'WHOAMI'])).toBe(server.username);
+      await exerciseEveryService(connection, uniquePrefix('acl'));
+      await connection.close();
+      const wrong = new RedisConnection({ url: server.url, username: server.username, password: 'nope' });
+      await expect(wrong.connect()).rejects.toMatchObject({ code: 'ERR_AUTH_FAILED' });
+    } finally {
+      await server.stop();
+    }
+  }, 60_000);
+});

@@ -1,0 +1,18 @@
+/**
+ * Companion keys that live in the hash slot of a seed key, so one Lua script can
+ * touch both on Redis Cluster while the seed key keeps its exact name (the old
+ * backend reads it). Redis hashes only the text between the first `{` and the
+ * first `}` after it when that text is non-empty, else the whole key.
+ */
+/** The text Redis hashes when it is a non-empty `{…}` section, else undefined (the whole key is hashed). */
+export declare function hashTag(key: string): string | undefined;
+/** The cluster slot of a key, as `CLUSTER KEYSLOT` computes it. */
+export declare function slotOf(key: string): number;
+/**
+ * A key of ours in `seedKey`'s slot, named `{seedKey}suffix` (e.g. `{lock:res}:fence`).
+ * A seed key that has a hash tag of its own (an id such as `order:{42}`) keeps that
+ * tag: `{42}lock:order:{42}:fence`. One that holds a `}` but no usable tag cannot be
+ * quoted, so a tag computed for its slot stands in. Every form starts with `{`,
+ * which no seed key does, and contains the seed key whole, so names never collide.
+ */
+export declare function sameSlotKey(seedKey: string, suffix: string): string;
