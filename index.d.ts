@@ -14,7 +14,7 @@ export type { WarmingRepositories, WarmingUserRepository, WarmingPostRepository 
 export { MessageBroker, messageBroker } from './lib/broker';
 export type { Message, MessageHandler, MessageBrokerOptions } from './lib/broker';
 export { SessionService, sessionService, userSessionsKey } from './lib/session';
-export type { SessionData, SessionOwner } from './lib/session';
+export type { SessionData, SessionOwner, SessionServiceOptions } from './lib/session';
 export { RateLimiter, rateLimiter } from './lib/rateLimiter';
 export type { RateLimitConfig, RateLimitResult, RateLimitAlgorithm } from './lib/rateLimiter';
 export { LockService, lockService, Lock, lockFenceKey } from './lib/lock';

@@ -33,10 +33,12 @@ const LONGEST_ALLOWED_MS = 6 * COMMAND_TIMEOUT_MS + CONNECT_TIMEOUT_MS;
 
 interface Mode {
   options: RedisConnectionOptions;
+  /** Replicated modes acknowledge session writes once a replica has them (WAIT). */
+  replicas: number;
   /** Masters to aim server-side faults at. */
   masters(): Promise<TopologyNode[]>;
   kill(): Promise<void>;
-  /** Whether kill -9 may lose acknowledged writes by design of the server (no fsync / async replication). */
+  /** Whether kill -9 loses acknowledged writes by design of the server (no persistence, no replica). */
   killLosesWrites: boolean;
   failover?(): Promise<void>;
   stop(): Promise<void>;
@@ -75,9 +77,9 @@ afterAll(() => {
   process.stdout.write(`\n${table}\n`);
 });
 
-function startLoad(connection: RedisConnection, prefix: string) {
+function startLoad(connection: RedisConnection, prefix: string, replicas: number) {
   const cache = new CacheService(connection);
-  const sessions = new SessionService(connection);
+  const sessions = new SessionService(connection, { waitForReplicas: replicas, replicaTimeoutMs: 200 });
   const limiter = new RateLimiter(connection);
   const locks = new LockService(connection);
   const broker = new MessageBroker(connection);
@@ -222,7 +224,7 @@ async function runCase(modeName: string, mode: Mode, faultName: string): Promise
   const prefix = uniquePrefix(`${modeName}-${faultName.split(' ')[0]}`);
   const connection = new RedisConnection({ ...mode.options, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS });
   await connection.connect();
-  const load = startLoad(connection, prefix);
+  const load = startLoad(connection, prefix, mode.replicas);
   try {
     await sleep(500);
     await faults[faultName](mode);
@@ -274,6 +276,7 @@ suite(
     } as unknown as TopologyNode;
     return {
       options: { url: server.url },
+      replicas: 0,
       masters: async () => [node],
       kill: async () => {
         await server.kill();
@@ -296,6 +299,7 @@ suite(
     const server = await startTlsServer();
     return {
       options: { url: server.url, tls: { ca: fs.readFileSync(server.caFile) } },
+      replicas: 0,
       masters: async () => [server],
       kill: async () => {
         await server.kill();
@@ -315,6 +319,7 @@ suite(
     const set = await startSentinelSet();
     return {
       options: { sentinel: { masterName: set.masterName, nodes: set.sentinelUrls } },
+      replicas: 1,
       masters: async () => [await set.currentMasterNode()],
       kill: async () => {
         const master = await set.currentMasterNode();
@@ -324,7 +329,7 @@ suite(
         await master.restart();
         await set.waitHealthy(40_000);
       },
-      killLosesWrites: true,
+      killLosesWrites: false,
       failover: async () => {
         await set.failover();
       },
@@ -340,6 +345,7 @@ suite(
     const cluster = await startCluster();
     return {
       options: { cluster: { nodes: cluster.urls } },
+      replicas: 1,
       masters: () => cluster.masters(),
       kill: async () => {
         const [master] = await cluster.masters();
@@ -348,7 +354,7 @@ suite(
         await master.restart();
         await cluster.waitHealthy(40_000);
       },
-      killLosesWrites: true,
+      killLosesWrites: false,
       failover: async () => {
         await cluster.failover();
       },

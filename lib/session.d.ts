@@ -33,10 +33,28 @@ export declare function userSessionsKey(userId: string): string;
  * session exists before it is indexed, and is deleted before it is unindexed, so every
  * live session is always findable through the index (`deleteUserSessions` reaches it).
  */
+export interface SessionServiceOptions {
+    /**
+     * Acknowledge a session write only once this many replicas have it (Redis WAIT), so a
+     * failover can neither lose it nor revive a deleted session. WAIT holds the command
+     * socket up to `replicaTimeoutMs` while replicas lag. @default 0 (as the seed)
+     */
+    waitForReplicas?: number;
+    /** How long to wait for the replicas. @default 200 */
+    replicaTimeoutMs?: number;
+}
 export declare class SessionService {
     private readonly connection;
     private readonly indexBumped;
-    constructor(connection?: RedisConnection);
+    private readonly waitForReplicas;
+    private readonly replicaTimeoutMs;
+    constructor(connection?: RedisConnection, options?: SessionServiceOptions);
+    /**
+     * With `waitForReplicas`, a write is acknowledged only once that many replicas have it
+     * (WAIT on the node holding `key`), so a failover cannot lose it or bring back a
+     * deleted session; otherwise it rejects with ERR_NOT_REPLICATED.
+     */
+    private replicated;
     /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
     generateSessionId(): string;
     /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */

@@ -70,22 +70,38 @@ function userSessionsKey(userId) {
     return (0, slot_1.sameSlotKey)(keys_1.CacheKeys.userSession(userId), ':index');
 }
 const raw = (value) => JSON.stringify(value) ?? '';
-/**
- * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write of a session done in one Lua step so concurrent calls
- * never lose a field, and a write racing a logout never revives the session (writes
- * only modify an existing key).
- *
- * A session and its user's pointer + index live in different hash slots on Redis
- * Cluster, so operations spanning both are single-slot steps in a safe order: a
- * session exists before it is indexed, and is deleted before it is unindexed, so every
- * live session is always findable through the index (`deleteUserSessions` reaches it).
- */
 class SessionService {
     connection;
     indexBumped = new Map();
-    constructor(connection) {
+    waitForReplicas;
+    replicaTimeoutMs;
+    constructor(connection, options) {
         this.connection = connection ?? connection_1.redisConnection;
+        const replicas = options?.waitForReplicas ?? 0;
+        const timeout = options?.replicaTimeoutMs ?? 200;
+        if (!Number.isInteger(replicas) || replicas < 0)
+            throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
+        if (!Number.isInteger(timeout) || timeout <= 0)
+            throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
+        this.waitForReplicas = replicas;
+        this.replicaTimeoutMs = timeout;
+    }
+    /**
+     * With `waitForReplicas`, a write is acknowledged only once that many replicas have it
+     * (WAIT on the node holding `key`), so a failover cannot lose it or bring back a
+     * deleted session; otherwise it rejects with ERR_NOT_REPLICATED.
+     */
+    async replicated(key) {
+        if (this.waitForReplicas === 0)
+            return;
+        const replies = await (0, run_1.runPipeline)(this.connection, [
+            ['EXISTS', key],
+            ['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)],
+        ]);
+        const reached = Number(replies[1]);
+        if (!(reached >= this.waitForReplicas)) {
+            throw new errors_1.RedisLayerError('ERR_NOT_REPLICATED', `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`);
+        }
     }
     /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
     generateSessionId() {
@@ -97,6 +113,7 @@ class SessionService {
         const userId = ownerOf(sessionData, 'sessionData');
         const text = JSON.stringify(sessionData);
         await (0, run_1.runCommand)(this.connection, ['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        await this.replicated(keys_1.CacheKeys.session(sessionId));
         await this.index(userId, sessionId, raw(sessionId), '');
         (0, logger_1.log)('info', 'Session created', { sessionId, userId });
     }
@@ -125,7 +142,10 @@ class SessionService {
         if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
             throw new TypeError(`updates must be an object, got ${(0, errors_1.describeType)(updates)}`);
         }
-        return (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+        const updated = (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+        if (updated)
+            await this.replicated(keys_1.CacheKeys.session(sessionId));
+        return updated;
     }
     /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
     async deleteSession(sessionId) {
@@ -140,6 +160,8 @@ class SessionService {
                 return (await (0, run_1.runCommand)(this.connection, ['DEL', key])) === 1;
             const outcome = await (0, run_1.runScript)(this.connection, scripts.removeOwned, [key], [raw(userId)]);
             if (outcome !== -1) {
+                if (outcome === 1)
+                    await this.replicated(key);
                 await this.unindex(userId, '', [sessionId]);
                 if (outcome === 1)
                     (0, logger_1.log)('info', 'Session deleted', { sessionId, userId });

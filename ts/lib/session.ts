@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, requireString } from './errors';
+import { describeType, RedisLayerError, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
 import { registerScript } from './native';
-import { runCommand, runScript } from './scripts/run';
+import { runCommand, runPipeline, runScript } from './scripts/run';
 import * as lua from './scripts/session';
 import { sameSlotKey } from './scripts/slot';
 
@@ -84,12 +84,51 @@ const raw = (value: unknown): string => JSON.stringify(value) ?? '';
  * session exists before it is indexed, and is deleted before it is unindexed, so every
  * live session is always findable through the index (`deleteUserSessions` reaches it).
  */
+export interface SessionServiceOptions {
+  /**
+   * Acknowledge a session write only once this many replicas have it (Redis WAIT), so a
+   * failover can neither lose it nor revive a deleted session. WAIT holds the command
+   * socket up to `replicaTimeoutMs` while replicas lag. @default 0 (as the seed)
+   */
+  waitForReplicas?: number;
+  /** How long to wait for the replicas. @default 200 */
+  replicaTimeoutMs?: number;
+}
+
 export class SessionService {
   private readonly connection: RedisConnection;
   private readonly indexBumped = new Map<string, number>();
+  private readonly waitForReplicas: number;
+  private readonly replicaTimeoutMs: number;
 
-  constructor(connection?: RedisConnection) {
+  constructor(connection?: RedisConnection, options?: SessionServiceOptions) {
     this.connection = connection ?? redisConnection;
+    const replicas = options?.waitForReplicas ?? 0;
+    const timeout = options?.replicaTimeoutMs ?? 200;
+    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
+    if (!Number.isInteger(timeout) || timeout <= 0) throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
+    this.waitForReplicas = replicas;
+    this.replicaTimeoutMs = timeout;
+  }
+
+  /**
+   * With `waitForReplicas`, a write is acknowledged only once that many replicas have it
+   * (WAIT on the node holding `key`), so a failover cannot lose it or bring back a
+   * deleted session; otherwise it rejects with ERR_NOT_REPLICATED.
+   */
+  private async replicated(key: string): Promise<void> {
+    if (this.waitForReplicas === 0) return;
+    const replies = await runPipeline(this.connection, [
+      ['EXISTS', key],
+      ['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)],
+    ]);
+    const reached = Number(replies[1]);
+    if (!(reached >= this.waitForReplicas)) {
+      throw new RedisLayerError(
+        'ERR_NOT_REPLICATED',
+        `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`,
+      );
+    }
   }
 
   /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
@@ -103,6 +142,7 @@ export class SessionService {
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
     await runCommand(this.connection, ['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    await this.replicated(CacheKeys.session(sessionId));
     await this.index(userId, sessionId, raw(sessionId), '');
     log('info', 'Session created', { sessionId, userId });
   }
@@ -132,7 +172,9 @@ export class SessionService {
     if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
       throw new TypeError(`updates must be an object, got ${describeType(updates)}`);
     }
-    return (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+    const updated = (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+    if (updated) await this.replicated(CacheKeys.session(sessionId));
+    return updated;
   }
 
   /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
@@ -146,6 +188,7 @@ export class SessionService {
       if (userId === undefined) return (await runCommand<number>(this.connection, ['DEL', key])) === 1;
       const outcome = await runScript<number>(this.connection, scripts.removeOwned, [key], [raw(userId)]);
       if (outcome !== -1) {
+        if (outcome === 1) await this.replicated(key);
         await this.unindex(userId, '', [sessionId]);
         if (outcome === 1) log('info', 'Session deleted', { sessionId, userId });
         return outcome === 1;
