@@ -10,7 +10,7 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeClient {
-  constructor(options: NativeOptions, onBatch: (batch: unknown[]) => void, onEvent: (event: [level: string, message: string]) => void)
+  constructor(options: NativeOptions, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onEvent: (event: [level: string, message: string]) => void)
   get isConnected(): boolean
   connect(id: number): void
   close(): void
@@ -23,6 +23,13 @@ export declare class NativeClient {
    * Errors of single commands come back in place, as Error objects.
    */
   pipeline(id: number, commands: Array<Array<string>>, atomic: boolean): void
+  /**
+   * Queues many operations in one call, in order: a flat array of records
+   * `[kind, id, ...fields]` (see `Kind`). One crossing per microtask instead of one
+   * per command is most of what JavaScript used to pay to submit. A record whose
+   * fields do not convert fails alone, with an error through its id.
+   */
+  submitBatch(ops: unknown[]): void
   /** Runs a script registered with `registerScript`. */
   script(id: number, handle: number, keys: Array<string>, args: Array<string>): void
   /**

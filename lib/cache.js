@@ -22,7 +22,7 @@ class CacheService {
         if (!client)
             return Promise.resolve(null);
         const { dispatcher } = client;
-        return dispatcher.run((id) => dispatcher.native.get(id, key), (reply) => parseOrMiss(reply, key), (error) => {
+        return dispatcher.get(key, (reply) => parseOrMiss(reply, key), (error) => {
             (0, logger_1.log)('error', 'Cache get error', { key, ...(0, logger_1.describeError)(error) });
             return null;
         });
@@ -49,7 +49,7 @@ class CacheService {
         if (!client)
             return Promise.resolve(false);
         const { dispatcher } = client;
-        return dispatcher.run((id) => dispatcher.native.set(id, key, text, ttl), () => true, (error) => {
+        return dispatcher.set(key, text, ttl, () => true, (error) => {
             (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
             return false;
         });
@@ -105,7 +105,7 @@ class CacheService {
             return false;
         };
         if (ttl === undefined) {
-            return dispatcher.run((id) => dispatcher.native.command(id, ['MSET', ...entries.flat()]), () => true, recover);
+            return dispatcher.command(['MSET', ...entries.flat()], () => true, recover);
         }
         const commands = entries.map(([key, text]) => ['SET', key, text, 'EX', String(ttl)]);
         return dispatcher.run((id) => dispatcher.native.pipeline(id, commands, true), (replies) => {
@@ -190,7 +190,7 @@ class CacheService {
         if (!client)
             return Promise.resolve(fallback);
         const { dispatcher } = client;
-        return dispatcher.run((id) => dispatcher.native.command(id, args), map, (error) => {
+        return dispatcher.command(args, map, (error) => {
             (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
             return fallback;
         });

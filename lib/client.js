@@ -68,7 +68,7 @@ class RedisClient {
     get(key) {
         if (typeof key !== 'string')
             return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(key, 'key'));
-        return this.dispatcher.run((id) => this.dispatcher.native.get(id, key));
+        return this.dispatcher.get(key);
     }
     set(key, value, options) {
         return this.send(() => setArgs(key, value, options));
@@ -130,7 +130,7 @@ class RedisClient {
         }
         if (empty !== undefined && args.length === 1)
             return Promise.resolve(empty);
-        return this.dispatcher.run((id) => this.dispatcher.native.command(id, args), map);
+        return this.dispatcher.command(args, map);
     }
 }
 exports.RedisClient = RedisClient;

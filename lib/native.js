@@ -1,12 +1,96 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.Dispatcher = exports.registerScript = void 0;
+exports.Dispatcher = exports.NativeQueue = exports.registerScript = void 0;
 const errors_1 = require("./errors");
 const logger_1 = require("./logger");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding = require('../binding.js');
 exports.registerScript = binding.registerScript;
 const MAX_ID = 0xffffffff;
+// Record kinds of `NativeClient.submitBatch` (src/client.rs `Kind`).
+const GET = 0;
+const SET = 1;
+const COMMAND = 2;
+const PIPELINE = 3;
+const SCRIPT = 4;
+/**
+ * The native socket's operations, queued in call order and handed to native code
+ * once per microtask turn as one flat array: one crossing for every command of the
+ * turn instead of one each. Operations that are not commands on the socket's lane
+ * (connect, scanDelete, close) first send what is queued, so nothing overtakes.
+ */
+class NativeQueue {
+    client;
+    onFlushError;
+    ops = [];
+    scheduled = false;
+    flushNow = () => this.flush();
+    /** @internal */
+    constructor(client, onFlushError) {
+        this.client = client;
+        this.onFlushError = onFlushError;
+    }
+    get isConnected() {
+        return this.client.isConnected;
+    }
+    get(id, key) {
+        this.ops.push(GET, id, key);
+        this.schedule();
+    }
+    set(id, key, value, ttlSeconds) {
+        this.ops.push(SET, id, key, value, ttlSeconds ?? undefined);
+        this.schedule();
+    }
+    command(id, args) {
+        this.ops.push(COMMAND, id, args);
+        this.schedule();
+    }
+    pipeline(id, commands, atomic) {
+        this.ops.push(PIPELINE, id, commands, atomic);
+        this.schedule();
+    }
+    script(id, handle, keys, args) {
+        this.ops.push(SCRIPT, id, handle, keys, args);
+        this.schedule();
+    }
+    connect(id) {
+        this.flush();
+        this.client.connect(id);
+    }
+    scanDelete(id, pattern, count) {
+        this.flush();
+        this.client.scanDelete(id, pattern, count);
+    }
+    panicForTesting(id, inTask) {
+        this.flush();
+        this.client.panicForTesting(id, inTask);
+    }
+    close() {
+        this.flush();
+        this.client.close();
+    }
+    /** Sends everything queued now. */
+    flush() {
+        this.scheduled = false;
+        if (this.ops.length === 0)
+            return;
+        const ops = this.ops;
+        this.ops = [];
+        try {
+            this.client.submitBatch(ops);
+        }
+        catch (error) {
+            this.onFlushError(ops, error);
+        }
+    }
+    schedule() {
+        if (this.scheduled)
+            return;
+        this.scheduled = true;
+        queueMicrotask(this.flushNow);
+    }
+}
+exports.NativeQueue = NativeQueue;
 /**
  * One native socket. Calls are queued by id; the native side answers in batches
  * (one wake-up of this thread for many results), and results are turned into
@@ -17,7 +101,8 @@ class Dispatcher {
     pending = new Map();
     nextId = 1;
     constructor(options, role) {
-        this.native = new binding.NativeClient(options, (batch) => this.settle(batch), ([level, message]) => (0, logger_1.log)(level, message, { role }));
+        const client = new binding.NativeClient(options, (batch) => this.settle(batch), ([level, message]) => (0, logger_1.log)(level, message, { role }));
+        this.native = new NativeQueue(client, (ops, error) => this.failBatch(ops, error));
     }
     /**
      * Queues one operation. `map` turns the reply into the result; `recover` turns a
@@ -37,22 +122,62 @@ class Dispatcher {
             }
         });
     }
+    /** `GET key`, without the closure `run` needs: the hottest call of every cache. */
+    get(key, map, recover) {
+        const id = this.take();
+        this.native.get(id, key);
+        return this.track(id, map, recover);
+    }
+    /** `SET key value [EX ttl]`, resolving to the raw reply unless mapped. */
+    set(key, value, ttlSeconds, map, recover) {
+        const id = this.take();
+        this.native.set(id, key, value, ttlSeconds);
+        return this.track(id, map, recover);
+    }
+    /** Any command as `[name, ...args]`. */
+    command(args, map, recover) {
+        const id = this.take();
+        this.native.command(id, args);
+        return this.track(id, map, recover);
+    }
     get inFlight() {
         return this.pending.size;
     }
-    settle(batch) {
-        for (let i = 0; i < batch.length; i += 3) {
-            const entry = this.pending.get(batch[i]);
+    take() {
+        const id = this.nextId;
+        this.nextId = id === MAX_ID ? 1 : id + 1;
+        return id;
+    }
+    track(id, map, recover) {
+        return new Promise((resolve, reject) => {
+            this.pending.set(id, { resolve: resolve, reject, map, recover });
+        });
+    }
+    /** A batch native code refused as a whole (a bug, not a Redis error): fail its calls. */
+    failBatch(ops, error) {
+        const failure = (0, errors_1.fromNative)(error);
+        for (const id of batchIds(ops)) {
+            const entry = this.pending.get(id);
             if (entry === undefined)
                 continue;
-            this.pending.delete(batch[i]);
+            this.pending.delete(id);
+            entry.reject(failure);
+        }
+    }
+    settle([ids, failed, payloads]) {
+        for (let i = 0; i < ids.length; i++) {
+            const id = ids[i];
+            const entry = this.pending.get(id);
+            if (entry === undefined)
+                continue;
+            this.pending.delete(id);
             try {
-                if (batch[i + 1] === true) {
-                    const reply = batch[i + 2];
+                if (failed[i] === 0) {
+                    const reply = payloads[i];
                     entry.resolve(entry.map ? entry.map(reply) : reply);
                 }
                 else {
-                    const [code, message] = batch[i + 2];
+                    const [code, message] = payloads[i];
                     const error = new errors_1.RedisLayerError(code, message);
                     if (entry.recover)
                         entry.resolve(entry.recover(error));
@@ -67,3 +192,10 @@ class Dispatcher {
     }
 }
 exports.Dispatcher = Dispatcher;
+const FIELDS = [1, 3, 1, 2, 3];
+function batchIds(ops) {
+    const ids = [];
+    for (let i = 0; i < ops.length; i += 2 + (FIELDS[ops[i]] ?? ops.length))
+        ids.push(ops[i + 1]);
+    return ids;
+}

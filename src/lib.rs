@@ -7,5 +7,6 @@ mod dispatch;
 mod lane;
 mod options;
 mod reply;
+mod runtime;
 mod scripts;
 mod subscriber;

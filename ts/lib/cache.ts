@@ -21,8 +21,8 @@ export class CacheService {
     const client = this.client('Cache get error', { key });
     if (!client) return Promise.resolve(null);
     const { dispatcher } = client;
-    return dispatcher.run<T | null>(
-      (id) => dispatcher.native.get(id, key),
+    return dispatcher.get<T | null>(
+      key,
       (reply) => parseOrMiss<T>(reply, key),
       (error) => {
         log('error', 'Cache get error', { key, ...describeError(error) });
@@ -49,8 +49,10 @@ export class CacheService {
     const client = this.client('Cache set error', { key });
     if (!client) return Promise.resolve(false);
     const { dispatcher } = client;
-    return dispatcher.run<boolean>(
-      (id) => dispatcher.native.set(id, key, text, ttl),
+    return dispatcher.set<boolean>(
+      key,
+      text,
+      ttl,
       () => true,
       (error) => {
         log('error', 'Cache set error', { key, ...describeError(error) });
@@ -112,7 +114,7 @@ export class CacheService {
       return false;
     };
     if (ttl === undefined) {
-      return dispatcher.run((id) => dispatcher.native.command(id, ['MSET', ...entries.flat()]), () => true, recover);
+      return dispatcher.command(['MSET', ...entries.flat()], () => true, recover);
     }
     const commands = entries.map(([key, text]) => ['SET', key, text, 'EX', String(ttl)]);
     return dispatcher.run(
@@ -212,8 +214,8 @@ export class CacheService {
     const client = this.client(context, meta);
     if (!client) return Promise.resolve(fallback);
     const { dispatcher } = client;
-    return dispatcher.run<T>(
-      (id) => dispatcher.native.command(id, args),
+    return dispatcher.command<T>(
+      args,
       map,
       (error) => {
         log('error', context, { ...meta, ...describeError(error) });

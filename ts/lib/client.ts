@@ -80,7 +80,7 @@ export class RedisClient {
 
   get(key: string): Promise<string | null> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
-    return this.dispatcher.run((id) => this.dispatcher.native.get(id, key));
+    return this.dispatcher.get(key);
   }
 
   set(key: string, value: string, options?: SetOptions): Promise<string | null> {
@@ -155,7 +155,7 @@ export class RedisClient {
       return Promise.reject(error);
     }
     if (empty !== undefined && args.length === 1) return Promise.resolve(empty);
-    return this.dispatcher.run((id) => this.dispatcher.native.command(id, args), map);
+    return this.dispatcher.command(args, map);
   }
 }
 

@@ -1,0 +1,24 @@
+//! The process-wide tokio runtime, supplied to napi-rs at module load.
+//!
+//! One worker thread: the lane task, redis-rs' connection driver and the socket all
+//! live on it, so a command hands off between tasks without waking another thread.
+//! With napi's default (one worker per core) those hand-offs were futex wake-ups
+//! between threads, which on a 2-core machine shared with redis-server cost more
+//! CPU than the commands themselves.
+
+use napi::bindgen_prelude::create_custom_tokio_runtime;
+use tokio::runtime::Builder;
+
+#[napi_derive::module_init]
+fn init() {
+    match Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("redis-layer-io")
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => create_custom_tokio_runtime(runtime),
+        // napi falls back to its default runtime; slower, still correct.
+        Err(error) => eprintln!("redis-layer: custom tokio runtime unavailable: {error}"),
+    }
+}
