@@ -51,7 +51,7 @@ impl NativeClient {
             .callee_handled::<false>()
             .build()?;
         let sink: EventSink = Arc::new(move |event: Event| {
-            let (level, message) = describe(event);
+            let (level, message) = event.describe();
             events.call(
                 vec![level.to_string(), message],
                 ThreadsafeFunctionCallMode::NonBlocking,
@@ -223,13 +223,7 @@ impl NativeClient {
         F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        self.sink.begin(env);
-        let guard = CompletionGuard::new(self.sink.clone(), id);
-        let connection = self.connection.clone();
-        napi::bindgen_prelude::spawn(async move {
-            let outcome = operation(connection).await;
-            guard.finish(outcome);
-        });
+        self.sink.spawn(env, id, self.connection.clone(), operation);
     }
 
     fn query<F, Fut>(&self, env: &Env, id: u32, operation: F)
@@ -463,32 +457,4 @@ fn to_command(args: &[String]) -> redis::Cmd {
     let mut command = redis::cmd(&args[0]);
     command.arg(&args[1..]);
     command
-}
-
-fn describe(event: Event) -> (&'static str, String) {
-    match event {
-        Event::Connected {
-            target,
-            reconnected: false,
-        } => ("info", format!("Redis connected to {target}")),
-        Event::Connected {
-            target,
-            reconnected: true,
-        } => ("info", format!("Redis reconnected to {target}")),
-        Event::Disconnected { target, reason } => (
-            "warn",
-            format!("Redis disconnected from {target}: {reason}"),
-        ),
-        Event::ReconnectFailed {
-            target,
-            attempt,
-            error,
-        } => (
-            "error",
-            format!(
-                "Redis reconnect attempt {attempt} to {target} failed: {}",
-                error.message
-            ),
-        ),
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::{Function, ToNapiValue, Uint32Array, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
-use redis_layer_core::{ErrorCode, LayerError};
+use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 
 use crate::reply::Reply;
 
@@ -207,6 +207,27 @@ where
     }
 
     /// Called on the JS thread before an operation starts.
+    /// Runs a multi-step operation on its own task; a panic in it completes `id` with
+    /// an error (see `CompletionGuard`).
+    pub fn spawn<F, Fut>(
+        self: &Arc<Self>,
+        env: &Env,
+        id: u32,
+        connection: ManagedConnection,
+        operation: F,
+    ) where
+        B: ToNapiValue + 'static,
+        F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Outcome> + Send + 'static,
+    {
+        self.begin(env);
+        let guard = CompletionGuard::new(self.clone(), id);
+        napi::bindgen_prelude::spawn(async move {
+            let outcome = operation(connection).await;
+            guard.finish(outcome);
+        });
+    }
+
     pub fn begin(&self, env: &Env) {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) == 0 {
             // SAFETY: JS thread, live tsfn owned by self.

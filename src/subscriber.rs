@@ -25,7 +25,7 @@ use redis_layer_core::managed::{EventSink, PushSink};
 use redis_layer_core::AnyConnection;
 use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
 
-use crate::dispatch::{Batch, CompletionGuard, CompletionSink, Outcome};
+use crate::dispatch::{Batch, CompletionSink, Outcome};
 use crate::options::NativeOptions;
 use crate::reply::Reply;
 
@@ -287,7 +287,7 @@ impl NativeSubscriber {
         });
         let event_log = log.clone();
         let event_sink: EventSink = Arc::new(move |event: Event| {
-            let (level, message) = describe(event);
+            let (level, message) = event.describe();
             event_log(level, message);
         });
         let push_mailbox = mailbox.clone();
@@ -454,13 +454,7 @@ impl NativeSubscriber {
         F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        self.sink.begin(env);
-        let guard = CompletionGuard::new(self.sink.clone(), id);
-        let connection = self.connection.clone();
-        napi::bindgen_prelude::spawn(async move {
-            let outcome = operation(connection).await;
-            guard.finish(outcome);
-        });
+        self.sink.spawn(env, id, self.connection.clone(), operation);
     }
 
     fn reject_closed(&self, env: &Env, id: u32) {
@@ -545,35 +539,4 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn describe(event: Event) -> (&'static str, String) {
-    match event {
-        Event::Connected {
-            target,
-            reconnected,
-        } => {
-            let verb = if reconnected {
-                "reconnected"
-            } else {
-                "connected"
-            };
-            ("info", format!("Redis subscriber {verb} to {target}"))
-        }
-        Event::Disconnected { target, reason } => (
-            "warn",
-            format!("Redis subscriber disconnected from {target}: {reason}"),
-        ),
-        Event::ReconnectFailed {
-            target,
-            attempt,
-            error,
-        } => (
-            "error",
-            format!(
-                "Redis subscriber reconnect attempt {attempt} to {target} failed: {}",
-                error.message
-            ),
-        ),
-    }
 }

@@ -40,6 +40,37 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The log level and the line for this event; never carries a password.
+    pub fn describe(self) -> (&'static str, String) {
+        match self {
+            Event::Connected {
+                target,
+                reconnected: false,
+            } => ("info", format!("Redis connected to {target}")),
+            Event::Connected {
+                target,
+                reconnected: true,
+            } => ("info", format!("Redis reconnected to {target}")),
+            Event::Disconnected { target, reason } => (
+                "warn",
+                format!("Redis disconnected from {target}: {reason}"),
+            ),
+            Event::ReconnectFailed {
+                target,
+                attempt,
+                error,
+            } => (
+                "error",
+                format!(
+                    "Redis reconnect attempt {attempt} to {target} failed: {}",
+                    error.message
+                ),
+            ),
+        }
+    }
+}
+
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 /// Receives server pushes (pub/sub messages) other than disconnect notices.
 pub type PushSink = Arc<dyn Fn(PushInfo) + Send + Sync>;
