@@ -39,7 +39,7 @@ export interface RedisConnectionOptions {
  * instead of queueing.
  */
 export declare class RedisConnection {
-    private readonly options;
+    private readonly native;
     private clients;
     private connecting;
     private readonly closeHooks;

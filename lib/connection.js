@@ -48,6 +48,7 @@ function toNative(options) {
 }
 const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'];
 const STRING_OPTIONS = ['url', 'password', 'username'];
+/** Checks the options and turns them into the native sockets' settings, once. */
 function validate(options) {
     if (options === undefined || options === null)
         return {};
@@ -67,9 +68,7 @@ function validate(options) {
             throw new TypeError(`options.${name} must be a non-negative integer, got ${String(value)}`);
         }
     }
-    const validated = { ...given };
-    toNative(validated);
-    return validated;
+    return toNative(given);
 }
 /**
  * The seed's three connections (commands, subscriber, publisher), each one socket
@@ -77,12 +76,12 @@ function validate(options) {
  * instead of queueing.
  */
 class RedisConnection {
-    options;
+    native;
     clients;
     connecting;
     closeHooks = new Set();
     constructor(options) {
-        this.options = validate(options);
+        this.native = validate(options);
     }
     /** True between a successful connect() and close() while the command socket is up. */
     get isConnected() {
@@ -133,7 +132,7 @@ class RedisConnection {
     }
     /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
     nativeOptions() {
-        return toNative(this.options);
+        return { ...this.native };
     }
     role(role) {
         if (!this.clients)
@@ -141,7 +140,7 @@ class RedisConnection {
         return this.clients[role];
     }
     async open() {
-        const native = toNative(this.options);
+        const native = this.native;
         const created = {
             client: new client_1.RedisClient(new native_1.Dispatcher(native, 'client')),
             subscriber: new client_1.RedisClient(new native_1.Dispatcher(native, 'subscriber')),

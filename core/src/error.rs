@@ -72,12 +72,7 @@ impl LayerError {
             );
         }
         match err.kind() {
-            // After a failover the old master answers writes with READONLY: find the
-            // new one (Sentinel re-resolves on reconnect).
-            ErrorKind::Server(ServerErrorKind::ReadOnly) => Self::new(
-                ErrorCode::ConnectionLost,
-                format!("Redis is read-only here (the master moved?); reconnecting: {err}"),
-            ),
+            ErrorKind::Server(ServerErrorKind::ReadOnly) => Self::read_only(err),
             ErrorKind::Server(_) | ErrorKind::Extension => {
                 Self::new(ErrorCode::Server, err.to_string())
             }
@@ -91,12 +86,18 @@ impl LayerError {
     /// Classifies an error reply found inside a pipeline.
     pub fn from_server(err: &redis::ServerError) -> Self {
         if err.code() == "READONLY" {
-            return Self::new(
-                ErrorCode::ConnectionLost,
-                format!("Redis is read-only here (the master moved?); reconnecting: {err}"),
-            );
+            return Self::read_only(err);
         }
         Self::new(ErrorCode::Server, err.to_string())
+    }
+
+    /// After a failover the old master answers writes with READONLY: the connection
+    /// must be replaced (Sentinel re-resolves the master on reconnect).
+    fn read_only(err: &dyn fmt::Display) -> Self {
+        Self::new(
+            ErrorCode::ConnectionLost,
+            format!("Redis is read-only here (the master moved?); reconnecting: {err}"),
+        )
     }
 
     /// Classifies an error raised while opening a connection to `target`

@@ -418,16 +418,26 @@ async fn watch_sentinels(
                 }
             }
         }
-        let Some(inner) = weak.upgrade() else { return };
         attempt = attempt.saturating_add(1);
-        let delay = reconnect_delay(
-            attempt,
-            inner.config.reconnect_step,
-            inner.config.reconnect_max,
-        );
-        drop(inner);
-        tokio::time::sleep(delay).await;
+        if !back_off(&weak, attempt).await {
+            return;
+        }
     }
+}
+
+/// Sleeps the configured backoff for `attempt`; false once the connection is gone.
+async fn back_off(weak: &Weak<Inner>, attempt: u32) -> bool {
+    let Some(inner) = weak.upgrade() else {
+        return false;
+    };
+    let delay = reconnect_delay(
+        attempt,
+        inner.config.reconnect_step,
+        inner.config.reconnect_max,
+    );
+    drop(inner);
+    tokio::time::sleep(delay).await;
+    true
 }
 
 /// Drops the connection of `generation` (if it is still the live one) and starts
@@ -458,14 +468,9 @@ async fn reconnect_loop(weak: Weak<Inner>, target: Target) {
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
-        let Some(inner) = weak.upgrade() else { return };
-        let delay = reconnect_delay(
-            attempt,
-            inner.config.reconnect_step,
-            inner.config.reconnect_max,
-        );
-        drop(inner);
-        tokio::time::sleep(delay).await;
+        if !back_off(&weak, attempt).await {
+            return;
+        }
         let Some(inner) = weak.upgrade() else { return };
         match open(&inner, &target).await {
             Ok((connection, generation)) => {

@@ -70,7 +70,8 @@ function toNative(options: RedisConnectionOptions): NativeOptions {
 const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'] as const;
 const STRING_OPTIONS = ['url', 'password', 'username'] as const;
 
-function validate(options: unknown): RedisConnectionOptions {
+/** Checks the options and turns them into the native sockets' settings, once. */
+function validate(options: unknown): NativeOptions {
   if (options === undefined || options === null) return {};
   if (typeof options !== 'object') throw new TypeError(`options must be an object, got ${describeType(options)}`);
   const given = options as Record<string, unknown>;
@@ -86,9 +87,7 @@ function validate(options: unknown): RedisConnectionOptions {
       throw new TypeError(`options.${name} must be a non-negative integer, got ${String(value)}`);
     }
   }
-  const validated = { ...(given as RedisConnectionOptions) };
-  toNative(validated);
-  return validated;
+  return toNative(given as RedisConnectionOptions);
 }
 
 type Role = 'client' | 'subscriber' | 'publisher';
@@ -99,13 +98,13 @@ type Role = 'client' | 'subscriber' | 'publisher';
  * instead of queueing.
  */
 export class RedisConnection {
-  private readonly options: RedisConnectionOptions;
+  private readonly native: NativeOptions;
   private clients: Record<Role, RedisClient> | undefined;
   private connecting: Promise<void> | undefined;
   private readonly closeHooks = new Set<() => void>();
 
   constructor(options?: RedisConnectionOptions) {
-    this.options = validate(options);
+    this.native = validate(options);
   }
 
   /** True between a successful connect() and close() while the command socket is up. */
@@ -160,7 +159,7 @@ export class RedisConnection {
 
   /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
   nativeOptions(): NativeOptions {
-    return toNative(this.options);
+    return { ...this.native };
   }
 
   private role(role: Role): RedisClient {
@@ -169,7 +168,7 @@ export class RedisConnection {
   }
 
   private async open(): Promise<void> {
-    const native = toNative(this.options);
+    const native = this.native;
     const created = {
       client: new RedisClient(new Dispatcher(native, 'client')),
       subscriber: new RedisClient(new Dispatcher(native, 'subscriber')),
