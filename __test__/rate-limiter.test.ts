@@ -57,6 +57,29 @@ describe('RateLimiter sliding log', () => {
     expect((await limiter.checkLimit(id, 'login', config)).allowed).toBe(false);
   });
 
+  it('stores the seed\'s format: integer millisecond scores, so seed instances share the window', async () => {
+    const id = who();
+    const before = Date.now();
+    await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 5 });
+    await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 5 });
+    const scores = server.cli('ZRANGE', `rate_limit:api:${id}`, '0', '-1', 'WITHSCORES').split('\n').filter((_, i) => i % 2 === 1);
+    expect(scores).toHaveLength(2);
+    for (const score of scores) {
+      expect(score).toMatch(/^\d+$/);
+      expect(Math.abs(Number(score) - before)).toBeLessThan(5_000);
+    }
+    // A seed instance's entry (score and member in ms) counts against the same quota.
+    server.cli('ZADD', `rate_limit:api:${id}`, String(Date.now()), String(Date.now()));
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 3 })).toMatchObject({ allowed: false, remaining: 0 });
+  });
+
+  it('replaces a key of another type instead of failing', async () => {
+    const id = who();
+    server.cli('SET', `rate_limit:api:${id}`, 'not a sorted set');
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: false });
+    expect(server.cli('TYPE', `rate_limit:api:${id}`)).toBe('zset');
+  });
+
   it('denied attempts do not consume capacity', async () => {
     const id = who();
     const config = { windowMs: 400, maxRequests: 3 };

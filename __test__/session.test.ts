@@ -89,6 +89,31 @@ describe('SessionService storage (seed format and TTLs)', () => {
     expect(got!.nested).toEqual(session.nested);
   });
 
+  it('rewrites lastActivity and updated fields exactly as JSON.stringify({...stored, ...updates}) on awkward texts', async () => {
+    const { userId } = ids();
+    const texts = [
+      { userId, lastActivity: 'old', role: 'user' },
+      { nested: { lastActivity: 'inner', userId: 'someone-else' }, userId, lastActivity: 'outer' },
+      { userId, note: 'mentions "lastActivity": and {[ braces', lastActivity: 'x' },
+      { userId: `${userId}"\\`, lastActivity: 'y' },
+      { userId },
+      { userId, list: [[[]], { role: 'inner' }], lastActivity: null, role: 'user' },
+      { escaped: 'a\\', userId, lastActivity: { deep: [1, { lastActivity: 2 }] } },
+    ];
+    for (const [index, stored] of texts.entries()) {
+      const sessionId = `${p}awkward${index}`;
+      server.cli('SET', `session:${sessionId}`, JSON.stringify(stored), 'EX', '100');
+      const got = await sessions.getSession(sessionId);
+      const afterGet = server.cli('GET', `session:${sessionId}`);
+      expect(afterGet).toBe(JSON.stringify({ ...stored, lastActivity: got!.lastActivity }));
+      expect(await sessions.updateSession(sessionId, { role: 'admin' })).toBe(true);
+      const updated = JSON.parse(server.cli('GET', `session:${sessionId}`));
+      expect(server.cli('GET', `session:${sessionId}`)).toBe(
+        JSON.stringify({ ...JSON.parse(afterGet), lastActivity: updated.lastActivity, role: 'admin' }),
+      );
+    }
+  });
+
   it('reads sessions written by the seed (its JSON text, its pointer, no index)', async () => {
     const { sessionId, userId } = ids();
     const seedSession = JSON.stringify(data(userId));

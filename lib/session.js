@@ -51,8 +51,11 @@ const INDEX_BUMP_MEMORY = 10_000;
 const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
 const MOVE_RETRIES = 10;
+/** SESSION_MERGE's answer when the text or the update is beyond its in-place splice. */
+const NEEDS_FULL_MERGE = -3;
 const scripts = {
     merge: (0, native_1.registerScript)(lua.SESSION_MERGE),
+    mergeFull: (0, native_1.registerScript)(lua.SESSION_MERGE_FULL),
     extend: (0, native_1.registerScript)(lua.SESSION_EXTEND),
     removeOwned: (0, native_1.registerScript)(lua.SESSION_DELETE_OWNED),
     take: (0, native_1.registerScript)(lua.SESSION_TAKE),
@@ -345,7 +348,11 @@ class SessionService {
         for (const [field, value] of Object.entries(updates))
             pairs.push(raw(field), raw(value));
         const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
-        const reply = await (0, run_1.runScript)(this.connection, scripts.merge, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS), newOwner, ...pairs]);
+        const keys = [keys_1.CacheKeys.session(sessionId)];
+        const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
+        let reply = await (0, run_1.runScript)(this.connection, scripts.merge, keys, args);
+        if (reply[0] === NEEDS_FULL_MERGE)
+            reply = await (0, run_1.runScript)(this.connection, scripts.mergeFull, keys, args);
         switch (reply[0]) {
             case 1:
                 this.keepIndex(reply[2] ?? null);

@@ -36,9 +36,12 @@ const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
 
 const MOVE_RETRIES = 10;
+/** SESSION_MERGE's answer when the text or the update is beyond its in-place splice. */
+const NEEDS_FULL_MERGE = -3;
 
 const scripts = {
   merge: registerScript(lua.SESSION_MERGE),
+  mergeFull: registerScript(lua.SESSION_MERGE_FULL),
   extend: registerScript(lua.SESSION_EXTEND),
   removeOwned: registerScript(lua.SESSION_DELETE_OWNED),
   take: registerScript(lua.SESSION_TAKE),
@@ -376,12 +379,10 @@ export class SessionService {
     const pairs: string[] = [];
     for (const [field, value] of Object.entries(updates)) pairs.push(raw(field), raw(value));
     const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
-    const reply = await runScript<[number, string?, (string | null)?]>(
-      this.connection,
-      scripts.merge,
-      [CacheKeys.session(sessionId)],
-      [String(SESSION_TTL_MS), newOwner, ...pairs],
-    );
+    const keys = [CacheKeys.session(sessionId)];
+    const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
+    let reply = await runScript<[number, string?, (string | null)?]>(this.connection, scripts.merge, keys, args);
+    if (reply[0] === NEEDS_FULL_MERGE) reply = await runScript(this.connection, scripts.mergeFull, keys, args);
     switch (reply[0]) {
       case 1:
         this.keepIndex(reply[2] ?? null);

@@ -5,36 +5,41 @@
  * values travel as strings because Lua numbers become integers in replies.
  *
  * One key per call (KEYS[1]), so each script is cluster-safe as it stands.
+ *
+ * Every redis.call costs about a microsecond of Lua glue on top of the command, and
+ * sorted-set scores stored as text are re-parsed with strtod on every insert (a
+ * listpack walk), so both scripts keep their calls few and their scores integers:
+ * whole milliseconds, the unit the seed stores. A key of another type (a leftover
+ * from other code) is detected by the first call's error instead of a TYPE per call.
  */
-
 const SERVER_NOW = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local kind = redis.call('TYPE', KEYS[1]).ok
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * Sliding log: one sorted-set entry per allowed request, scored by its time (ms, with
- * microseconds). ARGV: windowMs, maxRequests.
+ * Sliding log: one sorted-set entry per allowed request, scored by its time in whole
+ * ms (the seed's format). ARGV: windowMs, maxRequests.
  * Reply: {allowed 0|1, entries in window, oldest entry score, now}.
  */
 export const SLIDING_LOG = `${SERVER_NOW}
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
-if kind ~= 'zset' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.3f', now - window))
+local trimmed = redis.pcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if type(trimmed) == 'table' and trimmed.err then redis.call('DEL', KEYS[1]) end
 local count = redis.call('ZCARD', KEYS[1])
 local allowed = 0
 if count < max then
   -- Microseconds plus the count are unique even for two requests in one microsecond:
   -- nothing leaves the set between them, so the second sees a larger count.
-  redis.call('ZADD', KEYS[1], string.format('%.3f', now), t[1] .. string.format('%06d', tonumber(t[2])) .. '-' .. count)
+  redis.call('ZADD', KEYS[1], now, t[1] .. string.format('%06d', tonumber(t[2])) .. '-' .. count)
   redis.call('PEXPIRE', KEYS[1], window)
   count = count + 1
   allowed = 1
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2] or string.format('%.3f', now)
-return {allowed, count, oldest, string.format('%.3f', now)}
+local oldest = now
+if count > 1 then oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) end
+return {allowed, count, oldest, now}
 `;
 
 /**
@@ -47,8 +52,12 @@ export const GCRA = `${SERVER_NOW}
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local interval = window / max
-if kind ~= 'string' and kind ~= 'none' then redis.call('DEL', KEYS[1]) end
-local tat = tonumber(redis.call('GET', KEYS[1]) or '') or now
+local stored = redis.pcall('GET', KEYS[1])
+if type(stored) == 'table' and stored.err then
+  redis.call('DEL', KEYS[1])
+  stored = false
+end
+local tat = tonumber(stored or '') or now
 if tat < now then tat = now end
 local allowed = 0
 -- A thousandth of a millisecond of slack absorbs the rounding of the stored TAT.
