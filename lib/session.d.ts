@@ -105,6 +105,7 @@ export declare class SessionService {
     private unindex;
     private prune;
     /** The merged text, or null when there is no (usable) session. */
+    /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
     private merge;
     /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
     private keepIndex;

@@ -127,8 +127,7 @@ class SessionService {
     async getSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         try {
-            const merged = await this.merge(sessionId, { lastActivity: new Date() });
-            return merged === null ? null : parseSession(merged, sessionId);
+            return await this.merge(sessionId, { lastActivity: new Date() });
         }
         catch (error) {
             (0, logger_1.log)('error', 'Session get error', { sessionId, ...(0, logger_1.describeError)(error) });
@@ -200,7 +199,7 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const [done, owner] = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
         if (done === 1)
-            this.keepIndex(owner);
+            this.keepIndex(owner === null ? undefined : parseOwner(owner));
         return done === 1;
     }
     /**
@@ -343,6 +342,7 @@ class SessionService {
         }
     }
     /** The merged text, or null when there is no (usable) session. */
+    /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
     async merge(sessionId, updates) {
         const pairs = [];
         for (const [field, value] of Object.entries(updates))
@@ -354,9 +354,11 @@ class SessionService {
         if (reply[0] === NEEDS_FULL_MERGE)
             reply = await (0, run_1.runScript)(this.connection, scripts.mergeFull, keys, args);
         switch (reply[0]) {
-            case 1:
-                this.keepIndex(reply[2] ?? null);
-                return reply[1] ?? null;
+            case 1: {
+                const session = parseSession(reply[1] ?? '', sessionId);
+                this.keepIndex(ownerOfRecord(session));
+                return session;
+            }
             case -1:
                 (0, logger_1.log)('warn', 'Session is not a JSON object, treated as missing', { sessionId });
                 return null;
@@ -367,8 +369,7 @@ class SessionService {
         }
     }
     /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
-    keepIndex(ownerJson) {
-        const userId = ownerJson === null ? undefined : parseOwner(ownerJson);
+    keepIndex(userId) {
         if (userId === undefined)
             return;
         const now = Date.now();
@@ -417,11 +418,13 @@ function parseOwner(json) {
         return undefined;
     }
 }
+function ownerOfRecord(session) {
+    const userId = session?.userId;
+    return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+}
 function storedOwner(text) {
     try {
-        const value = JSON.parse(text);
-        const userId = value?.userId;
-        return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+        return ownerOfRecord(JSON.parse(text));
     }
     catch {
         return undefined;

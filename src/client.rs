@@ -116,7 +116,54 @@ impl NativeClient {
     /// fields do not convert fails alone, with an error through its id.
     #[napi(catch_unwind, ts_args_type = "ops: unknown[]")]
     pub fn submit_batch(&self, env: &Env, ops: Array) -> napi::Result<()> {
-        let records = Records::new(&ops);
+        let mut requests = Vec::new();
+        // What parsed before a malformed record still goes out, in order.
+        let parsed = self.parse_records(env, &ops, &mut requests);
+        self.lane.send(requests);
+        parsed
+    }
+
+    /// Runs a script registered with `registerScript`.
+    #[napi(catch_unwind)]
+    pub fn script(&self, env: &Env, id: u32, handle: u32, keys: Vec<String>, args: Vec<String>) {
+        let Some(script) = scripts::script(handle) else {
+            return self.reject(env, id, "unknown script handle");
+        };
+        self.enqueue(env, id, Shape::Script { script, keys, args });
+    }
+
+    /// Panics on purpose, inside the operation's task or right here, so the test
+    /// suite can prove a panic rejects a promise instead of killing Node.
+    #[napi(catch_unwind)]
+    pub fn panic_for_testing(&self, env: &Env, id: u32, in_task: bool) {
+        if !in_task {
+            panic!("deliberate panic on the JS thread");
+        }
+        self.submit(env, id, |_| async move {
+            panic!("deliberate panic inside an operation");
+        });
+    }
+
+    /// Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
+    /// `count`, never KEYS; resolves to the number of keys removed.
+    #[napi(catch_unwind)]
+    pub fn scan_delete(&self, env: &Env, id: u32, pattern: String, count: u32) {
+        self.query(env, id, move |connection| async move {
+            scan::scan_delete(connection, &pattern, count.max(1))
+                .await
+                .map(Value::Int)
+        });
+    }
+}
+
+impl NativeClient {
+    fn parse_records(
+        &self,
+        env: &Env,
+        ops: &Array,
+        requests: &mut Vec<Request>,
+    ) -> napi::Result<()> {
+        let records = Records::new(ops);
         let mut index = 0;
         while index < ops.len() {
             let (Some(kind), Some(id)) = (ops.get::<u32>(index)?, ops.get::<u32>(index + 1)?)
@@ -159,60 +206,45 @@ impl NativeClient {
                     ))
                 }
             };
-            self.enqueue_or_reject(env, id, shape);
+            if let Some(request) = self.request_or_reject(env, id, shape) {
+                requests.push(request);
+            }
             index = at + fields;
         }
         Ok(())
     }
 
-    /// Runs a script registered with `registerScript`.
-    #[napi(catch_unwind)]
-    pub fn script(&self, env: &Env, id: u32, handle: u32, keys: Vec<String>, args: Vec<String>) {
-        let Some(script) = scripts::script(handle) else {
-            return self.reject(env, id, "unknown script handle");
-        };
-        self.enqueue(env, id, Shape::Script { script, keys, args });
-    }
-
-    /// Panics on purpose, inside the operation's task or right here, so the test
-    /// suite can prove a panic rejects a promise instead of killing Node.
-    #[napi(catch_unwind)]
-    pub fn panic_for_testing(&self, env: &Env, id: u32, in_task: bool) {
-        if !in_task {
-            panic!("deliberate panic on the JS thread");
-        }
-        self.submit(env, id, |_| async move {
-            panic!("deliberate panic inside an operation");
-        });
-    }
-
-    /// Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
-    /// `count`, never KEYS; resolves to the number of keys removed.
-    #[napi(catch_unwind)]
-    pub fn scan_delete(&self, env: &Env, id: u32, pattern: String, count: u32) {
-        self.query(env, id, move |connection| async move {
-            scan::scan_delete(connection, &pattern, count.max(1))
-                .await
-                .map(Value::Int)
-        });
-    }
-}
-
-impl NativeClient {
     /// Queues a command on the ordered lane (see `lane`).
     fn enqueue(&self, env: &Env, id: u32, shape: Shape) {
-        self.sink.begin(env);
-        let guard = CompletionGuard::new(self.sink.clone(), id);
-        self.lane.send(Request { shape, guard });
+        self.lane.send(vec![self.request(env, id, shape)]);
     }
 
-    fn enqueue_or_reject(&self, env: &Env, id: u32, shape: Result<Shape, LayerError>) {
+    fn request(&self, env: &Env, id: u32, shape: Shape) -> Request {
+        self.sink.begin(env);
+        let guard = CompletionGuard::new(self.sink.clone(), id);
+        Request { shape, guard }
+    }
+
+    /// The lane request for a well-formed call; a malformed one is rejected at once.
+    fn request_or_reject(
+        &self,
+        env: &Env,
+        id: u32,
+        shape: Result<Shape, LayerError>,
+    ) -> Option<Request> {
         match shape {
-            Ok(shape) => self.enqueue(env, id, shape),
+            Ok(shape) => Some(self.request(env, id, shape)),
             Err(error) => {
                 self.sink.begin(env);
                 CompletionGuard::new(self.sink.clone(), id).finish(Err(error));
+                None
             }
+        }
+    }
+
+    fn enqueue_or_reject(&self, env: &Env, id: u32, shape: Result<Shape, LayerError>) {
+        if let Some(request) = self.request_or_reject(env, id, shape) {
+            self.lane.send(vec![request]);
         }
     }
 

@@ -9,10 +9,10 @@
 //! polled once, which hands its bytes to redis-rs' FIFO send queue, before the next
 //! batch is made; a full queue parks senders in FIFO order too.
 
-use std::sync::Arc;
-
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 
 use futures_util::future::join_all;
@@ -26,12 +26,15 @@ use tokio::sync::mpsc;
 use crate::dispatch::{CompletionGuard, Outcome};
 use crate::reply::Reply;
 
-/// Calls per pipelined write; more waiting calls form the next batch.
-const MAX_BATCH: usize = 512;
+/// JavaScript submissions (each a microtask turn's calls) taken per wake-up.
+const MAX_SUBMISSIONS: usize = 64;
 
-/// Batches on the wire at once; beyond it calls wait and leave together, so a slow
-/// server gets fewer, larger writes instead of a pile of small ones.
-const MAX_IN_FLIGHT: usize = 4;
+/// Calls per pipelined batch: replies reach JavaScript a batch at a time, so a huge
+/// submission does not wait for its last reply before its first settles.
+const CHUNK: usize = 32;
+
+/// Batches on the wire at once; beyond it calls wait and leave together.
+const MAX_IN_FLIGHT: usize = 16;
 
 pub enum Shape {
     Single(Cmd),
@@ -88,7 +91,7 @@ pub struct Request {
 }
 
 pub struct Lane {
-    sender: mpsc::UnboundedSender<Request>,
+    sender: mpsc::UnboundedSender<Vec<Request>>,
 }
 
 impl Lane {
@@ -98,36 +101,48 @@ impl Lane {
         Self { sender }
     }
 
-    pub fn send(&self, request: Request) {
-        if let Err(mpsc::error::SendError(request)) = self.sender.send(request) {
-            request.guard.finish(Err(LayerError::new(
-                ErrorCode::Closed,
-                "Redis connection is closed",
-            )));
+    /// Queues calls in order. One send per JavaScript submission: per-call sends woke
+    /// the I/O thread mid-submission, and it then fought the JS thread for the queue.
+    pub fn send(&self, requests: Vec<Request>) {
+        if requests.is_empty() {
+            return;
+        }
+        if let Err(mpsc::error::SendError(requests)) = self.sender.send(requests) {
+            let error = LayerError::new(ErrorCode::Closed, "Redis connection is closed");
+            fail_all(requests, &error);
         }
     }
 }
 
-async fn drive(mut receiver: mpsc::UnboundedReceiver<Request>, connection: ManagedConnection) {
+async fn drive(mut receiver: mpsc::UnboundedReceiver<Vec<Request>>, connection: ManagedConnection) {
     let mut in_flight = FuturesUnordered::new();
+    let mut submissions = Vec::new();
+    let mut waiting: VecDeque<Request> = VecDeque::new();
     loop {
-        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while !waiting.is_empty() && in_flight.len() < MAX_IN_FLIGHT {
+            let take = waiting.len().min(CHUNK);
+            let batch: Vec<Request> = waiting.drain(..take).collect();
+            let mut running: Pin<Box<dyn Future<Output = ()> + Send + '_>> =
+                Box::pin(run_batch(&connection, batch));
+            // The first poll queues the batch's write; only then may the next batch start.
+            let started =
+                std::future::poll_fn(|context| Poll::Ready(running.as_mut().poll(context)));
+            if started.await.is_pending() {
+                in_flight.push(running);
+            }
+        }
         tokio::select! {
             biased;
-            Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
-            received = receiver.recv_many(&mut batch, MAX_BATCH), if in_flight.len() < MAX_IN_FLIGHT => {
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+            received = receiver.recv_many(&mut submissions, MAX_SUBMISSIONS), if waiting.is_empty() => {
                 if received == 0 {
                     while in_flight.next().await.is_some() {}
                     return;
                 }
+                for submission in submissions.drain(..) {
+                    waiting.extend(submission);
+                }
             }
-        }
-        let mut running: Pin<Box<dyn Future<Output = ()> + Send + '_>> =
-            Box::pin(run_batch(&connection, batch));
-        // The first poll queues the batch's write; only then may the next batch start.
-        let started = std::future::poll_fn(|context| Poll::Ready(running.as_mut().poll(context)));
-        if started.await.is_pending() {
-            in_flight.push(running);
         }
     }
 }

@@ -157,8 +157,7 @@ export class SessionService {
   async getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
     requireString(sessionId, 'sessionId');
     try {
-      const merged = await this.merge(sessionId, { lastActivity: new Date() });
-      return merged === null ? null : parseSession<T>(merged, sessionId);
+      return await this.merge<T>(sessionId, { lastActivity: new Date() });
     } catch (error) {
       log('error', 'Session get error', { sessionId, ...describeError(error) });
       return null;
@@ -232,7 +231,7 @@ export class SessionService {
       [CacheKeys.session(sessionId)],
       [String(SESSION_TTL_MS)],
     );
-    if (done === 1) this.keepIndex(owner);
+    if (done === 1) this.keepIndex(owner === null ? undefined : parseOwner(owner));
     return done === 1;
   }
 
@@ -375,18 +374,21 @@ export class SessionService {
   }
 
   /** The merged text, or null when there is no (usable) session. */
-  private async merge(sessionId: string, updates: Record<string, unknown>): Promise<string | null> {
+  /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
+  private async merge<T>(sessionId: string, updates: Record<string, unknown>): Promise<T | null> {
     const pairs: string[] = [];
     for (const [field, value] of Object.entries(updates)) pairs.push(raw(field), raw(value));
     const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
     const keys = [CacheKeys.session(sessionId)];
     const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
-    let reply = await runScript<[number, string?, (string | null)?]>(this.connection, scripts.merge, keys, args);
+    let reply = await runScript<[number, string?]>(this.connection, scripts.merge, keys, args);
     if (reply[0] === NEEDS_FULL_MERGE) reply = await runScript(this.connection, scripts.mergeFull, keys, args);
     switch (reply[0]) {
-      case 1:
-        this.keepIndex(reply[2] ?? null);
-        return reply[1] ?? null;
+      case 1: {
+        const session = parseSession<T>(reply[1] ?? '', sessionId);
+        this.keepIndex(ownerOfRecord(session));
+        return session;
+      }
       case -1:
         log('warn', 'Session is not a JSON object, treated as missing', { sessionId });
         return null;
@@ -398,8 +400,7 @@ export class SessionService {
   }
 
   /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
-  private keepIndex(ownerJson: string | null): void {
-    const userId = ownerJson === null ? undefined : parseOwner(ownerJson);
+  private keepIndex(userId: string | undefined): void {
     if (userId === undefined) return;
     const now = Date.now();
     if (now - (this.indexBumped.get(userId) ?? 0) < INDEX_BUMP_EVERY_MS) return;
@@ -444,11 +445,14 @@ function parseOwner(json: string): string | undefined {
   }
 }
 
+function ownerOfRecord(session: unknown): string | undefined {
+  const userId = (session as { userId?: unknown } | null)?.userId;
+  return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+}
+
 function storedOwner(text: string): string | undefined {
   try {
-    const value = JSON.parse(text) as { userId?: unknown } | null;
-    const userId = value?.userId;
-    return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+    return ownerOfRecord(JSON.parse(text));
   } catch {
     return undefined;
   }

@@ -219,7 +219,8 @@ return {1, merged, owner or false}
 
 /**
  * SESSION_MERGE_FULL's common case at a fraction of its cost: members spliced in place
- * (getSession's lastActivity, plain updates). Same KEYS, ARGV and replies, plus {-3}
+ * (getSession's lastActivity, plain updates). Same KEYS, ARGV and replies but for the
+ * owner, which the caller reads from the merged text it parses anyway, plus {-3}
  * when the text or the update needs the full script (escapes before a key, a removal,
  * an owner check), which the caller then runs.
  */
@@ -227,12 +228,11 @@ export const SESSION_MERGE = `${JSON_SPLICE}
 if ARGV[2] ~= '' then return {-3} end
 local text = redis.call('GET', KEYS[1])
 if not text then return {0} end
-local at, from, to = find_member(text, '"userId"')
-if not at or at == 0 then return {-3} end
+if string.byte(text, 1) ~= 123 then return {-3} end
 local merged = quick_merge(text, ARGV, 3)
 if not merged then return {-3} end
 redis.call('SET', KEYS[1], merged, 'PX', ARGV[1])
-return {1, merged, string.sub(text, from, to)}
+return {1, merged}
 `;
 
 /** KEYS: session. ARGV: ttlMs. Slides an existing, expiring session. Reply: {1, userId} | {0}. */
