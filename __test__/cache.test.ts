@@ -120,6 +120,21 @@ describe('CacheService key operations', () => {
     expect(await cache.mget([])).toEqual([]);
   });
 
+  it('mget keeps each value to its own key when stored texts are fragments that would join into valid JSON', async () => {
+    const texts = ['[1', '2]', '3,4', ' "padded" ', '"\\ud800"', '{"deep":'.repeat(200) + '1' + '}'.repeat(200), 'é"'];
+    texts.forEach((text, i) => server.cli('SET', `${p}frag${i}`, text));
+    const keys = texts.map((_, i) => `${p}frag${i}`);
+    const expected = texts.map((text) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return null;
+      }
+    });
+    await cache.set(`${p}frag-ok`, { n: 1 });
+    expect(await cache.mget([...keys, `${p}frag-ok`])).toEqual([...expected, { n: 1 }]);
+  });
+
   it('mset with a TTL writes every key with its TTL in one MULTI/EXEC transaction', async () => {
     const before = commandCalls('exec');
     const pairs: Record<string, unknown> = {};

@@ -70,8 +70,30 @@ class CacheService {
         }
         if (list.length === 0)
             return Promise.resolve([]);
+        const client = this.client('Cache mget error', { keys: list.length });
         const misses = () => list.map(() => null);
-        return this.command('Cache mget error', { keys: list.length }, () => ['MGET', ...list], (replies) => replies.map((reply, i) => parseOrMiss(reply, list[i])), misses());
+        if (!client)
+            return Promise.resolve(misses());
+        const { dispatcher } = client;
+        return dispatcher.run((id) => dispatcher.native.jsonArray(id, ['MGET', ...list]), ([text, unchecked]) => {
+            let values;
+            try {
+                values = JSON.parse(text);
+            }
+            catch (error) {
+                // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
+                (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
+                return misses();
+            }
+            for (let i = 0; i < unchecked.length; i += 2) {
+                const index = unchecked[i];
+                values[index] = parseOrMiss(unchecked[i + 1], list[index]);
+            }
+            return values;
+        }, (error) => {
+            (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
+            return misses();
+        });
     }
     /** Writes all pairs; with a TTL, atomically (MULTI/EXEC of SET … EX), so no key is ever left without one. */
     mset(keyValuePairs, ttlSeconds) {

@@ -20,6 +20,8 @@ export declare class NativeQueue {
     get(id: number, key: string): void;
     set(id: number, key: string, value: string, ttlSeconds?: number | null): void;
     command(id: number, args: string[]): void;
+    /** An MGET answered as `[arrayText, [index, raw, ...]]` (src/json_array.rs). */
+    jsonArray(id: number, args: string[]): void;
     pipeline(id: number, commands: string[][], atomic: boolean): void;
     script(id: number, handle: number, keys: string[], args: string[]): void;
     connect(id: number): void;

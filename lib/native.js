@@ -13,6 +13,7 @@ const SET = 1;
 const COMMAND = 2;
 const PIPELINE = 3;
 const SCRIPT = 4;
+const JSON_ARRAY = 5;
 /**
  * The native socket's operations, queued in call order and handed to native code
  * once per microtask turn as one flat array: one crossing for every command of the
@@ -43,6 +44,11 @@ class NativeQueue {
     }
     command(id, args) {
         this.ops.push(COMMAND, id, args);
+        this.schedule();
+    }
+    /** An MGET answered as `[arrayText, [index, raw, ...]]` (src/json_array.rs). */
+    jsonArray(id, args) {
+        this.ops.push(JSON_ARRAY, id, args);
         this.schedule();
     }
     pipeline(id, commands, atomic) {
@@ -192,7 +198,7 @@ class Dispatcher {
     }
 }
 exports.Dispatcher = Dispatcher;
-const FIELDS = [1, 3, 1, 2, 3];
+const FIELDS = [1, 3, 1, 2, 3, 1];
 function batchIds(ops) {
     const ids = [];
     for (let i = 0; i < ops.length; i += 2 + (FIELDS[ops[i]] ?? ops.length))

@@ -11,7 +11,7 @@ use napi::sys;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use redis::{RedisResult, Value};
+use redis::{Cmd, RedisResult, Value};
 use redis_layer_core::managed::EventSink;
 use redis_layer_core::scan;
 use redis_layer_core::{
@@ -181,7 +181,8 @@ impl NativeClient {
                     let shape = ttl.and_then(|ttl| records.command(&["SET"], &[at, at + 1], ttl));
                     (shape, 3)
                 }
-                Some(Kind::Command) => (records.command_array(at), 1),
+                Some(Kind::Command) => (records.command_array(at).map(Shape::Single), 1),
+                Some(Kind::JsonArray) => (records.command_array(at).map(Shape::JsonArray), 1),
                 Some(Kind::Pipeline) => {
                     let shape = (|| {
                         let commands: Vec<Vec<String>> = records.get(at)?;
@@ -284,6 +285,7 @@ enum Kind {
     Command,
     Pipeline,
     Script,
+    JsonArray,
 }
 
 impl Kind {
@@ -294,6 +296,7 @@ impl Kind {
             2 => Kind::Command,
             3 => Kind::Pipeline,
             4 => Kind::Script,
+            5 => Kind::JsonArray,
             _ => return None,
         })
     }
@@ -358,7 +361,7 @@ impl Records {
     }
 
     /// A command given as one `[name, ...args]` array at `index`.
-    fn command_array(&self, index: u32) -> Result<Shape, LayerError> {
+    fn command_array(&self, index: u32) -> Result<Cmd, LayerError> {
         let array = self.element(self.array, index)?;
         let mut length = 0;
         // SAFETY: as in `element`.
@@ -372,7 +375,7 @@ impl Records {
         let values = (0..length)
             .map(|i| self.element(array, i))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Shape::Single(self.build(&[], &values)?))
+        self.build(&[], &values)
     }
 
     fn build(&self, prefix: &[&str], values: &[sys::napi_value]) -> Result<redis::Cmd, LayerError> {

@@ -38,6 +38,8 @@ const MAX_IN_FLIGHT: usize = 16;
 
 pub enum Shape {
     Single(Cmd),
+    /// An MGET whose values come back as one JSON array text (see `json_array`).
+    JsonArray(Cmd),
     Pipeline(Vec<Cmd>),
     Transaction(Vec<Cmd>),
     Script {
@@ -50,7 +52,7 @@ pub enum Shape {
 impl Shape {
     fn reply_count(&self) -> usize {
         match self {
-            Shape::Single(_) | Shape::Script { .. } => 1,
+            Shape::Single(_) | Shape::JsonArray(_) | Shape::Script { .. } => 1,
             Shape::Pipeline(commands) => commands.len(),
             // MULTI and EXEC answer too.
             Shape::Transaction(commands) => commands.len() + 2,
@@ -59,7 +61,7 @@ impl Shape {
 
     fn pack_into(&self, pipe: &mut Pipeline) {
         match self {
-            Shape::Single(command) => {
+            Shape::Single(command) | Shape::JsonArray(command) => {
                 pipe.add_command(command.clone());
             }
             Shape::Pipeline(commands) => {
@@ -200,6 +202,7 @@ fn settle(
     let Request { shape, guard } = request;
     match shape {
         Shape::Single(_) => guard.finish(single(replies.next(), connection)),
+        Shape::JsonArray(_) => guard.finish(json(single_value(replies.next(), connection))),
         Shape::Pipeline(commands) => {
             let list = replies.take(commands.len()).map(Reply::from).collect();
             guard.finish(Ok(Reply::List(list)));
@@ -231,18 +234,26 @@ fn settle(
 }
 
 fn single(reply: Option<Value>, connection: &ManagedConnection) -> Outcome {
+    single_value(reply, connection).map(Reply::from)
+}
+
+fn single_value(reply: Option<Value>, connection: &ManagedConnection) -> Result<Value, LayerError> {
     match reply {
         Some(Value::ServerError(error)) => {
             let error = LayerError::from_server(&error);
             connection.notice(&error);
             Err(error)
         }
-        Some(value) => Ok(Reply::from(value)),
+        Some(value) => Ok(value),
         None => Err(LayerError::new(
             ErrorCode::Protocol,
             "missing reply from Redis",
         )),
     }
+}
+
+fn json(reply: Result<Value, LayerError>) -> Outcome {
+    reply.map(crate::json_array::json_array)
 }
 
 /// A cluster pipeline must stay within one slot (redis-rs routes it by its first
@@ -261,6 +272,7 @@ async fn run_in_cluster(connection: &ManagedConnection, request: Request) {
     let Request { shape, guard } = request;
     let outcome = match shape {
         Shape::Single(command) => query(connection, command).await.map(Reply::from),
+        Shape::JsonArray(command) => json(query(connection, command).await),
         Shape::Pipeline(commands) if one_slot(&commands) => {
             // Routed as a whole by its first key, so keyless commands such as WAIT run
             // on the node that took the writes before them.

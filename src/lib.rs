@@ -4,6 +4,7 @@
 
 mod client;
 mod dispatch;
+mod json_array;
 mod lane;
 mod options;
 mod reply;

@@ -77,13 +77,31 @@ export class CacheService {
       return Promise.reject(error);
     }
     if (list.length === 0) return Promise.resolve([]);
+    const client = this.client('Cache mget error', { keys: list.length });
     const misses = () => list.map(() => null);
-    return this.command(
-      'Cache mget error',
-      { keys: list.length },
-      () => ['MGET', ...list],
-      (replies: unknown[]) => replies.map((reply, i) => parseOrMiss<T>(reply, list[i])),
-      misses(),
+    if (!client) return Promise.resolve(misses());
+    const { dispatcher } = client;
+    return dispatcher.run(
+      (id) => dispatcher.native.jsonArray(id, ['MGET', ...list]),
+      ([text, unchecked]: [string, unknown[]]) => {
+        let values: (T | null)[];
+        try {
+          values = JSON.parse(text) as (T | null)[];
+        } catch (error) {
+          // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
+          log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
+          return misses();
+        }
+        for (let i = 0; i < unchecked.length; i += 2) {
+          const index = unchecked[i] as number;
+          values[index] = parseOrMiss<T>(unchecked[i + 1], list[index]);
+        }
+        return values;
+      },
+      (error) => {
+        log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
+        return misses();
+      },
     );
   }
 

@@ -23,6 +23,7 @@ const SET = 1;
 const COMMAND = 2;
 const PIPELINE = 3;
 const SCRIPT = 4;
+const JSON_ARRAY = 5;
 
 /**
  * The native socket's operations, queued in call order and handed to native code
@@ -57,6 +58,12 @@ export class NativeQueue {
 
   command(id: number, args: string[]): void {
     this.ops.push(COMMAND, id, args);
+    this.schedule();
+  }
+
+  /** An MGET answered as `[arrayText, [index, raw, ...]]` (src/json_array.rs). */
+  jsonArray(id: number, args: string[]): void {
+    this.ops.push(JSON_ARRAY, id, args);
     this.schedule();
   }
 
@@ -228,7 +235,7 @@ export class Dispatcher {
   }
 }
 
-const FIELDS = [1, 3, 1, 2, 3];
+const FIELDS = [1, 3, 1, 2, 3, 1];
 
 function batchIds(ops: unknown[]): number[] {
   const ids: number[] = [];
