@@ -78,6 +78,39 @@ describe('MessageBroker against a shared server', () => {
     }
   });
 
+  it('writes exactly JSON.stringify({ ...message, timestamp, messageId }) for awkward messages too', async () => {
+    const channel = `${p}exact`;
+    class WithToJson {
+      type = 'classy';
+      hidden = 'not sent';
+      toJSON() {
+        return { type: this.type };
+      }
+    }
+    const messages: Array<Record<string, unknown>> = [
+      { type: 'plain', data: { when: new Date(0), list: [1, undefined] } },
+      { type: 'undefined-data', data: undefined },
+      { data: { a: 1 }, type: 'data-first', extra: 'x' },
+      new WithToJson() as unknown as Record<string, unknown>,
+      Object.assign(Object.create({ inherited: 1 }), { type: 'prototype' }),
+    ];
+    const cli = spawn('redis-cli', ['-p', String(server.port), '--raw', 'SUBSCRIBE', channel]);
+    let output = '';
+    cli.stdout.on('data', (chunk) => (output += chunk));
+    try {
+      await waitUntil(() => numsub(server, channel) === 1, 'redis-cli to subscribe');
+      for (const message of messages) await broker.publish(channel, message as never);
+      await waitUntil(() => output.split('\n').filter((line) => line.startsWith('{')).length === messages.length, 'every message');
+      const wires = output.split('\n').filter((line) => line.startsWith('{'));
+      wires.forEach((wire, i) => {
+        const { timestamp, messageId } = JSON.parse(wire);
+        expect(wire).toBe(JSON.stringify({ ...messages[i], timestamp: new Date(timestamp), messageId }));
+      });
+    } finally {
+      cli.kill();
+    }
+  });
+
   it('fans one Redis subscription out to every callback, and publish resolves to the receiver count', async () => {
     const channel = `${p}fanout`;
     expect(await broker.publish(channel, { type: 'nobody', data: null })).toBe(0);

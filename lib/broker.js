@@ -46,6 +46,38 @@ function requireCallback(value) {
     if (typeof value !== 'function')
         throw new TypeError(`callback must be a function, got ${(0, errors_1.describeType)(value)}`);
 }
+function callHandler(handler, message, channel) {
+    const onError = (error) => (0, logger_1.log)('error', 'Message handler error', { channel, ...(0, logger_1.describeError)(error) });
+    try {
+        const result = handler(message, channel);
+        if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+            result.then(undefined, onError);
+        }
+    }
+    catch (error) {
+        onError(error);
+    }
+}
+/**
+ * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy:
+ * for a plain object the two members are appended to its own text (ISO dates and
+ * message ids need no escaping). Anything else takes the spread.
+ */
+function messageText(message, messageId) {
+    const plain = !Array.isArray(message) &&
+        typeof message.toJSON !== 'function' &&
+        !Object.prototype.hasOwnProperty.call(message, 'timestamp') &&
+        !Object.prototype.hasOwnProperty.call(message, 'messageId');
+    if (plain) {
+        const body = JSON.stringify(message);
+        const stamp = `"timestamp":"${new Date().toISOString()}","messageId":"${messageId}"}`;
+        if (body === '{}')
+            return `{${stamp}`;
+        if (body.length > 2 && body.endsWith('}'))
+            return `${body.slice(0, -1)},${stamp}`;
+    }
+    return (0, json_1.toJson)({ ...message, timestamp: new Date(), messageId }, 'message');
+}
 function toDate(value) {
     return typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
 }
@@ -131,19 +163,16 @@ class MessageBroker {
             if (typeof message.type !== 'string')
                 throw new TypeError(`message.type must be a string, got ${(0, errors_1.describeType)(message.type)}`);
             messageId = nextMessageId();
-            text = (0, json_1.toJson)({ ...message, timestamp: new Date(), messageId }, 'message');
+            text = messageText(message, messageId);
             this.connection.getPublisher(); // throws "Redis not connected" before connect()
         }
         catch (error) {
             return Promise.reject(error);
         }
         return new Promise((resolve, reject) => {
-            this.outbox.push({ channel, text, resolve, reject });
+            this.outbox.push({ channel, text, messageId, resolve, reject });
             if (!this.sending)
                 this.flush();
-        }).then((receivers) => {
-            (0, logger_1.log)('debug', 'Message published', { channel, messageId });
-            return receivers;
         });
     }
     /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */
@@ -220,7 +249,13 @@ class MessageBroker {
             pipeline.publish(item.channel, item.text);
         pipeline
             .exec()
-            .then((replies) => batch.forEach((item, i) => (replies[i] instanceof Error ? item.reject(replies[i]) : item.resolve(replies[i]))), (error) => batch.forEach((item) => item.reject(error)))
+            .then((replies) => batch.forEach((item, i) => {
+            const reply = replies[i];
+            if (reply instanceof Error)
+                return item.reject(reply);
+            item.resolve(reply);
+            (0, logger_1.log)('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
+        }), (error) => batch.forEach((item) => item.reject(error)))
             .finally(() => this.flush());
     }
     /** The broker's socket, opened on first use and closed with the connection. */
@@ -281,25 +316,23 @@ class MessageBroker {
             const parsed = JSON.parse(payload);
             if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
                 throw new SyntaxError('message is not a JSON object');
+            // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
             const fields = parsed;
-            message = { ...fields, timestamp: toDate(fields.timestamp) };
+            fields.timestamp = toDate(fields.timestamp);
+            message = fields;
         }
         catch (error) {
             (0, logger_1.log)('error', 'Message parsing error', { channel, ...(0, logger_1.describeError)(error) });
             return;
         }
-        const onError = (error) => (0, logger_1.log)('error', 'Message handler error', { channel, ...(0, logger_1.describeError)(error) });
-        for (const handler of [...subscription.handlers]) {
-            try {
-                const result = handler(message, channel);
-                if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-                    result.then(undefined, onError);
-                }
-            }
-            catch (error) {
-                onError(error);
-            }
+        const { handlers } = subscription;
+        if (handlers.size === 1) {
+            callHandler(handlers.values().next().value, message, channel);
+            return;
         }
+        // A snapshot: handlers added while this message is delivered get the next one.
+        for (const handler of [...handlers])
+            callHandler(handler, message, channel);
     }
 }
 exports.MessageBroker = MessageBroker;

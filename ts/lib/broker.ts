@@ -69,6 +69,38 @@ function requireCallback(value: unknown): void {
   if (typeof value !== 'function') throw new TypeError(`callback must be a function, got ${describeType(value)}`);
 }
 
+function callHandler(handler: MessageHandler, message: Message, channel: string): void {
+  const onError = (error: unknown) => log('error', 'Message handler error', { channel, ...describeError(error) });
+  try {
+    const result = handler(message, channel);
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<void>).then === 'function') {
+      (result as PromiseLike<void>).then(undefined, onError);
+    }
+  } catch (error) {
+    onError(error);
+  }
+}
+
+/**
+ * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy:
+ * for a plain object the two members are appended to its own text (ISO dates and
+ * message ids need no escaping). Anything else takes the spread.
+ */
+function messageText(message: object, messageId: string): string {
+  const plain =
+    !Array.isArray(message) &&
+    typeof (message as { toJSON?: unknown }).toJSON !== 'function' &&
+    !Object.prototype.hasOwnProperty.call(message, 'timestamp') &&
+    !Object.prototype.hasOwnProperty.call(message, 'messageId');
+  if (plain) {
+    const body = JSON.stringify(message);
+    const stamp = `"timestamp":"${new Date().toISOString()}","messageId":"${messageId}"}`;
+    if (body === '{}') return `{${stamp}`;
+    if (body.length > 2 && body.endsWith('}')) return `${body.slice(0, -1)},${stamp}`;
+  }
+  return toJson({ ...message, timestamp: new Date(), messageId }, 'message');
+}
+
 function toDate(value: unknown): Date {
   return typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
 }
@@ -128,6 +160,7 @@ type Kind = 'channel' | 'pattern';
 interface Outgoing {
   channel: string;
   text: string;
+  messageId: string;
   resolve(receivers: number): void;
   reject(error: Error): void;
 }
@@ -181,17 +214,14 @@ export class MessageBroker {
       }
       if (typeof message.type !== 'string') throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
       messageId = nextMessageId();
-      text = toJson({ ...message, timestamp: new Date(), messageId }, 'message');
+      text = messageText(message, messageId);
       this.connection.getPublisher(); // throws "Redis not connected" before connect()
     } catch (error) {
       return Promise.reject(error);
     }
     return new Promise<number>((resolve, reject) => {
-      this.outbox.push({ channel, text, resolve, reject });
+      this.outbox.push({ channel, text, messageId, resolve, reject });
       if (!this.sending) this.flush();
-    }).then((receivers) => {
-      log('debug', 'Message published', { channel, messageId });
-      return receivers;
     });
   }
 
@@ -265,7 +295,12 @@ export class MessageBroker {
       .exec()
       .then(
         (replies) =>
-          batch.forEach((item, i) => (replies[i] instanceof Error ? item.reject(replies[i] as Error) : item.resolve(replies[i] as number))),
+          batch.forEach((item, i) => {
+            const reply = replies[i];
+            if (reply instanceof Error) return item.reject(reply);
+            item.resolve(reply as number);
+            log('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
+          }),
         (error: Error) => batch.forEach((item) => item.reject(error)),
       )
       .finally(() => this.flush());
@@ -328,23 +363,21 @@ export class MessageBroker {
     try {
       const parsed: unknown = JSON.parse(payload);
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('message is not a JSON object');
+      // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
       const fields = parsed as Record<string, unknown>;
-      message = { ...fields, timestamp: toDate(fields.timestamp) } as Message;
+      fields.timestamp = toDate(fields.timestamp);
+      message = fields as unknown as Message;
     } catch (error) {
       log('error', 'Message parsing error', { channel, ...describeError(error) });
       return;
     }
-    const onError = (error: unknown) => log('error', 'Message handler error', { channel, ...describeError(error) });
-    for (const handler of [...subscription.handlers]) {
-      try {
-        const result = handler(message, channel);
-        if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<void>).then === 'function') {
-          (result as PromiseLike<void>).then(undefined, onError);
-        }
-      } catch (error) {
-        onError(error);
-      }
+    const { handlers } = subscription;
+    if (handlers.size === 1) {
+      callHandler(handlers.values().next().value as MessageHandler, message, channel);
+      return;
     }
+    // A snapshot: handlers added while this message is delivered get the next one.
+    for (const handler of [...handlers]) callHandler(handler, message, channel);
   }
 }
 
