@@ -107,6 +107,8 @@ export declare class SessionService {
     /** The merged text, or null when there is no (usable) session. */
     /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
     private merge;
+    /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
+    private mergePairs;
     /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
     private keepIndex;
     /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */

@@ -73,6 +73,7 @@ function userSessionsKey(userId) {
     return (0, slot_1.sameSlotKey)(keys_1.CacheKeys.userSession(userId), ':index');
 }
 const raw = (value) => JSON.stringify(value) ?? '';
+const LAST_ACTIVITY_KEY = raw('lastActivity');
 class SessionService {
     connection;
     indexBumped = new Map();
@@ -127,7 +128,8 @@ class SessionService {
     async getSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         try {
-            return await this.merge(sessionId, { lastActivity: new Date() });
+            // What raw() makes of { lastActivity: new Date() }, without JSON.stringify's toJSON walk.
+            return await this.mergePairs(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
         }
         catch (error) {
             (0, logger_1.log)('error', 'Session get error', { sessionId, ...(0, logger_1.describeError)(error) });
@@ -343,11 +345,15 @@ class SessionService {
     }
     /** The merged text, or null when there is no (usable) session. */
     /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
-    async merge(sessionId, updates) {
+    merge(sessionId, updates) {
         const pairs = [];
         for (const [field, value] of Object.entries(updates))
             pairs.push(raw(field), raw(value));
         const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
+        return this.mergePairs(sessionId, newOwner, pairs);
+    }
+    /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
+    async mergePairs(sessionId, newOwner, pairs) {
         const keys = [keys_1.CacheKeys.session(sessionId)];
         const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
         let reply = await (0, run_1.runScript)(this.connection, scripts.merge, keys, args);

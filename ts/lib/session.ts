@@ -75,6 +75,7 @@ interface Snapshot {
 type Taken = { state: 0 } | { state: 1 } | Snapshot;
 
 const raw = (value: unknown): string => JSON.stringify(value) ?? '';
+const LAST_ACTIVITY_KEY = raw('lastActivity');
 
 /**
  * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
@@ -157,7 +158,8 @@ export class SessionService {
   async getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
     requireString(sessionId, 'sessionId');
     try {
-      return await this.merge<T>(sessionId, { lastActivity: new Date() });
+      // What raw() makes of { lastActivity: new Date() }, without JSON.stringify's toJSON walk.
+      return await this.mergePairs<T>(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
     } catch (error) {
       log('error', 'Session get error', { sessionId, ...describeError(error) });
       return null;
@@ -375,10 +377,15 @@ export class SessionService {
 
   /** The merged text, or null when there is no (usable) session. */
   /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
-  private async merge<T>(sessionId: string, updates: Record<string, unknown>): Promise<T | null> {
+  private merge<T>(sessionId: string, updates: Record<string, unknown>): Promise<T | null> {
     const pairs: string[] = [];
     for (const [field, value] of Object.entries(updates)) pairs.push(raw(field), raw(value));
     const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
+    return this.mergePairs<T>(sessionId, newOwner, pairs);
+  }
+
+  /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
+  private async mergePairs<T>(sessionId: string, newOwner: string, pairs: string[]): Promise<T | null> {
     const keys = [CacheKeys.session(sessionId)];
     const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
     let reply = await runScript<[number, string?]>(this.connection, scripts.merge, keys, args);
