@@ -73,6 +73,17 @@ describe('RateLimiter sliding log', () => {
     expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 3 })).toMatchObject({ allowed: false, remaining: 0 });
   });
 
+  it('with maxRequests 1, a denied call waits for the one entry, not a whole window from now', async () => {
+    const id = who();
+    const config = { windowMs: 2_000, maxRequests: 1 };
+    const first = await limiter.checkLimit(id, 'api', config);
+    await sleep(500);
+    const denied = await limiter.checkLimit(id, 'api', config);
+    expect(denied.allowed).toBe(false);
+    expect(denied.resetTime).toBe(first.resetTime);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(1_600);
+  });
+
   it('replaces a key of another type instead of failing', async () => {
     const id = who();
     server.cli('SET', `rate_limit:api:${id}`, 'not a sorted set');

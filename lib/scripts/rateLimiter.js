@@ -40,7 +40,7 @@ if count < max then
   allowed = 1
 end
 local oldest = now
-if count > 1 then oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) end
+if allowed == 0 or count > 1 then oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) end
 return {allowed, count, oldest, now}
 `;
 /**
