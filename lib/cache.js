@@ -72,6 +72,10 @@ class CacheService {
             return Promise.resolve([]);
         const client = this.client('Cache mget error', { keys: list.length });
         const misses = () => list.map(() => null);
+        const fail = (error) => {
+            (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
+            return misses();
+        };
         if (!client)
             return Promise.resolve(misses());
         const { dispatcher } = client;
@@ -82,18 +86,14 @@ class CacheService {
             }
             catch (error) {
                 // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
-                (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
-                return misses();
+                return fail(error);
             }
             for (let i = 0; i < unchecked.length; i += 2) {
                 const index = unchecked[i];
                 values[index] = parseOrMiss(unchecked[i + 1], list[index]);
             }
             return values;
-        }, (error) => {
-            (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
-            return misses();
-        });
+        }, fail);
     }
     /** Writes all pairs; with a TTL, atomically (MULTI/EXEC of SET … EX), so no key is ever left without one. */
     mset(keyValuePairs, ttlSeconds) {

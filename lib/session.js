@@ -415,18 +415,20 @@ function ownerOf(data, name) {
     return userId;
 }
 /** A JSON scalar (string or number) as the id string it names. */
+/** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
+function idText(value) {
+    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
 function parseOwner(json) {
     try {
-        const value = JSON.parse(json);
-        return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+        return idText(JSON.parse(json));
     }
     catch {
         return undefined;
     }
 }
 function ownerOfRecord(session) {
-    const userId = session?.userId;
-    return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+    return idText(session?.userId);
 }
 function storedOwner(text) {
     try {

@@ -79,6 +79,10 @@ export class CacheService {
     if (list.length === 0) return Promise.resolve([]);
     const client = this.client('Cache mget error', { keys: list.length });
     const misses = () => list.map(() => null);
+    const fail = (error: unknown) => {
+      log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
+      return misses();
+    };
     if (!client) return Promise.resolve(misses());
     const { dispatcher } = client;
     return dispatcher.run(
@@ -89,8 +93,7 @@ export class CacheService {
           values = JSON.parse(text) as (T | null)[];
         } catch (error) {
           // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
-          log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
-          return misses();
+          return fail(error);
         }
         for (let i = 0; i < unchecked.length; i += 2) {
           const index = unchecked[i] as number;
@@ -98,10 +101,7 @@ export class CacheService {
         }
         return values;
       },
-      (error) => {
-        log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
-        return misses();
-      },
+      fail,
     );
   }
 

@@ -443,18 +443,21 @@ function ownerOf(data: unknown, name: string): string {
 }
 
 /** A JSON scalar (string or number) as the id string it names. */
+/** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
+function idText(value: unknown): string | undefined {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+}
+
 function parseOwner(json: string): string | undefined {
   try {
-    const value: unknown = JSON.parse(json);
-    return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
+    return idText(JSON.parse(json));
   } catch {
     return undefined;
   }
 }
 
 function ownerOfRecord(session: unknown): string | undefined {
-  const userId = (session as { userId?: unknown } | null)?.userId;
-  return typeof userId === 'string' || typeof userId === 'number' ? String(userId) : undefined;
+  return idText((session as { userId?: unknown } | null)?.userId);
 }
 
 function storedOwner(text: string): string | undefined {

@@ -15,6 +15,18 @@
 const SERVER_NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- The script's first call on KEYS[1]. A key of another type is dropped and reads as
+-- missing (false); any other error (OOM, say) stops the script with the key intact.
+local function first_call(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then
+    if not string.find(reply.err, 'WRONGTYPE', 1, true) then error(reply) end
+    redis.call('DEL', KEYS[1])
+    return false
+  end
+  return reply
+end
 `;
 
 /**
@@ -25,8 +37,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 export const SLIDING_LOG = `${SERVER_NOW}
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
-local trimmed = redis.pcall('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if type(trimmed) == 'table' and trimmed.err then redis.call('DEL', KEYS[1]) end
+first_call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 local count = redis.call('ZCARD', KEYS[1])
 local allowed = 0
 if count < max then
@@ -52,12 +63,7 @@ export const GCRA = `${SERVER_NOW}
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
 local interval = window / max
-local stored = redis.pcall('GET', KEYS[1])
-if type(stored) == 'table' and stored.err then
-  redis.call('DEL', KEYS[1])
-  stored = false
-end
-local tat = tonumber(stored or '') or now
+local tat = tonumber(first_call('GET', KEYS[1]) or '') or now
 if tat < now then tat = now end
 local allowed = 0
 -- A thousandth of a millisecond of slack absorbs the rounding of the stored TAT.
