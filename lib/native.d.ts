@@ -4,15 +4,16 @@ export type { NativeOptions };
 export declare const registerScript: (source: string) => number;
 /**
  * The native socket's operations, queued in call order and handed to native code
- * once per microtask turn as one flat array: one crossing for every command of the
- * turn instead of one each. Operations that are not commands on the socket's lane
- * (connect, scanDelete, close) first send what is queued, so nothing overtakes.
+ * once per microtask turn (or every SLICE calls) as one flat array: one crossing for
+ * many commands instead of one each. Operations that are not commands on the socket's
+ * lane (connect, scanDelete, close) first send what is queued, so nothing overtakes.
  */
 export declare class NativeQueue {
     private readonly client;
     private readonly onFlushError;
     private ops;
     private scheduled;
+    private queued;
     private readonly flushNow;
     /** @internal */
     constructor(client: NativeClientHandle, onFlushError: (ops: unknown[], error: unknown) => void);

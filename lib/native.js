@@ -15,16 +15,25 @@ const PIPELINE = 3;
 const SCRIPT = 4;
 const JSON_ARRAY = 5;
 /**
+ * Calls sent together at most. Many callers resumed by one batch of replies would
+ * otherwise all queue up before the first is sent, and Redis would sit idle while this
+ * thread runs them, then this thread while Redis answers: slices let the two overlap
+ * (measured: +40% checkLimit, +70% getSession at 64 callers on 2 cores; 8 was worse,
+ * 32 no better).
+ */
+const SLICE = 16;
+/**
  * The native socket's operations, queued in call order and handed to native code
- * once per microtask turn as one flat array: one crossing for every command of the
- * turn instead of one each. Operations that are not commands on the socket's lane
- * (connect, scanDelete, close) first send what is queued, so nothing overtakes.
+ * once per microtask turn (or every SLICE calls) as one flat array: one crossing for
+ * many commands instead of one each. Operations that are not commands on the socket's
+ * lane (connect, scanDelete, close) first send what is queued, so nothing overtakes.
  */
 class NativeQueue {
     client;
     onFlushError;
     ops = [];
     scheduled = false;
+    queued = 0;
     flushNow = () => this.flush();
     /** @internal */
     constructor(client, onFlushError) {
@@ -78,6 +87,7 @@ class NativeQueue {
     /** Sends everything queued now. */
     flush() {
         this.scheduled = false;
+        this.queued = 0;
         if (this.ops.length === 0)
             return;
         const ops = this.ops;
@@ -90,6 +100,10 @@ class NativeQueue {
         }
     }
     schedule() {
+        if (++this.queued >= SLICE) {
+            this.flush();
+            return;
+        }
         if (this.scheduled)
             return;
         this.scheduled = true;
