@@ -3,6 +3,7 @@ Object.defineProperty(exports, "__esModule", { value: true });
 exports.Dispatcher = exports.NativeQueue = exports.registerScript = void 0;
 const errors_1 = require("./errors");
 const logger_1 = require("./logger");
+const pending_1 = require("./pending");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding = require('../binding.js');
 exports.registerScript = binding.registerScript;
@@ -118,7 +119,7 @@ exports.NativeQueue = NativeQueue;
  */
 class Dispatcher {
     native;
-    pending = new Map();
+    pending = new pending_1.PendingTable();
     nextId = 1;
     constructor(options, role) {
         const client = new binding.NativeClient(options, (batch) => this.settle(batch), ([level, message]) => (0, logger_1.log)(level, message, { role }));
@@ -132,12 +133,12 @@ class Dispatcher {
         const id = this.nextId;
         this.nextId = id === MAX_ID ? 1 : id + 1;
         return new Promise((resolve, reject) => {
-            this.pending.set(id, { resolve: resolve, reject, map, recover });
+            this.pending.add({ id, resolve: resolve, reject, map, recover });
             try {
                 submit(id);
             }
             catch (error) {
-                this.pending.delete(id);
+                this.pending.take(id);
                 reject((0, errors_1.fromNative)(error));
             }
         });
@@ -170,27 +171,24 @@ class Dispatcher {
     }
     track(id, map, recover) {
         return new Promise((resolve, reject) => {
-            this.pending.set(id, { resolve: resolve, reject, map, recover });
+            this.pending.add({ id, resolve: resolve, reject, map, recover });
         });
     }
     /** A batch native code refused as a whole (a bug, not a Redis error): fail its calls. */
     failBatch(ops, error) {
         const failure = (0, errors_1.fromNative)(error);
         for (const id of batchIds(ops)) {
-            const entry = this.pending.get(id);
+            const entry = this.pending.take(id);
             if (entry === undefined)
                 continue;
-            this.pending.delete(id);
             entry.reject(failure);
         }
     }
     settle([ids, failed, payloads]) {
         for (let i = 0; i < ids.length; i++) {
-            const id = ids[i];
-            const entry = this.pending.get(id);
+            const entry = this.pending.take(ids[i]);
             if (entry === undefined)
                 continue;
-            this.pending.delete(id);
             try {
                 if (failed[i] === 0) {
                     const reply = payloads[i];

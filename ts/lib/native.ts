@@ -1,6 +1,7 @@
 import type { NativeClient as NativeClientHandle, NativeOptions } from '../binding';
 import { RedisLayerError, fromNative } from './errors';
 import { log } from './logger';
+import { PendingTable } from './pending';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding: typeof import('../binding') = require('../binding.js');
@@ -8,12 +9,6 @@ const binding: typeof import('../binding') = require('../binding.js');
 export type { NativeOptions };
 export const registerScript: (source: string) => number = binding.registerScript;
 
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-  map?: (reply: any) => unknown;
-  recover?: (error: RedisLayerError) => unknown;
-}
 
 const MAX_ID = 0xffffffff;
 
@@ -139,7 +134,7 @@ export class NativeQueue {
  */
 export class Dispatcher {
   readonly native: NativeQueue;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingTable();
   private nextId = 1;
 
   constructor(options: NativeOptions, role: string) {
@@ -163,11 +158,11 @@ export class Dispatcher {
     const id = this.nextId;
     this.nextId = id === MAX_ID ? 1 : id + 1;
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, map, recover });
+      this.pending.add({ id, resolve: resolve as (v: unknown) => void, reject, map, recover });
       try {
         submit(id);
       } catch (error) {
-        this.pending.delete(id);
+        this.pending.take(id);
         reject(fromNative(error));
       }
     });
@@ -212,7 +207,7 @@ export class Dispatcher {
 
   private track<T>(id: number, map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, map, recover });
+      this.pending.add({ id, resolve: resolve as (v: unknown) => void, reject, map, recover });
     });
   }
 
@@ -220,19 +215,16 @@ export class Dispatcher {
   private failBatch(ops: unknown[], error: unknown): void {
     const failure = fromNative(error);
     for (const id of batchIds(ops)) {
-      const entry = this.pending.get(id);
+      const entry = this.pending.take(id);
       if (entry === undefined) continue;
-      this.pending.delete(id);
       entry.reject(failure);
     }
   }
 
   private settle([ids, failed, payloads]: [Uint32Array, Uint8Array, unknown[]]): void {
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      const entry = this.pending.get(id);
+      const entry = this.pending.take(ids[i]);
       if (entry === undefined) continue;
-      this.pending.delete(id);
       try {
         if (failed[i] === 0) {
           const reply = payloads[i];
