@@ -176,9 +176,13 @@ class CacheService {
         catch (error) {
             return Promise.reject(error);
         }
-        const running = this.loading.get(key);
+        const running = this.loading.get(key)?.flight;
         if (running)
             return running;
+        // The map holds a holder that forgets the flight when it lands: a churning Map's
+        // rehashed-away stores keep pointing at old entries (see PendingTable), and through
+        // the promise they would keep every loaded value alive until the next full GC.
+        const holder = {};
         const flight = (async () => {
             const cached = await this.get(key);
             if (cached !== null)
@@ -186,8 +190,12 @@ class CacheService {
             const value = await loader();
             await this.set(key, value, ttlSeconds);
             return value;
-        })().finally(() => this.loading.delete(key));
-        this.loading.set(key, flight);
+        })().finally(() => {
+            holder.flight = undefined;
+            this.loading.delete(key);
+        });
+        holder.flight = flight;
+        this.loading.set(key, holder);
         return flight;
     }
     /** @internal The command client, or null (logged) while not connected. */

@@ -10,7 +10,7 @@ import { describeError, log } from './logger';
  */
 export class CacheService {
   private readonly connection: RedisConnection;
-  private readonly loading = new Map<string, Promise<unknown>>();
+  private readonly loading = new Map<string, { flight?: Promise<unknown> }>();
 
   constructor(connection?: RedisConnection) {
     this.connection = connection ?? redisConnection;
@@ -193,16 +193,24 @@ export class CacheService {
     } catch (error) {
       return Promise.reject(error);
     }
-    const running = this.loading.get(key);
+    const running = this.loading.get(key)?.flight;
     if (running) return running as Promise<T>;
+    // The map holds a holder that forgets the flight when it lands: a churning Map's
+    // rehashed-away stores keep pointing at old entries (see PendingTable), and through
+    // the promise they would keep every loaded value alive until the next full GC.
+    const holder: { flight?: Promise<unknown> } = {};
     const flight = (async () => {
       const cached = await this.get<T>(key);
       if (cached !== null) return cached;
       const value = await loader();
       await this.set(key, value, ttlSeconds);
       return value;
-    })().finally(() => this.loading.delete(key));
-    this.loading.set(key, flight);
+    })().finally(() => {
+      holder.flight = undefined;
+      this.loading.delete(key);
+    });
+    holder.flight = flight;
+    this.loading.set(key, holder);
     return flight;
   }
 
