@@ -274,6 +274,7 @@ pub struct CompletionGuard {
 
 impl CompletionGuard {
     pub fn new<B: ToNapiValue + 'static>(sink: Arc<CompletionSink<B>>, id: u32) -> Self {
+        crate::busy_poll::call_started();
         Self {
             sink,
             id,
@@ -289,6 +290,7 @@ impl CompletionGuard {
 
 impl Drop for CompletionGuard {
     fn drop(&mut self) {
+        crate::busy_poll::call_settled();
         if !self.finished {
             self.sink.complete(
                 self.id,

@@ -98,6 +98,7 @@ pub struct Lane {
 
 impl Lane {
     pub fn start(connection: ManagedConnection) -> Self {
+        crate::busy_poll::start();
         let (sender, receiver) = mpsc::unbounded_channel();
         napi::bindgen_prelude::spawn(drive(receiver, connection));
         Self { sender }

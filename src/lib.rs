@@ -2,6 +2,7 @@
 //! realm-correct errors; this crate owns sockets, reconnection, pipelining and scripts.
 //! One module per concern; `lib.rs` only wires them together.
 
+mod busy_poll;
 mod client;
 mod dispatch;
 mod json_array;
