@@ -9,8 +9,8 @@
 //! the thread busy anyway, and spinning would take the CPU redis-server and the JS
 //! thread need.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Once, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use tokio::sync::Notify;
@@ -31,7 +31,9 @@ static LAST_CHANGE: AtomicU64 = AtomicU64::new(0);
 static BUSY_UNTIL: AtomicU64 = AtomicU64::new(0);
 static WAKE: Notify = Notify::const_new();
 static EPOCH: OnceLock<Instant> = OnceLock::new();
-static START: Once = Once::new();
+/// Whether a poller task is alive; it clears this when dropped, as when napi-rs shuts
+/// its runtime down after the last environment exits and a later one starts a new one.
+static RUNNING: AtomicBool = AtomicBool::new(false);
 
 /// The longest the I/O thread polls for one reply; 0 turns polling off.
 fn poll_us() -> u64 {
@@ -49,13 +51,24 @@ fn micros() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
-/// Starts the poller on the runtime, once per process.
+/// Starts the poller on the runtime unless one is running.
 pub fn start() {
-    START.call_once(|| {
-        if poll_us() > 0 {
-            napi::bindgen_prelude::spawn(poll_loop(poll_us()));
-        }
-    });
+    if poll_us() > 0 && !RUNNING.swap(true, Ordering::AcqRel) {
+        // Made outside the task so that a task dropped before its first poll clears it too.
+        let running = Running;
+        napi::bindgen_prelude::spawn(async move {
+            let _running = running;
+            poll_loop(poll_us()).await;
+        });
+    }
+}
+
+struct Running;
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        RUNNING.store(false, Ordering::Release);
+    }
 }
 
 pub fn call_started() {
