@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CacheService, RedisConnection } from '..';
-import { testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { sleep, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 // The I/O thread polls instead of sleeping while a lone call is in flight (src/busy_poll.rs).
 // These check what a user relies on: answers stay right and in order, a command slower than
@@ -44,9 +44,9 @@ it('settles a lone command that outlasts the polling window', async () => {
 
 it('stops polling once idle: an idle process uses next to no CPU', async () => {
   for (let i = 0; i < 200; i++) await cache.get(`${p}seq:${i % 10}`);
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await sleep(50);
   const before = process.cpuUsage();
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  await sleep(500);
   const used = process.cpuUsage(before);
   // A poller left spinning would use the whole 500 ms of a core.
   expect((used.user + used.system) / 1000).toBeLessThan(200);
