@@ -12,3 +12,7 @@ mod reply;
 mod runtime;
 mod scripts;
 mod subscriber;
+
+/// See the mimalloc line of Cargo.toml for why.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
