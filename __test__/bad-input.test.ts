@@ -44,7 +44,7 @@ type Expectation =
   | { throws: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor; names: RegExp }
   | { resolves: (value: unknown) => void };
 
-const any = <T>(value: unknown) => value as T;
+const any = (value: unknown): never => value as never;
 const bigKey = `${p}${'k'.repeat(1024 * 1024 + 10)}`;
 const huge = 'v'.repeat(64 * 1024 * 1024);
 

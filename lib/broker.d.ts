@@ -6,8 +6,12 @@ export interface Message<T = any> {
     timestamp: Date;
     messageId: string;
 }
-/** Gets every message of its channel (or pattern) in publish order; `channel` names where it came from. */
-export type MessageHandler<T = any> = (message: Message<T>, channel: string) => void | Promise<void>;
+/**
+ * Gets every message of its channel (or pattern) in publish order; `channel` names where it came from.
+ * Any return value is accepted, as with the seed's `=> void` (`(m) => seen.push(m)` compiles); a
+ * returned promise that rejects is logged like a throw.
+ */
+export type MessageHandler<T = any> = (message: Message<T>, channel: string) => unknown;
 export interface MessageBrokerOptions {
     /**
      * Messages held for a JavaScript thread that falls behind; past this the oldest

@@ -18,8 +18,12 @@ export interface Message<T = any> {
   messageId: string;
 }
 
-/** Gets every message of its channel (or pattern) in publish order; `channel` names where it came from. */
-export type MessageHandler<T = any> = (message: Message<T>, channel: string) => void | Promise<void>;
+/**
+ * Gets every message of its channel (or pattern) in publish order; `channel` names where it came from.
+ * Any return value is accepted, as with the seed's `=> void` (`(m) => seen.push(m)` compiles); a
+ * returned promise that rejects is logged like a throw.
+ */
+export type MessageHandler<T = any> = (message: Message<T>, channel: string) => unknown;
 
 export interface MessageBrokerOptions {
   /**
@@ -73,8 +77,8 @@ function callHandler(handler: MessageHandler, message: Message, channel: string)
   const onError = (error: unknown) => log('error', 'Message handler error', { channel, ...describeError(error) });
   try {
     const result = handler(message, channel);
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<void>).then === 'function') {
-      (result as PromiseLike<void>).then(undefined, onError);
+    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, onError);
     }
   } catch (error) {
     onError(error);
