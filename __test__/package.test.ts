@@ -99,6 +99,18 @@ main();
   expect(JSON.parse(output.trim())).toEqual({ stored: true, name: 'Packed', many: 1 });
 });
 
+it("type-checks the seed's call sites under strict: every signature, inference and Promise<void> forward", () => {
+  fs.writeFileSync(path.join(project, 'seed.ts'), seedCallSitesSource);
+  fs.writeFileSync(
+    path.join(project, 'tsconfig.seed.json'),
+    JSON.stringify({
+      compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: [], skipLibCheck: false, noEmit: true },
+      files: ['seed.ts'],
+    }),
+  );
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(project, 'tsconfig.seed.json')], project);
+});
+
 it('works from CommonJS require and from ESM import', () => {
   fs.writeFileSync(
     path.join(project, 'cjs.cjs'),
@@ -114,3 +126,198 @@ await connectRedis(); await cacheService.set('pack:esm', { via: 'esm' }); consol
   expect(JSON.parse(run(process.execPath, ['cjs.cjs'], project, env).trim())).toEqual({ via: 'cjs' });
   expect(JSON.parse(run(process.execPath, ['esm.mjs'], project, env).trim())).toEqual({ via: 'esm' });
 });
+
+/** seed.ts of the installed project: never run, only type-checked, so it needs no Redis. */
+const seedCallSitesSource = `// The seed's call sites, as the backend wrote them against its own Redis layer. Type-checked only.
+import {
+  CacheKeys, cacheService, userCacheService, postCacheService, sessionService, messageBroker, rateLimiter,
+  cacheWarmingService, redisConnection, connectRedis,
+} from 'redis-layer';
+
+// Types the backend declares itself (the seed imports User and Post and keeps the others module-private).
+interface User { id: string; name: string; email: string; friendIds: string[] }
+interface Post { id: string; authorId: string; content: string; likes: number }
+interface SessionData {
+  userId: string; email: string; username: string; role: string; permissions: string[];
+  lastActivity: Date; ipAddress: string; userAgent: string;
+}
+interface Message { type: string; data: any; timestamp: Date; messageId: string }
+interface RateLimitConfig { windowMs: number; maxRequests: number; message?: string }
+
+// The seed's public signatures, as a backend declares them for dependency injection or test doubles.
+export interface SeedServices {
+  cache: {
+    get<T>(key: string): Promise<T | null>;
+    set<T>(key: string, value: T, ttlSeconds?: number): Promise<boolean>;
+    del(key: string): Promise<boolean>;
+    exists(key: string): Promise<boolean>;
+    mget<T>(keys: string[]): Promise<(T | null)[]>;
+    mset<T>(keyValuePairs: Record<string, T>, ttlSeconds?: number): Promise<boolean>;
+    expire(key: string, ttlSeconds: number): Promise<boolean>;
+    ttl(key: string): Promise<number>;
+    flushPattern(pattern: string): Promise<number>;
+  };
+  users: {
+    getUser(userId: string): Promise<User | null>;
+    setUser(user: User): Promise<void>;
+    getUserFriends(userId: string): Promise<string[] | null>;
+    setUserFriends(userId: string, friendIds: string[]): Promise<void>;
+    getUserProfile(userId: string): Promise<User | null>;
+    setUserProfile(user: User): Promise<void>;
+    invalidateUser(userId: string): Promise<void>;
+    invalidateUserFriends(userId: string): Promise<void>;
+    warmUserCache(user: User): Promise<void>;
+  };
+  posts: {
+    getPost(postId: string): Promise<Post | null>;
+    setPost(post: Post): Promise<void>;
+    getUserFeed(userId: string, page: number): Promise<Post[] | null>;
+    setUserFeed(userId: string, page: number, posts: Post[]): Promise<void>;
+    getPostComments(postId: string): Promise<any[] | null>;
+    setPostComments(postId: string, comments: any[]): Promise<void>;
+    getPostReactions(postId: string): Promise<any[] | null>;
+    setPostReactions(postId: string, reactions: any[]): Promise<void>;
+    invalidatePost(postId: string): Promise<void>;
+    invalidateAllFeeds(): Promise<void>;
+    invalidateUserFeeds(userId: string): Promise<void>;
+    warmPostCache(post: Post): Promise<void>;
+  };
+  sessions: {
+    createSession(sessionId: string, sessionData: SessionData): Promise<void>;
+    getSession(sessionId: string): Promise<SessionData | null>;
+    updateSession(sessionId: string, updates: Partial<SessionData>): Promise<void>;
+    deleteSession(sessionId: string): Promise<void>;
+    deleteUserSessions(userId: string): Promise<void>;
+    extendSession(sessionId: string): Promise<void>;
+    getActiveSessions(userId: string): Promise<SessionData[]>;
+  };
+  broker: {
+    subscribe(channel: string, callback: (message: Message) => void): Promise<void>;
+    unsubscribe(channel: string, callback: (message: Message) => void): Promise<void>;
+    publish(channel: string, message: Omit<Message, 'timestamp' | 'messageId'>): Promise<void>;
+  };
+  limiter: {
+    checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<{ allowed: boolean; remaining: number; resetTime: number }>;
+    resetLimit(identifier: string, type: string): Promise<void>;
+  };
+  warming: {
+    warmUserCache(userIds: string[]): Promise<void>;
+    warmPostCache(postIds: string[]): Promise<void>;
+    warmPopularContent(): Promise<void>;
+    scheduleCacheWarming(): Promise<void>;
+  };
+  connection: { connect(): Promise<void>; close(): Promise<void> };
+}
+export const seedServices: SeedServices = {
+  cache: cacheService, users: userCacheService, posts: postCacheService, sessions: sessionService, broker: messageBroker,
+  limiter: rateLimiter, warming: cacheWarmingService, connection: redisConnection,
+};
+
+export function seedKeys(id: string, ids: string[]): string[] {
+  return [
+    CacheKeys.user(id), CacheKeys.userFriends(id), CacheKeys.userProfile(id), CacheKeys.userSettings(id), CacheKeys.post(id),
+    CacheKeys.postComments(id), CacheKeys.postReactions(id), CacheKeys.userFeed(id, 1), CacheKeys.session(id),
+    CacheKeys.userSession(id), CacheKeys.conversation(id), CacheKeys.conversationMessages(id, 1), CacheKeys.userNotifications(id),
+    CacheKeys.unreadCount(id), CacheKeys.searchSuggestions('q'), CacheKeys.trendingPosts(), CacheKeys.rateLimit('api', id),
+    CacheKeys.lock(id), ...ids.map(CacheKeys.post),
+  ];
+}
+
+export async function seedCache(user: User): Promise<number> {
+  const key = CacheKeys.user(user.id);
+  const stored: boolean = await cacheService.set(key, user, 3600);
+  const cached: User | null = await cacheService.get(key);
+  const unread = (await cacheService.get<number>(CacheKeys.unreadCount(user.id))) ?? 0;
+  const many: (User | null)[] = await cacheService.mget<User>([key]);
+  const all: boolean = await cacheService.mset<User>({ [key]: user }, 60);
+  if ((await cacheService.ttl(key)) > 0 && (await cacheService.exists(key))) await cacheService.expire(key, 60);
+  void [stored, cached, many, all, await cacheService.del(key)];
+  return unread + (await cacheService.flushPattern('feed:*'));
+}
+
+export async function seedUsers(user: User, ids: string[]): Promise<string | undefined> {
+  const cached: User | null = await userCacheService.getUser(user.id);
+  const profile = await userCacheService.getUserProfile<User>(user.id);
+  const friends: string[] = (await userCacheService.getUserFriends(user.id)) ?? user.friendIds;
+  await userCacheService.setUserFriends(user.id, friends);
+  await userCacheService.setUserProfile(user);
+  await userCacheService.invalidateUser(user.id);
+  await userCacheService.invalidateUserFriends(user.id);
+  await Promise.all([user].map((u) => userCacheService.warmUserCache(u)));
+  const found = await Promise.all(ids.map((id) => userCacheService.getUser<User>(id)));
+  return cached?.name ?? profile?.email ?? found[0]?.name;
+}
+// Promise<void> wrappers that forward the seed's promise.
+export async function saveUser(user: User): Promise<void> { return await userCacheService.setUser(user); }
+export const savePost = (post: Post): Promise<void> => postCacheService.setPost(post);
+
+export async function seedPosts(post: Post, userId: string): Promise<number> {
+  const cached: Post | null = await postCacheService.getPost(post.id);
+  const feed: Post[] | null = await postCacheService.getUserFeed(userId, 1);
+  await postCacheService.setUserFeed(userId, 1, feed ?? [post]);
+  const comments: any[] = (await postCacheService.getPostComments(post.id)) ?? [];
+  await postCacheService.setPostComments(post.id, comments);
+  const reactions = await postCacheService.getPostReactions(post.id);
+  await postCacheService.setPostReactions(post.id, reactions ?? [{ type: 'like', userId }]);
+  await postCacheService.invalidatePost(post.id);
+  await postCacheService.invalidateAllFeeds();
+  await postCacheService.invalidateUserFeeds(userId);
+  await postCacheService.warmPostCache(post);
+  return (cached?.likes ?? 0) + (feed?.[0]?.likes ?? 0);
+}
+
+export async function seedSessions(sessionId: string, data: SessionData): Promise<number> {
+  await sessionService.createSession(sessionId, { ...data, lastActivity: new Date() });
+  const session: SessionData | null = await sessionService.getSession(sessionId);
+  const updates: Partial<SessionData> = { role: 'admin', permissions: ['posts:delete'] };
+  await sessionService.updateSession(sessionId, updates);
+  await sessionService.extendSession(sessionId);
+  const active: SessionData[] = await sessionService.getActiveSessions(data.userId);
+  await sessionService.deleteUserSessions(data.userId);
+  return (session?.lastActivity.getTime() ?? 0) + active.length;
+}
+// Methods the seed typed Promise<void> and redis-layer resolves to a value, forwarded where void is expected.
+export async function logout(sessionId: string): Promise<void> { return await sessionService.deleteSession(sessionId); }
+export const seedVoidForwards: Array<() => Promise<void>> = [
+  () => sessionService.updateSession('s', { lastActivity: new Date() }),
+  () => sessionService.extendSession('s'),
+  () => sessionService.deleteUserSessions('u'),
+  () => rateLimiter.resetLimit('ip', 'api'),
+];
+
+export class SeedListener {
+  handled = 0;
+  private readonly handlers: Set<(message: Message) => void> = new Set();
+  private onMessage(message: Message): void { this.handled += message.timestamp.getTime(); }
+  async start(log: (text: string) => void): Promise<void> {
+    const handler = (message: Message) => log(message.type);
+    this.handlers.add(handler);
+    await messageBroker.subscribe('posts', handler);
+    await messageBroker.subscribe('posts', this.onMessage.bind(this));
+    await messageBroker.subscribe('posts', async (message) => { log(String(message.data.postId)); });
+    for (const h of this.handlers) await messageBroker.unsubscribe('posts', h);
+  }
+  notify(payload: Omit<Message, 'timestamp' | 'messageId'>): Promise<void> { return messageBroker.publish('posts', payload); }
+}
+
+const apiLimit: RateLimitConfig = { windowMs: 60_000, maxRequests: 100, message: 'Too many requests' };
+export async function seedRateLimit(ip: string): Promise<{ allowed: boolean; remaining: number; resetTime: number }> {
+  const { allowed, remaining, resetTime } = await rateLimiter.checkLimit(ip, 'api', apiLimit);
+  if (!allowed) throw new Error(apiLimit.message + ' ' + remaining + ' ' + resetTime);
+  return rateLimiter.checkLimit(ip, 'login', { windowMs: 900_000, maxRequests: 5 });
+}
+
+export async function seedStartup(ids: string[]): Promise<void> {
+  const start: () => Promise<void> = connectRedis;
+  await start();
+  await redisConnection.connect();
+  const client = redisConnection.getClient();
+  const receivers: number = await redisConnection.getPublisher().publish('posts', JSON.stringify({ type: 'ping' }));
+  void [client, redisConnection.getSubscriber(), receivers];
+  await cacheWarmingService.warmUserCache(ids);
+  await cacheWarmingService.warmPostCache(ids);
+  await cacheWarmingService.warmPopularContent();
+  await cacheWarmingService.scheduleCacheWarming();
+  await redisConnection.close();
+}
+`;

@@ -42,8 +42,8 @@ export declare class MessageBroker {
     /** Like `subscribe` for every channel matching a glob (`post:*`); the callback gets the channel too. */
     psubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void>;
     punsubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void>;
-    /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. */
-    publish<T = any>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<number>;
+    /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+    publish<T = any, R extends number | void = number>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<R>;
     /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */
     get backlog(): number;
     private add;

@@ -151,7 +151,6 @@ class MessageBroker {
     punsubscribe(pattern, callback) {
         return this.remove('pattern', pattern, callback);
     }
-    /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. */
     publish(channel, message) {
         let text;
         let messageId;

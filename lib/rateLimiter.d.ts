@@ -38,7 +38,7 @@ export declare class RateLimiter {
     private readonly connection;
     constructor(connection?: RedisConnection);
     checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult>;
-    /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). */
-    resetLimit(identifier: string, type: string): Promise<boolean>;
+    /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+    resetLimit<R extends boolean | void = boolean>(identifier: string, type: string): Promise<R>;
 }
 export declare const rateLimiter: RateLimiter;

@@ -76,7 +76,6 @@ class RateLimiter {
             (0, logger_1.log)('warn', 'Rate limit exceeded', { identifier, type, currentCount: algorithm === 'gcra' ? maxRequests : count });
         return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
     }
-    /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). */
     async resetLimit(identifier, type) {
         (0, errors_1.requireString)(identifier, 'identifier');
         (0, errors_1.requireString)(type, 'type');

@@ -67,15 +67,15 @@ export declare class SessionService {
     /**
      * Merges `updates` into the stored session (server-side, so concurrent updates keep
      * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
-     * when the session does not exist (it is never created here).
+     * when the session does not exist (it is never created here). (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
      */
-    updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean>;
-    /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
-    deleteSession(sessionId: string): Promise<boolean>;
-    /** Deletes every session of the user (all devices); resolves to how many were deleted. */
-    deleteUserSessions(userId: string): Promise<number>;
-    /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
-    extendSession(sessionId: string): Promise<boolean>;
+    updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(sessionId: string, updates: Partial<Declared<T>>): Promise<R>;
+    /** Deletes the session and forgets it in the user's index. Resolves false when there was none. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+    deleteSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
+    /** Deletes every session of the user (all devices); resolves to how many were deleted. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+    deleteUserSessions<R extends number | void = number>(userId: string): Promise<R>;
+    /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL); resolves to whether it did. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+    extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
     /**
      * Every live session of the user, newest first. Ids of sessions that expired on their
      * own are pruned from the index here. Listing does not count as activity. Redis

@@ -136,11 +136,6 @@ class SessionService {
             return null;
         }
     }
-    /**
-     * Merges `updates` into the stored session (server-side, so concurrent updates keep
-     * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
-     * when the session does not exist (it is never created here).
-     */
     async updateSession(sessionId, updates) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
@@ -151,7 +146,6 @@ class SessionService {
             await this.replicated(keys_1.CacheKeys.session(sessionId));
         return updated;
     }
-    /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
     async deleteSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const key = keys_1.CacheKeys.session(sessionId);
@@ -174,7 +168,6 @@ class SessionService {
         }
         throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
     }
-    /** Deletes every session of the user (all devices); resolves to how many were deleted. */
     async deleteUserSessions(userId) {
         (0, errors_1.requireString)(userId, 'userId');
         let deleted = 0;
@@ -196,7 +189,6 @@ class SessionService {
         (0, logger_1.log)('info', 'User sessions deleted', { userId, count: deleted });
         return deleted;
     }
-    /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
     async extendSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const [done, owner] = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);

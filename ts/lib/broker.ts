@@ -207,7 +207,8 @@ export class MessageBroker {
     return this.remove('pattern', pattern, callback as MessageHandler);
   }
 
-  /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. */
+  /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+  publish<T = any, R extends number | void = number>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<R>;
   publish<T = any>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<number> {
     let text: string;
     let messageId: string;

@@ -118,7 +118,8 @@ export class RateLimiter {
     return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
   }
 
-  /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). */
+  /** Forgets the identifier's history; resolves true when there was one (Redis trouble: logged, false). (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+  resetLimit<R extends boolean | void = boolean>(identifier: string, type: string): Promise<R>;
   async resetLimit(identifier: string, type: string): Promise<boolean> {
     requireString(identifier, 'identifier');
     requireString(type, 'type');

@@ -169,8 +169,9 @@ export class SessionService {
   /**
    * Merges `updates` into the stored session (server-side, so concurrent updates keep
    * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
-   * when the session does not exist (it is never created here).
+   * when the session does not exist (it is never created here). (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
    */
+  updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(sessionId: string, updates: Partial<Declared<T>>): Promise<R>;
   async updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean> {
     requireString(sessionId, 'sessionId');
     if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
@@ -181,7 +182,8 @@ export class SessionService {
     return updated;
   }
 
-  /** Deletes the session and forgets it in the user's index. Resolves false when there was none. */
+  /** Deletes the session and forgets it in the user's index. Resolves false when there was none. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+  deleteSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
   async deleteSession(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
     const key = CacheKeys.session(sessionId);
@@ -201,7 +203,8 @@ export class SessionService {
     throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
   }
 
-  /** Deletes every session of the user (all devices); resolves to how many were deleted. */
+  /** Deletes every session of the user (all devices); resolves to how many were deleted. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+  deleteUserSessions<R extends number | void = number>(userId: string): Promise<R>;
   async deleteUserSessions(userId: string): Promise<number> {
     requireString(userId, 'userId');
     let deleted = 0;
@@ -224,7 +227,8 @@ export class SessionService {
     return deleted;
   }
 
-  /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL). */
+  /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL); resolves to whether it did. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
+  extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
   async extendSession(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
     const [done, owner] = await runScript<[number, string | null]>(
