@@ -62,6 +62,17 @@ function glideLoads() {
   }
 }
 
+/** The long-run memory check (bench/soak.js, its own redis-server), after the timed rounds. */
+function runSoak() {
+  console.log('\nlong run: bench/soak.js');
+  return new Promise((resolve) => {
+    let result = null;
+    const child = fork(path.join(__dirname, 'soak.js'), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.on('message', (message) => (result = message));
+    child.on('exit', (code) => resolve(result ?? { failure: `bench/soak.js exited with ${code} before reporting` }));
+  });
+}
+
 async function preload(server) {
   const { createClient } = require('redis');
   const client = createClient({ url: server.url });
@@ -192,7 +203,8 @@ async function main() {
         p99: median(serverRuns.map((r) => r[test] && r[test].p99)),
       };
     }
-    const report = renderReport({ info, workloads, names, summary, serverCeiling, minutes: (Date.now() - started) / 60000 });
+    const soak = names.includes('redis-layer') && process.env.BENCH_SOAK !== '0' ? await runSoak() : null;
+    const report = renderReport({ info, workloads, names, summary, serverCeiling, soak, minutes: (Date.now() - started) / 60000 });
     fs.writeFileSync(process.env.BENCH_OUT || path.join(__dirname, 'RESULTS.md'), report);
     console.log(`\n${report}`);
   } finally {

@@ -1,7 +1,8 @@
 'use strict';
 // npm run bench:soak: 1 000 000 mixed operations on redis-layer against a private redis-server,
 // RSS sampled every 100 000. Fails (exit 1) when memory keeps climbing after warm-up: the last
-// sample above 1.3x the one at 200 000 operations.
+// sample above 1.3x the one at 200 000 operations. `npm run bench` runs it too (as a child
+// process: the result goes to bench/run.js over IPC, for bench/RESULTS.md).
 //   SOAK_OPS  total operations (default 1 000 000; samples every tenth of it)
 const path = require('node:path');
 const { startServer } = require('./lib/server');
@@ -92,15 +93,15 @@ async function main() {
     const last = samples[samples.length - 1];
     const growth = last.rssMb / base.rssMb;
     console.log(`RSS after warm-up (${base.ops} ops): ${base.rssMb.toFixed(1)} MB; at the end: ${last.rssMb.toFixed(1)} MB (x${growth.toFixed(2)}, limit x${GROWTH_LIMIT})`);
-    if (errors > 0) {
-      console.error('FAIL: operations failed during the soak');
-      process.exitCode = 1;
-    } else if (growth > GROWTH_LIMIT) {
-      console.error('FAIL: RSS keeps climbing after warm-up');
+    const failure = errors > 0 ? 'operations failed during the soak' : growth > GROWTH_LIMIT ? 'RSS keeps climbing after warm-up' : null;
+    if (failure) {
+      console.error(`FAIL: ${failure}`);
       process.exitCode = 1;
     } else {
       console.log('OK: RSS levels off');
     }
+    const result = { operations: completed, seconds, errors, samples, baseOps: base.ops, growth, growthLimit: GROWTH_LIMIT, failure };
+    if (process.send) await new Promise((resolve) => process.send(result, resolve));
   } finally {
     await connection.close();
     await server.stop();

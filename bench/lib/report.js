@@ -53,7 +53,7 @@ function workloadTable(workload, rows, names) {
   return lines.join('\n');
 }
 
-function targets(workloads, summary, names, serverCeiling) {
+function targets(workloads, summary, names, serverCeiling, soak) {
   const out = [];
   const layer = (id) => summary[id] && summary[id]['redis-layer'];
   const verdict = (ok) => (ok == null ? 'not measured' : ok ? 'met' : '**missed**');
@@ -99,10 +99,29 @@ function targets(workloads, summary, names, serverCeiling) {
       out.push([w.id, 'peak RSS ≤ node-redis', `${fmtMb(row.maxRssKb)} vs ${fmtMb(ref.maxRssKb)} MB`, verdict(row.maxRssKb <= ref.maxRssKb)]);
     }
   }
+  if (soak) {
+    const measured = soak.samples ? `×${soak.growth.toFixed(2)} after warm-up, ${soak.errors} errors` : soak.failure;
+    out.push(['long run', 'RSS levels off over 1 000 000 operations', measured, verdict(soak.samples ? !soak.failure : null)]);
+  }
   return ['| workload | target | redis-layer | verdict |', '| --- | --- | --- | --- |', ...out.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 }
 
-function renderReport({ info, workloads, names, summary, serverCeiling, minutes }) {
+/** The soak's RSS samples and its verdict: memory must level off after warm-up, not climb. */
+function longRun(soak) {
+  if (!soak.samples) return `Not measured: ${soak.failure}.`;
+  const rate = soak.seconds ? Math.round(soak.operations / soak.seconds).toLocaleString('en-US') : '—';
+  return [
+    `redis-layer alone (\`bench/soak.js\`, also \`npm run bench:soak\`): ${soak.operations.toLocaleString('en-US')} mixed operations (gets, sets with TTL, mget, exists, del, checkLimit, getSession, publish) at 64 concurrent callers, ${rate} ops/s, ${soak.errors} errors; RSS after a full GC at every tenth.`,
+    '',
+    '| operations | RSS MB | V8 heap used MB | external MB |',
+    '| ---: | ---: | ---: | ---: |',
+    ...soak.samples.map((s) => `| ${s.ops.toLocaleString('en-US')} | ${s.rssMb.toFixed(1)} | ${s.heapMb.toFixed(1)} | ${s.externalMb.toFixed(1)} |`),
+    '',
+    `At the end RSS is ×${soak.growth.toFixed(2)} the sample at ${soak.baseOps.toLocaleString('en-US')} operations (limit ×${soak.growthLimit}): ${soak.failure ? `**${soak.failure}**` : 'levels off'}.`,
+  ].join('\n');
+}
+
+function renderReport({ info, workloads, names, summary, serverCeiling, soak, minutes }) {
   const parts = [
     '# redis-layer benchmark results',
     '',
@@ -126,7 +145,8 @@ function renderReport({ info, workloads, names, summary, serverCeiling, minutes 
     '',
   ];
   for (const workload of workloads) parts.push(workloadTable(workload, summary[workload.id], names), '');
-  parts.push('## Targets (issue 6)', '', targets(workloads, summary, names, serverCeiling), '');
+  if (soak) parts.push('## Long run', '', longRun(soak), '');
+  parts.push('## Targets (issue 6)', '', targets(workloads, summary, names, serverCeiling, soak), '');
   return parts.join('\n');
 }
 
