@@ -283,22 +283,26 @@ impl CompletionGuard {
     }
 
     pub fn finish(mut self, outcome: Outcome) {
+        self.settle(outcome);
+    }
+
+    /// The call leaves the busy-poller's count before JavaScript can see its result:
+    /// counted after, a caller whose next call came first (this thread preempted in
+    /// between) looked like two concurrent calls and turned polling off for 10 ms.
+    fn settle(&mut self, outcome: Outcome) {
         self.finished = true;
+        crate::busy_poll::call_settled();
         self.sink.complete(self.id, outcome);
     }
 }
 
 impl Drop for CompletionGuard {
     fn drop(&mut self) {
-        crate::busy_poll::call_settled();
         if !self.finished {
-            self.sink.complete(
-                self.id,
-                Err(LayerError::new(
-                    ErrorCode::Internal,
-                    "redis-layer internal error: the operation panicked",
-                )),
-            );
+            self.settle(Err(LayerError::new(
+                ErrorCode::Internal,
+                "redis-layer internal error: the operation panicked",
+            )));
         }
     }
 }
