@@ -302,6 +302,38 @@ describe('process hygiene', () => {
     expect(JSON.parse(result.stdout.trim())).toEqual([{ w: true }, { w: true }]);
   });
 
+  it('survives the worker that loaded it first exiting before another worker loads it', () => {
+    // The main thread never loads the addon, so the first worker is the allocator's first thread; the
+    // second starts after it has exited and may reuse its thread id (mimalloc v3's crash, see Cargo.toml).
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const code = \`
+        const { parentPort } = require('node:worker_threads');
+        const { RedisConnection, CacheService } = require(${JSON.stringify(root)});
+        (async () => {
+          const c = new RedisConnection({ url: ${JSON.stringify(server.url)} });
+          await c.connect();
+          await new CacheService(c).set('worker-seq', { n: 1 });
+          parentPort.postMessage(await new CacheService(c).get('worker-seq'));
+          await c.close();
+        })();\`;
+      const results = [];
+      const once = () => new Promise((resolve, reject) => {
+        const w = new Worker(code, { eval: true });
+        w.on('message', (m) => results.push(m));
+        w.on('error', reject);
+        w.on('exit', resolve);
+      });
+      (async () => {
+        for (let i = 0; i < 3; i++) await once();
+        console.log(JSON.stringify(results));
+      })().catch((e) => { console.error(e); process.exit(2); });`;
+    const result = spawnSync(process.execPath, ['-e', script], { timeout: 30_000, encoding: 'utf8' });
+    expect(result.signal).toBeNull();
+    expect(result.status).toBe(0);
+    expect(JSON.parse(result.stdout.trim())).toEqual([{ n: 1 }, { n: 1 }, { n: 1 }]);
+  });
+
   it('turns a Rust panic into a rejected promise or a thrown Error, never a dead process', async () => {
     const connection = new RedisConnection({ url: server.url });
     await connection.connect();
