@@ -6,6 +6,7 @@
 //   BENCH_CLIENTS   comma-separated subset of client names (default: all)
 //   BENCH_WORKLOADS comma-separated subset of workload ids (default: all)
 //   BENCH_OUT       where to write the report (default bench/RESULTS.md)
+//   BENCH_SOAK      0 leaves out the long-run memory check that ends the run (bench/soak.js)
 const { fork, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -62,14 +63,25 @@ function glideLoads() {
   }
 }
 
+/** Long enough for 1 000 000 operations on a slow machine; a hung soak must not hold the report. */
+const SOAK_TIMEOUT_MS = 10 * 60 * 1000;
+
 /** The long-run memory check (bench/soak.js, its own redis-server), after the timed rounds. */
 function runSoak() {
   console.log('\nlong run: bench/soak.js');
   return new Promise((resolve) => {
     let result = null;
     const child = fork(path.join(__dirname, 'soak.js'), [], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.on('message', (message) => (result = message));
-    child.on('exit', (code) => resolve(result ?? { failure: `bench/soak.js exited with ${code} before reporting` }));
+    const timer = setTimeout(() => {
+      result ??= { failure: `bench/soak.js did not finish within ${SOAK_TIMEOUT_MS / 60000} min` };
+      child.kill('SIGKILL');
+    }, SOAK_TIMEOUT_MS);
+    child.on('message', (message) => (result ??= message));
+    // 'close', not 'exit': it comes after the IPC channel has delivered the last message.
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve(result ?? { failure: `bench/soak.js ended (${signal ?? `exit code ${code}`}) before reporting` });
+    });
   });
 }
 
@@ -203,9 +215,13 @@ async function main() {
         p99: median(serverRuns.map((r) => r[test] && r[test].p99)),
       };
     }
+    const out = process.env.BENCH_OUT || path.join(__dirname, 'RESULTS.md');
+    const render = (soak) => renderReport({ info, workloads, names, summary, serverCeiling, soak, minutes: (Date.now() - started) / 60000 });
+    // Written before the soak too, so the timed rounds survive whatever happens to it.
+    fs.writeFileSync(out, render(null));
     const soak = names.includes('redis-layer') && process.env.BENCH_SOAK !== '0' ? await runSoak() : null;
-    const report = renderReport({ info, workloads, names, summary, serverCeiling, soak, minutes: (Date.now() - started) / 60000 });
-    fs.writeFileSync(process.env.BENCH_OUT || path.join(__dirname, 'RESULTS.md'), report);
+    const report = render(soak);
+    fs.writeFileSync(out, report);
     console.log(`\n${report}`);
   } finally {
     await cleanup();

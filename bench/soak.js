@@ -110,5 +110,7 @@ async function main() {
 
 main().catch((error) => {
   console.error(error);
-  process.exit(1);
+  const exit = () => process.exit(1);
+  if (process.send) process.send({ failure: `bench/soak.js failed: ${error && error.message}` }, exit);
+  else exit();
 });
