@@ -276,20 +276,23 @@ describe('process hygiene', () => {
     expect(run('silent')).toBe('');
   });
 
+  /** A worker's source: it connects, writes `value` under `key`, posts what it reads back and closes. */
+  const workerRoundTrip = (key: string, value: object) => `
+    const { parentPort } = require('node:worker_threads');
+    const { RedisConnection, CacheService } = require(${JSON.stringify(root)});
+    (async () => {
+      const c = new RedisConnection({ url: ${JSON.stringify(server.url)} });
+      await c.connect();
+      const cache = new CacheService(c);
+      await cache.set(${JSON.stringify(key)}, ${JSON.stringify(value)});
+      parentPort.postMessage(await cache.get(${JSON.stringify(key)}));
+      await c.close();
+    })();`;
+
   it('loads and works inside worker_threads', () => {
     const script = `
       const { Worker } = require('node:worker_threads');
-      const code = \`
-        const { parentPort } = require('node:worker_threads');
-        const { RedisConnection, CacheService } = require(${JSON.stringify(root)});
-        (async () => {
-          const c = new RedisConnection({ url: ${JSON.stringify(server.url)} });
-          await c.connect();
-          const cache = new CacheService(c);
-          await cache.set('worker-key', { w: true });
-          parentPort.postMessage(await cache.get('worker-key'));
-          await c.close();
-        })();\`;
+      const code = ${JSON.stringify(workerRoundTrip('worker-key', { w: true }))};
       const results = [];
       for (let i = 0; i < 2; i++) {
         const w = new Worker(code, { eval: true });
@@ -307,16 +310,7 @@ describe('process hygiene', () => {
     // second starts after it has exited and may reuse its thread id (mimalloc v3's crash, see Cargo.toml).
     const script = `
       const { Worker } = require('node:worker_threads');
-      const code = \`
-        const { parentPort } = require('node:worker_threads');
-        const { RedisConnection, CacheService } = require(${JSON.stringify(root)});
-        (async () => {
-          const c = new RedisConnection({ url: ${JSON.stringify(server.url)} });
-          await c.connect();
-          await new CacheService(c).set('worker-seq', { n: 1 });
-          parentPort.postMessage(await new CacheService(c).get('worker-seq'));
-          await c.close();
-        })();\`;
+      const code = ${JSON.stringify(workerRoundTrip('worker-seq', { n: 1 }))};
       const results = [];
       const once = () => new Promise((resolve, reject) => {
         const w = new Worker(code, { eval: true });
