@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** Where redis-layer reports connection events and fail-soft errors. Values and passwords never reach it. */
 export interface Logger {
   debug(message: string, meta?: Record<string, unknown>): void;
@@ -67,4 +69,13 @@ export function describeError(error: unknown): Record<string, unknown> {
     return code === undefined ? { message: error.message } : { code, message: error.message };
   }
   return { message: String(error) };
+}
+
+/**
+ * A short, non-reversible stand-in for a credential or personal value (a session id, an
+ * IP address, an e-mail) in logs and error messages: the first 8 hex digits of its SHA-256.
+ * Equal values give equal tags, so log lines about one session can still be correlated.
+ */
+export function redactedTag(value: string): string {
+  return createHash('sha256').update(value).digest('hex').slice(0, 8);
 }
