@@ -7,12 +7,19 @@
 
 const SLOTS = 16384;
 
+/** CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with, one byte at a time. */
+const CRC_TABLE = new Uint16Array(256);
+for (let i = 0; i < 256; i++) {
+  let crc = i << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  CRC_TABLE[i] = crc;
+}
+
+const crcStep = (crc: number, byte: number): number => ((crc << 8) & 0xffff) ^ CRC_TABLE[((crc >> 8) ^ byte) & 0xff];
+
 function crc16(bytes: Uint8Array): number {
   let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
+  for (const byte of bytes) crc = crcStep(crc, byte);
   return crc;
 }
 
@@ -29,18 +36,36 @@ export function slotOf(key: string): number {
   return crc16(Buffer.from(hashTag(key) ?? key, 'utf8')) % SLOTS;
 }
 
-const tagsBySlot = new Map<number, string>();
+const DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz';
+let slotTags: readonly string[] | undefined;
 
-/** A short brace-free tag hashing to `slot`: base-36 counting reaches every slot within a few thousand tries. */
-function tagForSlot(slot: number): string {
-  let tag = tagsBySlot.get(slot);
-  for (let n = 0; tag === undefined; n++) {
-    const candidate = n.toString(36);
-    if (crc16(Buffer.from(candidate)) % SLOTS === slot) tag = candidate;
-  }
-  if (tagsBySlot.size >= 1024) tagsBySlot.clear();
-  tagsBySlot.set(slot, tag);
-  return tag;
+/**
+ * For every slot, the first base-36 numeral (`n.toString(36)` for n = 0, 1, 2, …) that
+ * hashes to it: a short brace-free tag, the same one for a slot in every process and
+ * release, so companion keys already stored keep their names. Built once, on first
+ * use, by walking the numerals in order with the CRC of each prefix carried along
+ * (one table step per numeral; every slot is reached by four-digit numerals).
+ */
+export function slotTagTable(): readonly string[] {
+  if (slotTags !== undefined) return slotTags;
+  const tags: string[] = new Array<string>(SLOTS);
+  let missing = SLOTS;
+  const visit = (prefix: string, crc: number, more: number, first: number): void => {
+    for (let d = first; d < DIGITS.length && missing > 0; d++) {
+      const next = crcStep(crc, DIGITS.charCodeAt(d));
+      if (more > 1) {
+        visit(prefix + DIGITS[d], next, more - 1, 0);
+      } else if (tags[next % SLOTS] === undefined) {
+        tags[next % SLOTS] = prefix + DIGITS[d];
+        missing--;
+      }
+    }
+  };
+  // Numerals of each length in increasing order; only '0' itself starts with a 0.
+  visit('', 0, 1, 0);
+  for (let length = 2; missing > 0; length++) visit('', 0, length, 1);
+  slotTags = Object.freeze(tags);
+  return slotTags;
 }
 
 /**
@@ -54,5 +79,5 @@ export function sameSlotKey(seedKey: string, suffix: string): string {
   const tag = hashTag(seedKey);
   if (tag !== undefined) return `{${tag}}${seedKey}${suffix}`;
   if (!seedKey.includes('}')) return `{${seedKey}}${suffix}`;
-  return `{${tagForSlot(slotOf(seedKey))}}${seedKey}${suffix}`;
+  return `{${slotTagTable()[slotOf(seedKey)]}}${seedKey}${suffix}`;
 }
