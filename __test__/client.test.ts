@@ -1,4 +1,4 @@
-import { RedisConnection } from '..';
+import { RedisConnection, RedisLayerError } from '..';
 import { testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
@@ -86,5 +86,108 @@ describe('getClient()', () => {
     expect(replies[1]).toBeInstanceOf(Error);
     expect((replies[1] as Error).message).toMatch(/WRONGTYPE/);
     expect(replies[2]).toBe('x');
+  });
+});
+
+describe('commands that would change the shared socket', () => {
+  // Each with arguments that would succeed if sent, so a missing refusal shows as a broken socket.
+  const refused: Array<[string, string[], RegExp]> = [
+    ['MULTI', ['multi'], /multi\(\)/],
+    ['EXEC', ['exec'], /multi\(\)/],
+    ['DISCARD', ['discard'], /multi\(\)/],
+    ['WATCH', ['watch', `${p}w`], /multi\(\)/],
+    ['UNWATCH', ['unwatch'], /multi\(\)/],
+    ['SELECT', ['select', '1'], /`database` option/],
+    ['SUBSCRIBE', ['subscribe', `${p}ch`], /MessageBroker/],
+    ['PSUBSCRIBE', ['psubscribe', `${p}*`], /MessageBroker/],
+    ['SSUBSCRIBE', ['ssubscribe', `${p}ch`], /MessageBroker/],
+    ['UNSUBSCRIBE', ['unsubscribe'], /MessageBroker/],
+    ['PUNSUBSCRIBE', ['punsubscribe'], /MessageBroker/],
+    ['SUNSUBSCRIBE', ['sunsubscribe'], /MessageBroker/],
+    ['MONITOR', ['monitor'], /redis-cli/],
+    ['RESET', ['reset'], /close\(\)/],
+    ['QUIT', ['quit'], /close\(\)/],
+    ['HELLO', ['hello', '2'], /password/],
+    ['AUTH', ['auth', 'default', 'nopass'], /password/],
+    ['READONLY', ['readonly'], /cluster/],
+    ['READWRITE', ['readwrite'], /cluster/],
+    ['ASKING', ['asking'], /cluster/],
+    ['SYNC', ['sync'], /replication/],
+    ['PSYNC', ['psync', '?', '-1'], /replication/],
+    ['REPLCONF', ['replconf', 'listening-port', '1'], /replication/],
+    ['CLIENT REPLY', ['client', 'reply', 'off'], /every service/],
+    ['CLIENT TRACKING', ['client', 'tracking', 'on'], /every service/],
+    ['CLIENT CACHING', ['client', 'caching', 'yes'], /every service/],
+    ['CLIENT SETNAME', ['client', 'setname', 'mine'], /every service/],
+    ['CLIENT SETINFO', ['client', 'setinfo', 'lib-name', 'mine'], /every service/],
+    ['CLIENT NO-EVICT', ['client', 'no-evict', 'on'], /every service/],
+    ['CLIENT NO-TOUCH', ['client', 'no-touch', 'on'], /every service/],
+  ];
+  /** mUlTi, cLiEnT rEpLy: every other letter upper case. */
+  const mixedCase = (args: string[]) =>
+    args.map((arg, i) => (i < 2 ? [...arg].map((c, j) => (j % 2 ? c.toUpperCase() : c)).join('') : arg));
+  const unsafe = (command: string, advice: RegExp) =>
+    expect.objectContaining({
+      name: 'RedisLayerError',
+      code: 'ERR_UNSAFE_COMMAND',
+      message: expect.stringMatching(new RegExp(`^${command} .*${advice.source}`)),
+    });
+
+  /** The socket still answers as before: values read back, db 0, no transaction, subscription, name or tracking. */
+  async function expectSocketIntact(conn: RedisConnection, key: string) {
+    const client = conn.getClient();
+    client.set(key, 'after');
+    expect(await client.get(key)).toBe('after');
+    expect(server.cli('GET', key)).toBe('after');
+    const info = String(await client.sendCommand(['CLIENT', 'INFO']));
+    expect(info).toMatch(/ db=0 /);
+    expect(info).toMatch(/ multi=-1 /);
+    expect(info).toMatch(/ sub=0 psub=0 /);
+    expect(info).toMatch(/ name= /);
+    expect(info).toMatch(/ flags=N /);
+  }
+
+  it.each(refused)('refuses %s via sendCommand, in lower and mixed case, and the socket keeps working', async (command, args, advice) => {
+    const conn = new RedisConnection({ url: server.url, commandTimeoutMs: 2000 });
+    await conn.connect();
+    try {
+      const client = conn.getClient();
+      await expect(client.sendCommand(args)).rejects.toEqual(unsafe(command, advice));
+      await expect(client.sendCommand(mixedCase(args))).rejects.toEqual(unsafe(command, advice));
+      await expect(client.sendCommand(args.map((a) => a.toUpperCase()))).rejects.toEqual(unsafe(command, advice));
+      await expectSocketIntact(conn, `${p}intact:${command}`);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it.each(refused)('refuses %s in multi() and pipeline() addCommand', async (command, args, advice) => {
+    const conn = new RedisConnection({ url: server.url, commandTimeoutMs: 2000 });
+    await conn.connect();
+    try {
+      const client = conn.getClient();
+      expect(() => client.multi().addCommand(args)).toThrow(unsafe(command, advice));
+      expect(() => client.pipeline().addCommand(mixedCase(args))).toThrow(unsafe(command, advice));
+      // A batch that held one would have run the others around it; here the batch is untouched.
+      const batch = client.multi().set(`${p}b:${command}`, 'v');
+      expect(() => batch.addCommand(args)).toThrow(RedisLayerError);
+      expect(await batch.get(`${p}b:${command}`).exec()).toEqual(['OK', 'v']);
+      await expectSocketIntact(conn, `${p}intact-multi:${command}`);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('lets through the same words as arguments, and the CLIENT subcommands that only read', async () => {
+    const client = connection.getClient();
+    expect(await client.sendCommand(['SET', `${p}multi`, 'select'])).toBe('OK');
+    expect(await client.sendCommand(['GET', `${p}multi`])).toBe('select');
+    expect(await client.sendCommand(['PUBLISH', 'subscribe', 'quit'])).toBe(0);
+    expect(typeof (await client.sendCommand(['CLIENT', 'ID']))).toBe('number');
+    expect(await client.sendCommand(['client', 'getname'])).toBeNull();
+    expect(await client.multi().addCommand(['ECHO', 'exec']).addCommand(['client', 'info']).exec()).toEqual([
+      'exec',
+      expect.stringMatching(/ db=0 /),
+    ]);
   });
 });

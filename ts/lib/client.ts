@@ -1,5 +1,5 @@
 import { Dispatcher } from './native';
-import { fromNative, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
+import { RedisLayerError, fromNative, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
 
 export type RedisArgument = string | number;
 
@@ -25,6 +25,65 @@ function toArgs(args: unknown, name: string): string[] {
     if (typeof arg === 'number' && Number.isFinite(arg)) return String(arg);
     throw new TypeError(`${name}[${i}] must be a string or a finite number, got ${describeType(arg)}`);
   });
+}
+
+const TRANSACTION = 'use client.multi() … exec() for an atomic batch, or a Lua script (EVAL) for check-and-set';
+const PUBSUB = 'use the MessageBroker (subscribe, psubscribe), which keeps a socket of its own';
+const PER_SOCKET = 'it would apply to every service on this socket and be lost on reconnect';
+
+/**
+ * Commands that change the state of the socket they run on. Every service shares these
+ * sockets, so such a command would change what other callers' commands mean (a `get`
+ * queued inside someone's MULTI reads `QUEUED`); each entry says what to use instead.
+ * `CLIENT …` entries are matched on their subcommand.
+ */
+const CONNECTION_STATE: Record<string, string> = {
+  MULTI: TRANSACTION,
+  EXEC: TRANSACTION,
+  DISCARD: TRANSACTION,
+  WATCH: TRANSACTION,
+  UNWATCH: TRANSACTION,
+  SELECT: "set the `database` option of the RedisConnection (one connection per database)",
+  SUBSCRIBE: PUBSUB,
+  PSUBSCRIBE: PUBSUB,
+  SSUBSCRIBE: PUBSUB,
+  UNSUBSCRIBE: PUBSUB,
+  PUNSUBSCRIBE: PUBSUB,
+  SUNSUBSCRIBE: PUBSUB,
+  MONITOR: 'run MONITOR from redis-cli',
+  RESET: 'use connection.close() and a new RedisConnection',
+  QUIT: 'use connection.close()',
+  HELLO: 'the connection negotiates the protocol and credentials itself (`username`, `password` options)',
+  AUTH: 'set the `username` and `password` options of the RedisConnection',
+  READONLY: 'the connection routes cluster commands itself',
+  READWRITE: 'the connection routes cluster commands itself',
+  ASKING: 'the connection follows cluster redirections itself',
+  SYNC: 'replication needs a socket of its own (redis-cli --rdb)',
+  PSYNC: 'replication needs a socket of its own (redis-cli --rdb)',
+  REPLCONF: 'replication needs a socket of its own',
+  'CLIENT REPLY': PER_SOCKET,
+  'CLIENT TRACKING': PER_SOCKET,
+  'CLIENT CACHING': PER_SOCKET,
+  'CLIENT SETNAME': PER_SOCKET,
+  'CLIENT SETINFO': PER_SOCKET,
+  'CLIENT NO-EVICT': PER_SOCKET,
+  'CLIENT NO-TOUCH': PER_SOCKET,
+};
+
+/** A command's arguments as strings, refusing the commands above (any letter case). */
+function commandArgs(args: unknown): string[] {
+  const checked = toArgs(args, 'args');
+  const name = checked[0]?.toUpperCase();
+  if (name === undefined) return checked;
+  const command = name === 'CLIENT' && checked.length > 1 ? `${name} ${checked[1].toUpperCase()}` : name;
+  const instead = CONNECTION_STATE[command];
+  if (instead !== undefined) {
+    throw new RedisLayerError(
+      'ERR_UNSAFE_COMMAND',
+      `${command} changes the state of the connection every service shares, so it is refused: ${instead}`,
+    );
+  }
+  return checked;
 }
 
 function keyList(keys: unknown, name: string): string[] {
@@ -73,9 +132,13 @@ export class RedisClient {
     this.dispatcher = dispatcher;
   }
 
-  /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
+  /**
+   * Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes.
+   * Commands that change the shared socket's state (MULTI, SELECT, SUBSCRIBE, CLIENT REPLY, …)
+   * reject with a `RedisLayerError` of code `ERR_UNSAFE_COMMAND` naming what to use instead.
+   */
   sendCommand<T = unknown>(args: string[]): Promise<T> {
-    return this.send(() => toArgs(args, 'args'));
+    return this.send(() => commandArgs(args));
   }
 
   get(key: string): Promise<string | null> {
@@ -169,8 +232,9 @@ export class Multi {
     private readonly atomic: boolean,
   ) {}
 
+  /** Queues any command; throws `ERR_UNSAFE_COMMAND` for the ones `sendCommand` refuses. */
   addCommand(args: RedisArgument[]): this {
-    this.commands.push(toArgs(args, 'args'));
+    this.commands.push(commandArgs(args));
     return this;
   }
 
