@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RateLimiter, RedisConnection, setLogger, defaultLogger } from '..';
 import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
@@ -8,6 +9,15 @@ const log = recordingLogger();
 const p = uniquePrefix('limit');
 let counter = 0;
 const who = () => `${p}${++counter}`;
+const tagOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 8);
+/** Identifiers that are personal data: an IPv4 and an IPv6 address, an e-mail address. */
+const personal = () => [`198.51.100.${++counter}`, `2001:db8::${(++counter).toString(16)}`, `ada.${++counter}@example.com`];
+/** Asserts that no line logged since `from` holds the identifier, and that some line holds its tag. */
+function expectOnlyTagged(identifier: string, from: number) {
+  const logged = log.lines.slice(from).map((l) => `${l.message} ${JSON.stringify(l.meta ?? {})}`).join('\n');
+  expect(logged).not.toContain(identifier);
+  expect(logged).toContain(tagOf(identifier));
+}
 
 beforeAll(async () => {
   server = await testRedis();
@@ -129,6 +139,45 @@ describe('RateLimiter sliding log', () => {
     ).rejects.toThrow(/algorithm/);
     await expect(limiter.checkLimit(42 as unknown as string, 'api', { windowMs: 1000, maxRequests: 1 })).rejects.toThrow(/identifier/);
     await expect(limiter.checkLimit(id, 'api', undefined as unknown as { windowMs: number; maxRequests: number })).rejects.toThrow(/config/);
+    const gcra = { windowMs: 1000, maxRequests: 2, algorithm: 'gcra' as const };
+    await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: 0 })).rejects.toThrow(/burst/);
+    await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: 2.5 })).rejects.toThrow(RangeError);
+    await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: '3' as unknown as number })).rejects.toThrow(TypeError);
+    await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 2, burst: 3 })).rejects.toThrow(/burst.*gcra/);
+  });
+
+  it('rejects a type holding ":", so an identifier cannot name another type\'s key', async () => {
+    const config = { windowMs: 60_000, maxRequests: 1 };
+    const alice = who();
+    // Type 'api' with identifier 'write:<alice>' owns rate_limit:api:write:<alice>, and keeps owning it alone.
+    expect((await limiter.checkLimit(`write:${alice}`, 'api', config)).allowed).toBe(true);
+    expect(server.cli('ZCARD', `rate_limit:api:write:${alice}`)).toBe('1');
+    for (const [type, id] of [
+      ['api:write', alice],
+      ['a:b:c', alice],
+      ['api:', `write:${alice}`],
+      [':api', alice],
+    ]) {
+      await expect(limiter.checkLimit(id, type, config)).rejects.toThrow(RangeError);
+      await expect(limiter.checkLimit(id, type, config)).rejects.toThrow(/type must not contain ':'/);
+      await expect(limiter.resetLimit(id, type)).rejects.toThrow(/type/);
+    }
+    expect(server.cli('ZCARD', `rate_limit:api:write:${alice}`)).toBe('1');
+    expect(server.cli('EXISTS', `rate_limit:api:write:${alice}`, `rate_limit:a:b:c:${alice}`, `rate_limit::api:${alice}`)).toBe('1');
+    // Identifiers may hold ':' (IPv6 addresses do).
+    expect((await limiter.checkLimit('2001:db8::1', `api${counter}`, config)).allowed).toBe(true);
+  });
+
+  it('logs a tag of the identifier, never the identifier, when it denies', async () => {
+    for (const id of personal()) {
+      const from = log.lines.length;
+      await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1 });
+      expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1 })).allowed).toBe(false);
+      expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed).toBe(true);
+      expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed).toBe(false);
+      expect(log.lines.slice(from).filter((l) => l.message === 'Rate limit exceeded')).toHaveLength(2);
+      expectOnlyTagged(id, from);
+    }
   });
 });
 
@@ -164,6 +213,51 @@ describe('RateLimiter GCRA', () => {
     expect(server.cli('TYPE', `rate_limit:api:${id}`)).toBe('string');
     expect(Number(server.cli('STRLEN', `rate_limit:api:${id}`))).toBeLessThan(24);
     expect((await limiter.checkLimit(id, 'api', config)).remaining).toBe(899);
+  });
+
+  it('allows at most burst + maxRequests - 1 in one window, and burst 1 keeps every window to maxRequests', async () => {
+    // One request per 1000 ms; bursts of 10 concurrent calls at 0, 1.2, 2.4 and 3.6 s, inside one 4 s window.
+    const config = (burst?: number) => ({ ...gcra(4_000, 4), ...(burst === undefined ? {} : { burst }) });
+    const cases = [{ burst: undefined, capacity: 4 }, { burst: 2, capacity: 2 }, { burst: 1, capacity: 1 }].map((c) => ({ ...c, id: who() }));
+    const serverMs = async () => {
+      const [seconds, micros] = (await connection.getClient().sendCommand<string[]>(['TIME'])).map(Number);
+      return seconds * 1000 + Math.floor(micros / 1000);
+    };
+    const burstOf = (id: string, burst?: number) =>
+      Promise.all(Array.from({ length: 10 }, () => limiter.checkLimit(id, 'api', config(burst)))).then(
+        (results) => results.filter((r) => r.allowed).length,
+      );
+    const start = await serverMs();
+    const clientStart = Date.now();
+    const allowed: number[][] = cases.map(() => []);
+    for (const at of [0, 1_200, 2_400, 3_600]) {
+      await sleep(clientStart + at - Date.now());
+      const counts = await Promise.all(cases.map((c) => burstOf(c.id, c.burst)));
+      counts.forEach((count, i) => allowed[i].push(count));
+    }
+    // The bursts fell inside one window by the server's clock (the scripts' clock).
+    expect((await serverMs()) - start).toBeLessThan(4_000);
+    const total = (counts: number[]) => counts.reduce((a, b) => a + b);
+    // Default burst (= maxRequests) and burst 2: the whole burst, then one per interval, reaching the bound.
+    expect(allowed[0]).toEqual([4, 1, 1, 1]);
+    expect(total(allowed[0])).toBe(2 * 4 - 1);
+    expect(allowed[1]).toEqual([2, 1, 1, 1]);
+    expect(total(allowed[1])).toBe(2 + 4 - 1);
+    // Burst 1: one at a time, never more than maxRequests in the window.
+    expect(allowed[2][0]).toBe(1);
+    for (const count of allowed[2]) expect(count).toBeLessThanOrEqual(1);
+    expect(total(allowed[2])).toBeLessThanOrEqual(4);
+  });
+
+  it('a burst larger than maxRequests passes whole, then refills at the same rate', async () => {
+    const id = who();
+    const config = { ...gcra(60_000, 10), burst: 25 };
+    const results = await Promise.all(Array.from({ length: 40 }, () => limiter.checkLimit(id, 'api', config)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(25);
+    expect(results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    const denied = results.find((r) => !r.allowed)!;
+    expect(denied.retryAfterMs).toBeGreaterThan(5_000);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(6_000);
   });
 
   it('switching algorithms on one key starts afresh instead of failing', async () => {
@@ -210,6 +304,20 @@ describe('RateLimiter when Redis is unreachable', () => {
     expect(log.text()).toMatch(/Rate limiter error/);
   });
 
+  it('logs a tag of the identifier, never the identifier, when Redis cannot be asked', async () => {
+    const faulty = new RateLimiter(ownedConnection);
+    const never = new RateLimiter(new RedisConnection({ url: server.url }));
+    for (const id of personal()) {
+      const from = log.lines.length;
+      expect((await faulty.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1 })).degraded).toBe(true);
+      expect((await faulty.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, failOpen: false })).degraded).toBe(true);
+      expect((await never.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, algorithm: 'gcra' })).degraded).toBe(true);
+      expect(await faulty.resetLimit(id, 'login')).toBe(false);
+      expect(log.lines.slice(from).filter((l) => l.level === 'error')).toHaveLength(4);
+      expectOnlyTagged(id, from);
+    }
+  });
+
   it('a connection that was never opened is degraded too', async () => {
     const never = new RateLimiter(new RedisConnection({ url: server.url }));
     expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: true });
@@ -217,5 +325,35 @@ describe('RateLimiter when Redis is unreachable', () => {
       allowed: false,
       degraded: true,
     });
+  });
+});
+
+describe('RateLimiter on a socket that answers out of shape', () => {
+  it('treats a reply that is not the script\'s as a Redis failure: degraded per failOpen, never NaN', async () => {
+    // Code holding the raw socket left it inside MULTI: every command now answers QUEUED.
+    const own = new RedisConnection({ url: server.url });
+    await own.connect();
+    const dispatcher = own.getClient().dispatcher;
+    try {
+      expect(await dispatcher.command(['MULTI'])).toBe('OK');
+      const queued = new RateLimiter(own);
+      const id = personal()[2];
+      const from = log.lines.length;
+      for (const algorithm of ['sliding-log', 'gcra'] as const) {
+        const open = await queued.checkLimit(id, 'api', { windowMs: 5_000, maxRequests: 3, algorithm });
+        expect(open).toEqual({ allowed: true, remaining: 3, resetTime: expect.any(Number), retryAfterMs: 0, degraded: true });
+        const closed = await queued.checkLimit(id, 'api', { windowMs: 5_000, maxRequests: 3, algorithm, failOpen: false });
+        expect(closed).toMatchObject({ allowed: false, remaining: 0, degraded: true });
+        for (const value of [...Object.values(open), ...Object.values(closed)]) expect(Number.isNaN(value)).toBe(false);
+      }
+      expect(await queued.resetLimit(id, 'api')).toBe(false);
+      const errors = log.lines.slice(from).filter((l) => l.level === 'error');
+      expect(errors).toHaveLength(5);
+      for (const line of errors) expect(line.meta).toMatchObject({ code: 'ERR_UNEXPECTED_REPLY' });
+      expectOnlyTagged(id, from);
+    } finally {
+      await dispatcher.command(['DISCARD']);
+      await own.close();
+    }
   });
 });

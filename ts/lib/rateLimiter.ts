@@ -1,7 +1,7 @@
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, requireString } from './errors';
+import { RedisLayerError, describeType, requireString } from './errors';
 import { CacheKeys } from './keys';
-import { describeError, log } from './logger';
+import { describeError, log, redactedTag } from './logger';
 import { registerScript } from './native';
 import { runCommand, runScript } from './scripts/run';
 import { GCRA, SLIDING_LOG } from './scripts/rateLimiter';
@@ -11,7 +11,10 @@ export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
 export interface RateLimitConfig {
   /** Length of the window in milliseconds (fractions round up). */
   windowMs: number;
-  /** Requests allowed per window (an integer >= 1). */
+  /**
+   * Requests allowed per window (an integer >= 1). Sliding log: in any window of
+   * `windowMs`. GCRA: the sustained rate, one request every `windowMs / maxRequests` ms.
+   */
   maxRequests: number;
   /** For the caller's HTTP layer (as the seed); the limiter does not use it. */
   message?: string;
@@ -21,11 +24,18 @@ export interface RateLimitConfig {
    */
   failOpen?: boolean;
   /**
-   * `'sliding-log'`: exact, one sorted-set entry per allowed request (the seed's model).
-   * `'gcra'`: the same quota as a burst that refills evenly, O(1) memory per key.
+   * `'sliding-log'`: at most `maxRequests` in any window of `windowMs`, one sorted-set
+   * entry per allowed request (the seed's model).
+   * `'gcra'`: up to `burst` at once, refilling by one every `windowMs / maxRequests` ms;
+   * O(1) memory per key. It allows up to `burst + maxRequests - 1` in one window of `windowMs`.
    * @default 'sliding-log'
    */
   algorithm?: RateLimitAlgorithm;
+  /**
+   * GCRA only (an integer >= 1): how many requests may pass at once. `1` spaces requests
+   * evenly, so no window of `windowMs` holds more than `maxRequests`. @default maxRequests
+   */
+  burst?: number;
 }
 
 export interface RateLimitResult {
@@ -50,13 +60,15 @@ interface Checked {
   maxRequests: number;
   failOpen: boolean;
   algorithm: RateLimitAlgorithm;
+  /** Requests that may pass at once: `burst` for GCRA, `maxRequests` for the sliding log. */
+  capacity: number;
 }
 
 function validate(config: unknown): Checked {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new TypeError(`config must be an object, got ${describeType(config)}`);
   }
-  const { windowMs, maxRequests, failOpen, algorithm } = config as Record<string, unknown>;
+  const { windowMs, maxRequests, failOpen, algorithm, burst } = config as Record<string, unknown>;
   if (typeof windowMs !== 'number') throw new TypeError(`config.windowMs must be a number, got ${describeType(windowMs)}`);
   if (!Number.isFinite(windowMs) || windowMs <= 0 || windowMs > 2 ** 31) {
     throw new RangeError(`config.windowMs must be a positive number of milliseconds up to 2^31, got ${windowMs}`);
@@ -73,12 +85,53 @@ function validate(config: unknown): Checked {
   if (algorithm !== undefined && algorithm !== 'sliding-log' && algorithm !== 'gcra') {
     throw new RangeError(`config.algorithm must be 'sliding-log' or 'gcra', got ${String(algorithm)}`);
   }
+  if (burst !== undefined) {
+    if (algorithm !== 'gcra') throw new RangeError(`config.burst applies to algorithm 'gcra' only`);
+    if (typeof burst !== 'number') throw new TypeError(`config.burst must be a number, got ${describeType(burst)}`);
+    if (!Number.isSafeInteger(burst) || burst < 1) throw new RangeError(`config.burst must be an integer >= 1, got ${burst}`);
+  }
   return {
     windowMs: Math.ceil(windowMs),
     maxRequests,
     failOpen: failOpen ?? true,
     algorithm: (algorithm as RateLimitAlgorithm | undefined) ?? 'sliding-log',
+    capacity: (burst as number | undefined) ?? maxRequests,
   };
+}
+
+/**
+ * Rate-limit types are code constants that never hold `:`, so a key
+ * `rate_limit:<type>:<identifier>` names one (type, identifier) pair: the identifier,
+ * which callers often take from a request, may hold anything.
+ */
+function requireType(type: unknown): string {
+  const name = requireString(type, 'type');
+  if (name.includes(':')) {
+    throw new RangeError(`type must not contain ':' (a constant such as 'login'; variable parts go in the identifier), got '${name}'`);
+  }
+  return name;
+}
+
+type ScriptReply = [allowed: boolean, count: number, slot: number, now: number];
+
+/** A finite number, or one sent as text (Lua replies turn fractions into integers, so they travel as strings). */
+const isNumeric = (value: unknown): boolean =>
+  typeof value === 'number' ? Number.isFinite(value) : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
+
+/** The scripts' `{allowed 0|1, count, slot time, now}`; any other shape (a socket in a bad state, say) is an error. */
+function scriptReply(reply: unknown): ScriptReply {
+  if (
+    Array.isArray(reply) &&
+    reply.length === 4 &&
+    (reply[0] === 0 || reply[0] === 1) &&
+    Number.isSafeInteger(reply[1]) &&
+    (reply[1] as number) >= 0 &&
+    isNumeric(reply[2]) &&
+    isNumeric(reply[3])
+  ) {
+    return [reply[0] === 1, reply[1] as number, Number(reply[2]), Number(reply[3])];
+  }
+  throw new RedisLayerError('ERR_UNEXPECTED_REPLY', `Rate limiter script returned an unexpected reply: ${describeType(reply)}`);
 }
 
 /**
@@ -94,27 +147,30 @@ export class RateLimiter {
 
   async checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
     requireString(identifier, 'identifier');
-    requireString(type, 'type');
+    requireType(type);
     const checked = validate(config);
-    const { windowMs, maxRequests, algorithm } = checked;
-    let reply: [number, number, string, string];
+    const { windowMs, maxRequests, algorithm, capacity } = checked;
+    // Identifiers are often IP addresses or e-mails: logs carry a tag of them, never the value.
+    const who = { identifierTag: redactedTag(identifier), type };
+    let reply: ScriptReply;
     try {
-      reply = await runScript(this.connection, scripts[algorithm], [CacheKeys.rateLimit(type, identifier)], [
-        String(windowMs),
-        String(maxRequests),
-      ]);
+      reply = await runScript(
+        this.connection,
+        scripts[algorithm],
+        [CacheKeys.rateLimit(type, identifier)],
+        algorithm === 'gcra' ? [String(windowMs), String(maxRequests), String(capacity)] : [String(windowMs), String(maxRequests)],
+        scriptReply,
+      );
     } catch (error) {
-      log('error', 'Rate limiter error', { identifier, type, failOpen: checked.failOpen, ...describeError(error) });
+      log('error', 'Rate limiter error', { ...who, failOpen: checked.failOpen, ...describeError(error) });
       return degraded(checked);
     }
-    const [allowedFlag, count, slotText, nowText] = reply;
-    const now = Number(nowText);
-    const allowed = allowedFlag === 1;
+    const [allowed, count, slot, now] = reply;
     const remaining = algorithm === 'gcra' ? count : Math.max(0, maxRequests - count);
-    const nextSlot = algorithm === 'gcra' ? Number(slotText) : Number(slotText) + windowMs;
+    const nextSlot = algorithm === 'gcra' ? slot : slot + windowMs;
     const resetTime = Math.ceil(nextSlot);
     const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(nextSlot - now));
-    if (!allowed) log('warn', 'Rate limit exceeded', { identifier, type, currentCount: algorithm === 'gcra' ? maxRequests : count });
+    if (!allowed) log('warn', 'Rate limit exceeded', { ...who, currentCount: algorithm === 'gcra' ? capacity : count });
     return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
   }
 
@@ -122,20 +178,24 @@ export class RateLimiter {
   resetLimit<R extends boolean | void = boolean>(identifier: string, type: string): Promise<R>;
   async resetLimit(identifier: string, type: string): Promise<boolean> {
     requireString(identifier, 'identifier');
-    requireString(type, 'type');
+    requireType(type);
     try {
-      return (await runCommand<number>(this.connection, ['DEL', CacheKeys.rateLimit(type, identifier)])) === 1;
+      const deleted = await runCommand<unknown>(this.connection, ['DEL', CacheKeys.rateLimit(type, identifier)]);
+      if (deleted !== 0 && deleted !== 1) {
+        throw new RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${describeType(deleted)}`);
+      }
+      return deleted === 1;
     } catch (error) {
-      log('error', 'Rate limiter reset error', { identifier, type, ...describeError(error) });
+      log('error', 'Rate limiter reset error', { identifierTag: redactedTag(identifier), type, ...describeError(error) });
       return false;
     }
   }
 }
 
-function degraded({ windowMs, maxRequests, failOpen }: Checked): RateLimitResult {
+function degraded({ windowMs, capacity, failOpen }: Checked): RateLimitResult {
   const now = Date.now();
   return failOpen
-    ? { allowed: true, remaining: maxRequests, resetTime: now + windowMs, retryAfterMs: 0, degraded: true }
+    ? { allowed: true, remaining: capacity, resetTime: now + windowMs, retryAfterMs: 0, degraded: true }
     : {
         allowed: false,
         remaining: 0,
