@@ -151,18 +151,18 @@ export class RateLimiter {
     const checked = validate(config);
     const { windowMs, maxRequests, algorithm, capacity } = checked;
     // Identifiers are often IP addresses or e-mails: logs carry a tag of them, never the value.
-    const who = { identifierTag: redactedTag(identifier), type };
+    const who = () => ({ identifierTag: redactedTag(identifier), type });
     let reply: ScriptReply;
     try {
       reply = await runScript(
         this.connection,
         scripts[algorithm],
         [CacheKeys.rateLimit(type, identifier)],
-        algorithm === 'gcra' ? [String(windowMs), String(maxRequests), String(capacity)] : [String(windowMs), String(maxRequests)],
+        [String(windowMs), String(maxRequests), String(capacity)],
         scriptReply,
       );
     } catch (error) {
-      log('error', 'Rate limiter error', { ...who, failOpen: checked.failOpen, ...describeError(error) });
+      log('error', 'Rate limiter error', { ...who(), failOpen: checked.failOpen, ...describeError(error) });
       return degraded(checked);
     }
     const [allowed, count, slot, now] = reply;
@@ -170,7 +170,7 @@ export class RateLimiter {
     const nextSlot = algorithm === 'gcra' ? slot : slot + windowMs;
     const resetTime = Math.ceil(nextSlot);
     const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(nextSlot - now));
-    if (!allowed) log('warn', 'Rate limit exceeded', { ...who, currentCount: algorithm === 'gcra' ? capacity : count });
+    if (!allowed) log('warn', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
     return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
   }
 

@@ -31,7 +31,7 @@ end
 
 /**
  * Sliding log: one sorted-set entry per allowed request, scored by its time in whole
- * ms (the seed's format). ARGV: windowMs, maxRequests.
+ * ms (the seed's format). ARGV: windowMs, maxRequests (a third, GCRA's burst, is unused).
  * Reply: {allowed 0|1, entries in window, oldest entry score, now}.
  */
 export const SLIDING_LOG = `${SERVER_NOW}
