@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 describe('SessionService storage (seed format and TTLs)', () => {
-  it('stores the session as JSON text for 24 h and the latest id as a JSON string for 30 days', async () => {
+  it('stores the session as JSON text for 24 h, the latest id as a JSON string for 30 days, the index as long as its sessions', async () => {
     const { sessionId, userId } = ids();
     const session = data(userId);
     await sessions.createSession(sessionId, session);
@@ -54,7 +54,8 @@ describe('SessionService storage (seed format and TTLs)', () => {
     expect(ttl(`session:${sessionId}`)).toBeGreaterThan(86_300);
     expect(ttl(`session:${sessionId}`)).toBeLessThanOrEqual(86_400);
     expect(ttl(`user:${userId}:session`)).toBeGreaterThan(2_591_900);
-    expect(ttl(userSessionsKey(userId))).toBeGreaterThan(2_591_900);
+    expect(ttl(userSessionsKey(userId))).toBeGreaterThanOrEqual(ttl(`session:${sessionId}`));
+    expect(ttl(userSessionsKey(userId))).toBeLessThanOrEqual(26 * 3_600);
   });
 
   it('getSession returns lastActivity as a Date, refreshes it and slides the expiry', async () => {
@@ -182,9 +183,11 @@ describe('SessionService updates', () => {
     const { sessionId, userId } = ids();
     await sessions.createSession(sessionId, data(userId));
     server.cli('EXPIRE', userSessionsKey(userId), '60');
+    server.cli('EXPIRE', `session:${sessionId}`, '60');
     await new SessionService(connection).getSession(sessionId);
     for (let i = 0; i < 50 && ttl(userSessionsKey(userId)) <= 60; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(ttl(userSessionsKey(userId))).toBeGreaterThan(2_591_000);
+    expect(ttl(userSessionsKey(userId))).toBeGreaterThanOrEqual(ttl(`session:${sessionId}`));
+    expect(ttl(`session:${sessionId}`)).toBeGreaterThan(86_300);
   });
 });
 

@@ -65,3 +65,13 @@ export function rejectWith<T>(build: () => T): Promise<T> {
     return Promise.reject(error);
   }
 }
+
+/**
+ * A reply of a shape the caller cannot use (another client's MULTI left the socket
+ * queuing, a proxy in the way): an error, never a guessed value. The message names the
+ * shape only, never the content, which may hold a credential.
+ */
+export function unexpectedReply(what: string, reply: unknown): RedisLayerError {
+  const shape = Array.isArray(reply) ? `an array of ${reply.length}` : describeType(reply);
+  return new RedisLayerError('ERR_UNEXPECTED_REPLY', `${what}: unexpected reply from Redis (${shape})`);
+}

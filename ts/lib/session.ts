@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, RedisLayerError, requireString } from './errors';
+import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
-import { describeError, log } from './logger';
+import { describeError, log, redactedTag } from './logger';
 import { registerScript } from './native';
 import { runCommand, runPipeline, runScript } from './scripts/run';
 import * as lua from './scripts/session';
@@ -29,9 +29,19 @@ export interface SessionOwner {
 type Declared<T> = [T][T extends unknown ? 0 : never];
 
 const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
-const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed
+const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed's pointer
+/** How often, at most, one process raises the index bound of a session it slides. */
 const INDEX_BUMP_EVERY_MS = 3_600_000;
-const INDEX_BUMP_MEMORY = 10_000;
+/**
+ * An index entry's score: its session's expiry bound, now + this when the entry is set or
+ * raised. Twice the bump interval beyond the 24 h, so every slide is covered by a bump of
+ * the same process even when one bump failed, and cluster nodes' clocks may differ by up
+ * to an hour.
+ */
+const INDEX_HORIZON_MS = SESSION_TTL_MS + 2 * INDEX_BUMP_EVERY_MS;
+/** Sessions whose last bump one process remembers (the least recently bumped are forgotten). */
+const INDEX_BUMP_MEMORY = 50_000;
+const DEFAULT_MAX_SESSIONS = 100;
 const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
 
@@ -46,13 +56,15 @@ const scripts = {
   removeOwned: registerScript(lua.SESSION_DELETE_OWNED),
   take: registerScript(lua.SESSION_TAKE),
   indexAdd: registerScript(lua.SESSION_INDEX_ADD),
+  indexTouch: registerScript(lua.SESSION_INDEX_TOUCH),
   unindex: registerScript(lua.SESSION_UNINDEX),
   ids: registerScript(lua.SESSION_IDS),
   prune: registerScript(lua.SESSION_PRUNE),
 };
 
 /**
- * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * Every session id of a user (sorted set, scored by an upper bound of the session's
+ * expiry time in ms, so the most recently active sort last), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
  * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
@@ -97,6 +109,11 @@ export interface SessionServiceOptions {
   waitForReplicas?: number;
   /** How long to wait for the replicas. @default 200 */
   replicaTimeoutMs?: number;
+  /**
+   * Sessions (devices) one user may hold. A login beyond it logs out the user's least
+   * recently active sessions: deleted, not only unlisted. @default 100
+   */
+  maxSessionsPerUser?: number;
 }
 
 export class SessionService {
@@ -104,15 +121,19 @@ export class SessionService {
   private readonly indexBumped = new Map<string, number>();
   private readonly waitForReplicas: number;
   private readonly replicaTimeoutMs: number;
+  private readonly maxSessionsPerUser: number;
 
   constructor(connection?: RedisConnection, options?: SessionServiceOptions) {
     this.connection = connection ?? redisConnection;
     const replicas = options?.waitForReplicas ?? 0;
     const timeout = options?.replicaTimeoutMs ?? 200;
+    const cap = options?.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS;
     if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
     if (!Number.isInteger(timeout) || timeout <= 0) throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
+    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
     this.waitForReplicas = replicas;
     this.replicaTimeoutMs = timeout;
+    this.maxSessionsPerUser = cap;
   }
 
   /**
@@ -126,8 +147,8 @@ export class SessionService {
       ['EXISTS', key],
       ['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)],
     ]);
-    const reached = Number(replies[1]);
-    if (!(reached >= this.waitForReplicas)) {
+    const reached = expectReply<number>('WAIT', replies[1], isCount);
+    if (reached < this.waitForReplicas) {
       throw new RedisLayerError(
         'ERR_NOT_REPLICATED',
         `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`,
@@ -140,15 +161,20 @@ export class SessionService {
     return randomBytes(32).toString('base64url');
   }
 
-  /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+  /**
+   * Stores the session and makes it the user's latest; beyond `maxSessionsPerUser`, the
+   * user's least recently active sessions are logged out. Rejects when Redis cannot store it.
+   */
   async createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void> {
     requireString(sessionId, 'sessionId');
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
-    await runCommand(this.connection, ['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    const stored = await runCommand(this.connection, ['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    expectReply('createSession', stored, isOk);
     await this.replicated(CacheKeys.session(sessionId));
-    await this.index(userId, sessionId, raw(sessionId), '');
-    log('info', 'Session created', { sessionId, userId });
+    const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
+    log('info', 'Session created', { session: redactedTag(sessionId), userId });
+    if (over.length > 0) await this.evict(userId, over);
   }
 
   /**
@@ -161,7 +187,7 @@ export class SessionService {
       // What raw() makes of { lastActivity: new Date() }, without JSON.stringify's toJSON walk.
       return await this.mergePairs<T>(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
     } catch (error) {
-      log('error', 'Session get error', { sessionId, ...describeError(error) });
+      log('error', 'Session get error', { session: redactedTag(sessionId), ...describeError(error) });
       return null;
     }
   }
@@ -169,7 +195,9 @@ export class SessionService {
   /**
    * Merges `updates` into the stored session (server-side, so concurrent updates keep
    * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
-   * when the session does not exist (it is never created here). (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
+   * when the session does not exist (it is never created here). The owner never changes:
+   * `userId` may name the owner (then it is checked and left as stored) or be undefined
+   * (ignored, as from a spread DTO); another owner, '' or null rejects. (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
    */
   updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(sessionId: string, updates: Partial<Declared<T>>): Promise<R>;
   async updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean> {
@@ -177,7 +205,8 @@ export class SessionService {
     if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
       throw new TypeError(`updates must be an object, got ${describeType(updates)}`);
     }
-    const updated = (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+    const owner = ownerNamed(updates);
+    const updated = (await this.merge(sessionId, owner, { lastActivity: new Date(), ...updates })) !== null;
     if (updated) await this.replicated(CacheKeys.session(sessionId));
     return updated;
   }
@@ -188,19 +217,19 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const key = CacheKeys.session(sessionId);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-      const text = await runCommand<string | null>(this.connection, ['GET', key]);
+      const text = expectReply<string | null>('deleteSession', await runCommand(this.connection, ['GET', key]), isTextOrNull);
       if (text === null) return false;
       const userId = storedOwner(text);
-      if (userId === undefined) return (await runCommand<number>(this.connection, ['DEL', key])) === 1;
-      const outcome = await runScript<number>(this.connection, scripts.removeOwned, [key], [raw(userId)]);
+      if (userId === undefined) return expectReply<number>('deleteSession', await runCommand(this.connection, ['DEL', key]), isCount) === 1;
+      const outcome = await this.removeOwned(sessionId, userId);
       if (outcome !== -1) {
         if (outcome === 1) await this.replicated(key);
         await this.unindex(userId, '', [sessionId]);
-        if (outcome === 1) log('info', 'Session deleted', { sessionId, userId });
+        if (outcome === 1) log('info', 'Session deleted', { session: redactedTag(sessionId), userId });
         return outcome === 1;
       }
     }
-    throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
+    throw new Error(`deleteSession: the session tagged ${redactedTag(sessionId)} kept changing owner`);
   }
 
   /** Deletes every session of the user (all devices); resolves to how many were deleted. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
@@ -212,16 +241,9 @@ export class SessionService {
     for (let round = 0; round < RACE_RETRIES; round++) {
       const ids = (await this.sessionIds(userId)).map((entry) => entry.id);
       if (ids.length === 0) break;
-      let left = 0;
-      for (let i = 0; i < ids.length; i += DELETE_BATCH) {
-        const batch = ids.slice(i, i + DELETE_BATCH);
-        const outcomes = await Promise.all(
-          batch.map((id) => runScript<number>(this.connection, scripts.removeOwned, [CacheKeys.session(id)], [raw(userId)])),
-        );
-        deleted += outcomes.filter((outcome) => outcome === 1).length;
-        left = await this.unindex(userId, '', batch);
-      }
-      if (left === 0) break;
+      const removed = await this.removeAll(userId, ids);
+      deleted += removed.deleted;
+      if (removed.left === 0) break;
     }
     log('info', 'User sessions deleted', { userId, count: deleted });
     return deleted;
@@ -231,32 +253,30 @@ export class SessionService {
   extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
   async extendSession(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
-    const [done, owner] = await runScript<[number, string | null]>(
-      this.connection,
-      scripts.extend,
-      [CacheKeys.session(sessionId)],
-      [String(SESSION_TTL_MS)],
-    );
-    if (done === 1) this.keepIndex(owner === null ? undefined : parseOwner(owner));
+    const reply = await runScript(this.connection, scripts.extend, [CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+    const [done, owner] = expectReply<[number, string | null]>('extendSession', reply, isExtendReply);
+    if (done === 1) this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
     return done === 1;
   }
 
   /**
-   * Every live session of the user, newest first. Ids of sessions that expired on their
-   * own are pruned from the index here. Listing does not count as activity. Redis
-   * trouble is logged and answered with [], as the seed.
+   * Every live session of the user, the most recently active first (by the index's expiry
+   * bounds, so to within an hour). Ids of sessions that are gone are pruned from the index
+   * here. Listing does not count as activity. Redis trouble is logged and answered with
+   * [], as the seed.
    */
   async getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]> {
     requireString(userId, 'userId');
     try {
       const entries = await this.sessionIds(userId);
       if (entries.length === 0) return [];
-      const texts = await runCommand<Array<string | null>>(this.connection, ['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
+      const texts = await runCommand(this.connection, ['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
+      if (!Array.isArray(texts) || texts.length !== entries.length) throw unexpectedReply('getActiveSessions', texts);
       const sessions: T[] = [];
       const dead: IndexEntry[] = [];
       const unindexed: string[] = [];
       entries.forEach((entry, i) => {
-        const text = texts[i];
+        const text = expectReply<string | null>('getActiveSessions', texts[i], isTextOrNull);
         if (text === null || storedOwner(text) !== userId) {
           if (entry.score !== undefined) dead.push(entry);
           return;
@@ -297,22 +317,24 @@ export class SessionService {
         throw error;
       }
       if (outcome === 'moved') {
-        log('info', 'Session rotated', { userId });
+        log('info', 'Session rotated', { userId, from: redactedTag(oldSessionId), to: redactedTag(newSessionId) });
         return newSessionId;
       }
       await this.undoCopy(userId, newSessionId);
       if (outcome === 'gone') return null;
     }
-    throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+    throw new Error(`rotateSession: the session tagged ${redactedTag(oldSessionId)} could not be moved`);
   }
 
   /**
    * The copy is indexed before the old session goes, which happens only while it still
    * holds the copied text: an update landing meanwhile is copied again, a logout
-   * meanwhile ('gone') wins. The pointer follows last.
+   * meanwhile ('gone') wins. The pointer follows last. The copy is indexed like a login
+   * (a fresh expiry bound, so it lists as the most recent) but never evicts: it replaces
+   * the old entry, so the user's count does not grow.
    */
   private async moveOnce(userId: string, oldId: string, newId: string, seen: Snapshot): Promise<'moved' | 'gone' | 'retry'> {
-    await this.index(userId, newId, '', oldId);
+    await this.index(userId, newId, '', 0);
     const oldKey = CacheKeys.session(oldId);
     let copied = seen;
     for (let copies = 0; copies < MOVE_RETRIES; copies++) {
@@ -336,39 +358,88 @@ export class SessionService {
 
   /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
   private async take(key: string, expected: string): Promise<Taken> {
-    const reply = await runScript<[number, string?, number?]>(this.connection, scripts.take, [key], [expected]);
-    if (reply[0] === 2) return { state: 2, text: reply[1] ?? '', pttl: Number(reply[2]) };
+    const reply = expectReply<[number, string?, number?]>('session take', await runScript(this.connection, scripts.take, [key], [expected]), isTakeReply);
+    if (reply[0] === 2) return { state: 2, text: reply[1] as string, pttl: reply[2] as number };
     return reply[0] === 1 ? { state: 1 } : { state: 0 };
   }
 
   /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
   private async copy(key: string, from: Snapshot, mode: 'NX' | 'XX'): Promise<boolean> {
     const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
-    return (await runCommand<string | null>(this.connection, ['SET', key, from.text, ...expiry, mode])) !== null;
+    const reply = await runCommand(this.connection, ['SET', key, from.text, ...expiry, mode]);
+    return expectReply<string | null>('session copy', reply, isOkOrNull) !== null;
   }
 
-  private async index(userId: string, sessionId: string, pointerJson: string, scoreFrom: string): Promise<void> {
-    await runScript(
+  /**
+   * Indexes the id with a fresh expiry bound (pruning entries whose bound has passed) and
+   * resolves to the ids beyond `cap` (0 = no cap), which the caller must log out.
+   */
+  private async index(userId: string, sessionId: string, pointerJson: string, cap: number): Promise<string[]> {
+    const sent = Date.now();
+    const reply = await runScript(
       this.connection,
       scripts.indexAdd,
       [userSessionsKey(userId), CacheKeys.userSession(userId)],
-      [sessionId, pointerJson, String(REFRESH_TTL_MS), scoreFrom],
+      [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)],
     );
+    const over = expectReply<string[]>('session index', reply, isTextArray);
+    this.remember(sessionId, sent);
+    return over;
   }
 
   /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
-  private unindex(userId: string, replacement: string, ids: string[]): Promise<number> {
-    return runScript<number>(this.connection, scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
+  private async unindex(userId: string, replacement: string, ids: string[]): Promise<number> {
+    const reply = await runScript(this.connection, scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
       replacement,
       ...ids,
     ]);
+    return expectReply<number>('session unindex', reply, isCount);
+  }
+
+  /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
+  private async removeOwned(sessionId: string, userId: string): Promise<number> {
+    const reply = await runScript(this.connection, scripts.removeOwned, [CacheKeys.session(sessionId)], [raw(userId)]);
+    const outcome = expectReply<number>('session delete', reply, isDeleteOutcome);
+    if (outcome === 1) this.indexBumped.delete(sessionId);
+    return outcome;
+  }
+
+  /**
+   * Deletes the user's sessions among `ids` (each only while it is still theirs), then
+   * forgets the ids, batch by batch, so a session is gone before it leaves the index.
+   */
+  private async removeAll(userId: string, ids: string[]): Promise<{ deleted: number; left: number }> {
+    let deleted = 0;
+    let left = 0;
+    for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+      const batch = ids.slice(i, i + DELETE_BATCH);
+      const outcomes = await Promise.all(batch.map((id) => this.removeOwned(id, userId)));
+      deleted += outcomes.filter((outcome) => outcome === 1).length;
+      left = await this.unindex(userId, '', batch);
+    }
+    return { deleted, left };
+  }
+
+  /**
+   * Logs out the sessions a login pushed beyond the per-user cap. Trouble is only logged:
+   * the session being created is stored, and the ids stay in the index, so the next
+   * login evicts them.
+   */
+  private async evict(userId: string, ids: string[]): Promise<void> {
+    const sessions = ids.map(redactedTag);
+    try {
+      const { deleted } = await this.removeAll(userId, ids);
+      log('info', 'Sessions beyond the per-user limit logged out', { userId, sessions, deleted });
+    } catch (error) {
+      log('warn', 'Sessions beyond the per-user limit not logged out', { userId, sessions, ...describeError(error) });
+    }
   }
 
   private async prune(userId: string, dead: IndexEntry[], unindexed: string[]): Promise<void> {
     const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
     try {
       await runScript(this.connection, scripts.prune, [userSessionsKey(userId)], [
-        String(REFRESH_TTL_MS),
+        String(INDEX_HORIZON_MS),
         String(dead.length),
         ...pairs,
         ...unindexed,
@@ -379,29 +450,35 @@ export class SessionService {
     }
   }
 
-  /** The merged text, or null when there is no (usable) session. */
-  /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
-  private merge<T>(sessionId: string, updates: Record<string, unknown>): Promise<T | null> {
+  /**
+   * The merged session, parsed (null when there is none). `owner` is the raw owner the
+   * update names ('' for none), checked against the stored one; `userId` itself is never
+   * written, so the owner stays exactly as stored.
+   */
+  private merge<T>(sessionId: string, owner: string, updates: Record<string, unknown>): Promise<T | null> {
     const pairs: string[] = [];
-    for (const [field, value] of Object.entries(updates)) pairs.push(raw(field), raw(value));
-    const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
-    return this.mergePairs<T>(sessionId, newOwner, pairs);
+    for (const [field, value] of Object.entries(updates)) {
+      if (field !== 'userId') pairs.push(raw(field), raw(value));
+    }
+    return this.mergePairs<T>(sessionId, owner, pairs);
   }
 
-  /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
-  private async mergePairs<T>(sessionId: string, newOwner: string, pairs: string[]): Promise<T | null> {
+  /** `merge` with the updates already as raw JSON pairs (getSession's hot path); keeps the session's index entry current. */
+  private async mergePairs<T>(sessionId: string, owner: string, pairs: string[]): Promise<T | null> {
     const keys = [CacheKeys.session(sessionId)];
-    const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
-    let reply = await runScript<[number, string?]>(this.connection, scripts.merge, keys, args);
-    if (reply[0] === NEEDS_FULL_MERGE) reply = await runScript(this.connection, scripts.mergeFull, keys, args);
+    const args = [String(SESSION_TTL_MS), owner, ...pairs];
+    let reply = expectReply<[number, string?]>('session merge', await runScript(this.connection, scripts.merge, keys, args), isMergeReply);
+    if (reply[0] === NEEDS_FULL_MERGE) {
+      reply = expectReply('session merge', await runScript(this.connection, scripts.mergeFull, keys, args), isMergeReply);
+    }
     switch (reply[0]) {
       case 1: {
-        const session = parseSession<T>(reply[1] ?? '', sessionId);
-        this.keepIndex(ownerOfRecord(session));
+        const session = parseSession<T>(reply[1] as string, sessionId);
+        this.keepIndexed(ownerOfRecord(session), sessionId);
         return session;
       }
       case -1:
-        log('warn', 'Session is not a JSON object, treated as missing', { sessionId });
+        log('warn', 'Session is not a JSON object, treated as missing', { session: redactedTag(sessionId) });
         return null;
       case -2:
         throw new RangeError('updates.userId must name the session owner; create a new session to change users');
@@ -410,28 +487,40 @@ export class SessionService {
     }
   }
 
-  /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
-  private keepIndex(userId: string | undefined): void {
+  /**
+   * Keeps a session that slid from being pruned: raises its index bound (and the index's
+   * expiry) to a fresh one, at most once an hour per session and process. A failed raise
+   * is retried on the session's next slide.
+   */
+  private keepIndexed(userId: string | undefined, sessionId: string): void {
     if (userId === undefined) return;
     const now = Date.now();
-    if (now - (this.indexBumped.get(userId) ?? 0) < INDEX_BUMP_EVERY_MS) return;
-    if (this.indexBumped.size >= INDEX_BUMP_MEMORY) this.indexBumped.clear();
-    this.indexBumped.set(userId, now);
-    runCommand(this.connection, ['PEXPIRE', userSessionsKey(userId), String(REFRESH_TTL_MS), 'GT']).catch((error) => {
-      this.indexBumped.delete(userId);
-      log('warn', 'Session index expiry not extended', { userId, ...describeError(error) });
+    const last = this.indexBumped.get(sessionId);
+    if (last !== undefined && now - last < INDEX_BUMP_EVERY_MS) return;
+    this.remember(sessionId, now);
+    runScript(this.connection, scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch((error) => {
+      this.indexBumped.delete(sessionId);
+      log('warn', 'Session index entry not extended', { userId, session: redactedTag(sessionId), ...describeError(error) });
     });
   }
 
-  /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
+  /** Notes when this process last set the session's index bound; the least recently noted make room. */
+  private remember(sessionId: string, at: number): void {
+    this.indexBumped.delete(sessionId);
+    if (this.indexBumped.size >= INDEX_BUMP_MEMORY) {
+      const oldest = this.indexBumped.keys().next();
+      if (!oldest.done) this.indexBumped.delete(oldest.value);
+    }
+    this.indexBumped.set(sessionId, at);
+  }
+
+  /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
   private async sessionIds(userId: string): Promise<IndexEntry[]> {
-    const [pointer, ...ranked] = await runScript<Array<string | null>>(this.connection, scripts.ids, [
-      userSessionsKey(userId),
-      CacheKeys.userSession(userId),
-    ], []);
+    const reply = await runScript(this.connection, scripts.ids, [userSessionsKey(userId), CacheKeys.userSession(userId)], []);
+    const [pointer, ...ranked] = expectReply<Array<string | null>>('session index read', reply, isIdsReply);
     const entries: IndexEntry[] = [];
-    for (let i = 0; i + 1 < ranked.length; i += 2) entries.push({ id: String(ranked[i]), score: String(ranked[i + 1]) });
-    const latest = pointer === null || pointer === undefined ? undefined : parseOwner(pointer);
+    for (let i = 0; i + 1 < ranked.length; i += 2) entries.push({ id: ranked[i] as string, score: ranked[i + 1] as string });
+    const latest = pointer === null ? undefined : parseOwner(pointer);
     if (latest !== undefined && !entries.some((entry) => entry.id === latest)) entries.push({ id: latest });
     return entries;
   }
@@ -443,10 +532,52 @@ function ownerOf(data: unknown, name: string): string {
   }
   const userId = (data as { userId?: unknown }).userId;
   if (typeof userId !== 'string') throw new TypeError(`${name}.userId must be a string, got ${describeType(userId)}`);
+  if (userId === '') throw new RangeError(`${name}.userId must not be empty`);
   return userId;
 }
 
-/** A JSON scalar (string or number) as the id string it names. */
+/**
+ * The owner an update names, as raw JSON for the merge script's check, or '' when it
+ * names none (no `userId`, or `userId: undefined` as a spread DTO carries it). The id
+ * of a user is a non-empty string, or a number naming the same keys.
+ */
+function ownerNamed(updates: object): string {
+  if (!Object.prototype.hasOwnProperty.call(updates, 'userId')) return '';
+  const userId = (updates as { userId?: unknown }).userId;
+  if (userId === undefined) return '';
+  if (typeof userId === 'string' || typeof userId === 'number') {
+    if (userId === '' || (typeof userId === 'number' && !Number.isFinite(userId))) {
+      throw new RangeError(`updates.userId must name the session owner, got ${userId === '' ? 'an empty string' : userId}`);
+    }
+    return raw(userId);
+  }
+  throw new TypeError(`updates.userId must name the session owner (a string) or be left out, got ${describeType(userId)}`);
+}
+
+/** The reply if `ok` accepts its shape; otherwise ERR_UNEXPECTED_REPLY, never a guessed value. */
+function expectReply<T>(what: string, reply: unknown, ok: (reply: unknown) => boolean): T {
+  if (!ok(reply)) throw unexpectedReply(what, reply);
+  return reply as T;
+}
+
+const isOk = (reply: unknown) => reply === 'OK';
+const isOkOrNull = (reply: unknown) => reply === 'OK' || reply === null;
+const isCount = (reply: unknown) => Number.isInteger(reply) && (reply as number) >= 0;
+const isTextOrNull = (reply: unknown) => reply === null || typeof reply === 'string';
+const isTextArray = (reply: unknown) => Array.isArray(reply) && reply.every((item) => typeof item === 'string');
+const isDeleteOutcome = (reply: unknown) => reply === 1 || reply === 0 || reply === -1;
+const isExtendReply = (reply: unknown) =>
+  Array.isArray(reply) && (reply[0] === 0 || (reply[0] === 1 && isTextOrNull(reply[1])));
+const isTakeReply = (reply: unknown) =>
+  Array.isArray(reply) &&
+  (reply[0] === 0 || reply[0] === 1 || (reply[0] === 2 && typeof reply[1] === 'string' && Number.isInteger(reply[2])));
+const isMergeReply = (reply: unknown) =>
+  Array.isArray(reply) &&
+  (reply[0] === 1 ? typeof reply[1] === 'string' : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
+/** {pointer or null, id, score, id, score, ...}: ids and scores as strings. */
+const isIdsReply = (reply: unknown) =>
+  Array.isArray(reply) && reply.length % 2 === 1 && isTextOrNull(reply[0]) && reply.every((item, i) => i === 0 || typeof item === 'string');
+
 /** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
 function idText(value: unknown): string | undefined {
   return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
@@ -476,8 +607,9 @@ function parseSession<T>(text: string, sessionId: string): T | null {
   let session: unknown;
   try {
     session = JSON.parse(text);
-  } catch (error) {
-    log('warn', 'Session is not JSON, treated as missing', { sessionId, ...describeError(error) });
+  } catch {
+    // The parser's message quotes the text, which is personal data: only the tag is logged.
+    log('warn', 'Session is not JSON, treated as missing', { session: redactedTag(sessionId) });
     return null;
   }
   if (session === null || typeof session !== 'object' || Array.isArray(session)) return null;
