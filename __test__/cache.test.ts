@@ -1,5 +1,9 @@
 import { CacheService, RedisConnection, setLogger, defaultLogger } from '..';
-import { recordingLogger, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+
+const execFileAsync = promisify(execFile);
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -200,6 +204,92 @@ describe('CacheService.getOrSet', () => {
     }
     expect(server.cli('EXISTS', `${p}gosfail`)).toBe('0');
   });
+});
+
+describe('CacheService fills and invalidations', () => {
+  let other: RedisConnection;
+  let elsewhere: CacheService;
+  beforeAll(async () => {
+    other = new RedisConnection({ url: server.url });
+    await other.connect();
+    elsewhere = new CacheService(other);
+  });
+  afterAll(() => other.close());
+
+  // Plain keys, a key with a hash tag of its own, and one with a `}` but no usable tag.
+  const variants = ['plain', 'order:{42}', 'a}b'];
+
+  it.each(variants)('getOrSet stores nothing when the key is deleted while the loader runs (%s)', async (name) => {
+    const key = `${p}race:${name}`;
+    const loaded = await cache.getOrSet(key, async () => {
+      const stale = { version: 1 };
+      expect(await elsewhere.del(key)).toBe(false);
+      return stale;
+    }, 60);
+    expect(loaded).toEqual({ version: 1 });
+    expect(server.cli('EXISTS', key)).toBe('0');
+    expect(await cache.get(key)).toBeNull();
+    // Nothing is left behind: the next load is stored as usual.
+    expect(await cache.getOrSet(key, async () => ({ version: 2 }), 60)).toEqual({ version: 2 });
+    expect(JSON.parse(server.cli('GET', key))).toEqual({ version: 2 });
+    expect(Number(server.cli('TTL', key))).toBeGreaterThan(50);
+  });
+
+  it('a fresh value stored after the invalidation is not overwritten by the stale load', async () => {
+    const key = `${p}race:fresh`;
+    const stale = await cache.getOrSet(key, async () => {
+      await elsewhere.del(key);
+      expect(await elsewhere.getOrSet(key, async () => 'fresh')).toBe('fresh');
+      return 'stale';
+    });
+    expect(stale).toBe('stale');
+    expect(JSON.parse(server.cli('GET', key))).toBe('fresh');
+    expect(await cache.get(key)).toBe('fresh');
+  });
+
+  it('an invalidation with no load in flight does not keep the next load from being stored', async () => {
+    const key = `${p}race:idle`;
+    await cache.set(key, 'old');
+    expect(await cache.del(key)).toBe(true);
+    expect(await cache.del(key)).toBe(false);
+    expect(await cache.getOrSet(key, async () => 'reloaded', 60)).toBe('reloaded');
+    expect(JSON.parse(server.cli('GET', key))).toBe('reloaded');
+  });
+
+  it('a value JSON cannot hold is returned, logged and not stored', async () => {
+    const key = `${p}race:bigint`;
+    log.lines.length = 0;
+    expect(await cache.getOrSet(key, async () => BigInt(7))).toBe(BigInt(7));
+    expect(server.cli('EXISTS', key)).toBe('0');
+    expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache set error' && l.meta?.key === key)).toBe(true);
+  });
+});
+
+describe('CacheService.mset that fails part-way', () => {
+  it('answers false and leaves no key holding the values when the write times out but commits later', async () => {
+    const own = await startRedis();
+    const c = new RedisConnection({ url: own.url, commandTimeoutMs: 300 });
+    try {
+      await c.connect();
+      const svc = new CacheService(c);
+      for (const ttl of [300, undefined]) {
+        const keys = Array.from({ length: 20 }, (_, i) => `late:${ttl}:${i}`);
+        own.cli('SET', keys[3], '"old"');
+        // The server is busy for a second: the write times out here and is executed afterwards.
+        const busy = execFileAsync('redis-cli', ['-p', String(own.port), 'DEBUG', 'SLEEP', '1']);
+        await sleep(100);
+        log.lines.length = 0;
+        expect(await svc.mset(Object.fromEntries(keys.map((k, i) => [k, { i }])), ttl)).toBe(false);
+        await busy;
+        await sleep(100);
+        expect(own.cli('EXISTS', ...keys)).toBe('0');
+        expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache mset error')).toBe(true);
+      }
+    } finally {
+      await c.close();
+      await own.stop();
+    }
+  }, 20_000);
 });
 
 function commandCalls(name: string): number {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { PostCacheService, RedisConnection, UserCacheService, setLogger, defaultLogger } from '..';
+import { CacheService, PostCacheService, RedisConnection, UserCacheService, setLogger, defaultLogger } from '..';
 import { recordingLogger, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 // The backend's own types, which redis-layer cannot know.
@@ -291,6 +291,117 @@ describe('PostCacheService', () => {
   });
 });
 
+describe('loads that an invalidation overtakes are not stored', () => {
+  let other: RedisConnection;
+  let otherPosts: PostCacheService;
+  let otherUsers: UserCacheService;
+  let cache: CacheService;
+  beforeAll(async () => {
+    // Invalidations come from another connection, as from another instance of the backend.
+    other = new RedisConnection({ url: server.url });
+    await other.connect();
+    otherPosts = new PostCacheService(other);
+    otherUsers = new UserCacheService(other);
+    cache = new CacheService(connection);
+  });
+  afterAll(() => other.close());
+
+  const invalidations: Array<[string, (reader: string) => Promise<void>]> = [
+    ['invalidatePost', () => otherPosts.invalidatePost(`${p}gone`)],
+    ['invalidateUserFeeds', (reader) => otherPosts.invalidateUserFeeds(reader)],
+    ['invalidateAllFeeds', () => otherPosts.invalidateAllFeeds()],
+  ];
+
+  it.each(invalidations)('getUserFeedOrLoad: %s during the load stores nothing; the next load is stored', async (name, invalidate) => {
+    const reader = `${p}gufol:${name}`;
+    // A page from before, so the epochs exist and the read itself yields the token.
+    await posts.setUserFeed(reader, 1, [post(0)]);
+    await otherPosts.invalidateUserFeeds(reader);
+    let loads = 0;
+    const staleLoad = async () => {
+      loads++;
+      await invalidate(reader);
+      return [post(1)];
+    };
+    expect(await posts.getUserFeedOrLoad(reader, 1, staleLoad)).toEqual([post(1)]);
+    expect(server.cli('GET', `feed:${reader}:page:1`)).toBe(JSON.stringify([post(0)]));
+    expect(await posts.getUserFeed(reader, 1)).toBeNull();
+    // The same on a page never cached, whose epochs are read before the load.
+    expect(await posts.getUserFeedOrLoad(reader, 2, staleLoad)).toEqual([post(1)]);
+    expect(server.cli('EXISTS', `feed:${reader}:page:2`)).toBe('0');
+
+    const fresh = jest.fn(async () => [post(2)]);
+    expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
+    expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
+    expect(fresh).toHaveBeenCalledTimes(1);
+    expect(await otherPosts.getUserFeed(reader, 1)).toEqual([post(2)]);
+    expect(loads).toBe(2);
+  });
+
+  it('setUserFeed with a token from beginFeedWrite stores only if no invalidation came in between', async () => {
+    const reader = `${p}token`;
+    const before = await posts.beginFeedWrite(reader, 1);
+    expect(before).toEqual(expect.any(String));
+    await otherPosts.invalidatePost(`${p}deleted`);
+    await posts.setUserFeed(reader, 1, [post(1)], before);
+    expect(server.cli('EXISTS', `feed:${reader}:page:1`)).toBe('0');
+
+    const token = await posts.beginFeedWrite(reader, 1);
+    await posts.setUserFeed(reader, 1, [post(2)], token);
+    expect(await posts.getUserFeed(reader, 1)).toEqual([post(2)]);
+    // A null token (Redis could not be read before the load) stores nothing.
+    await posts.setUserFeed(reader, 2, [post(3)], null);
+    expect(server.cli('EXISTS', `feed:${reader}:page:2`)).toBe('0');
+    await expect(posts.setUserFeed(reader, 1, [], 42 as unknown as string)).rejects.toThrow(/token must be a string/);
+    await expect(posts.getUserFeedOrLoad(reader, 1, 'nope' as unknown as () => Post[])).rejects.toThrow(/loader must be a function/);
+    await expect(posts.getUserFeedOrLoad(`${p}notarray`, 1, async () => 'x' as unknown as Post[])).rejects.toThrow(/loader must resolve to an array/);
+    expect(server.cli('EXISTS', `feed:${p}notarray:page:1`)).toBe('0');
+  });
+
+  it('getUserFeedOrLoad runs one load for concurrent misses; a loader error rejects them all and stores nothing', async () => {
+    const reader = `${p}flight`;
+    const loader = jest.fn(async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return [post(5)];
+    });
+    const pages = await Promise.all(Array.from({ length: 10 }, () => posts.getUserFeedOrLoad(reader, 3, loader)));
+    expect(loader).toHaveBeenCalledTimes(1);
+    expect(pages.every((page) => page[0].id === post(5).id)).toBe(true);
+    const failing = jest.fn(async () => {
+      throw new Error('db down');
+    });
+    const settled = await Promise.allSettled([posts.getUserFeedOrLoad(reader, 4, failing), posts.getUserFeedOrLoad(reader, 4, failing)]);
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(server.cli('EXISTS', `feed:${reader}:page:4`)).toBe('0');
+  });
+
+  it('getOrSet of user and post keys: invalidateUser, invalidateUserFriends and invalidatePost during the load store nothing', async () => {
+    const id = `${p}inv`;
+    const cases: Array<[string, () => Promise<void>]> = [
+      [`user:${id}`, () => otherUsers.invalidateUser(id)],
+      [`user:${id}:profile`, () => otherUsers.invalidateUser(id)],
+      [`user:${id}:friends`, () => otherUsers.invalidateUserFriends(id)],
+      [`post:${id}`, () => otherPosts.invalidatePost(id)],
+      [`post:${id}:comments`, () => otherPosts.invalidatePost(id)],
+    ];
+    for (const [key, invalidate] of cases) {
+      const loaded = await cache.getOrSet(key, async () => {
+        await invalidate();
+        return { id, stale: true };
+      });
+      expect(loaded).toEqual({ id, stale: true });
+      expect([key, server.cli('EXISTS', key)]).toEqual([key, '0']);
+      expect(await cache.getOrSet(key, async () => ({ id, stale: false }))).toEqual({ id, stale: false });
+      expect([key, server.cli('GET', key)]).toEqual([key, JSON.stringify({ id, stale: false })]);
+    }
+    // Invalidations leave no companion keys behind.
+    await otherUsers.invalidateUser(id);
+    await otherPosts.invalidatePost(id);
+    expect(server.cli('EXISTS', `{user:${id}}:lease`, `{user:${id}:profile}:lease`, `{post:${id}}:lease`)).toBe('0');
+  });
+});
+
 describe('feed invalidation cost', () => {
   it('is the same handful of commands with 10 or 2 000 cached pages: no SCAN, KEYS or per-page DEL', async () => {
     const own = await startRedis();
@@ -355,6 +466,8 @@ export async function backend(id: string, user: User, post: Post, feed: Post[]):
   const typedPage: Post[] | null = await postCacheService.getUserFeed<Post>(id, 1);
   await postCacheService.setPost(post);
   await postCacheService.setUserFeed(id, 1, feed);
+  const loaded: Post[] = await postCacheService.getUserFeedOrLoad(id, 1, async () => feed);
+  await postCacheService.setUserFeed(id, 1, feed, await postCacheService.beginFeedWrite(id, 1));
   const comments: { id: string }[] | null = await postCacheService.getPostComments(id);
   await postCacheService.invalidatePost(id);
   await postCacheService.invalidateUserFeeds(id);
@@ -366,7 +479,7 @@ export async function backend(id: string, user: User, post: Post, feed: Post[]):
   await userCacheService.setUser({ name: 'x' });
   // @ts-expect-error the typed read is User, not Post
   const wrong: Post | null = await userCacheService.getUser<User>(id);
-  void [u, typed, profile, friends, p, page, typedPage, comments, wrong];
+  void [u, typed, profile, friends, p, page, typedPage, loaded, comments, wrong];
 }
 `,
       );

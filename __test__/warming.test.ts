@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { CacheWarmingService, RedisConnection, WarmingRepositories, setLogger, defaultLogger } from '..';
+import { CacheWarmingService, PostCacheService, RedisConnection, UserCacheService, WarmingRepositories, setLogger, defaultLogger } from '..';
 import { recordingLogger, sleep, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 interface User {
@@ -74,18 +74,18 @@ afterAll(async () => {
 });
 
 describe('warming on demand', () => {
-  it('warmUserCache writes user and profile JSON with the seed TTLs, in a handful of pipelines for 1000 users', async () => {
+  it('warmUserCache writes user and profile JSON with the seed TTLs for 1000 users, each key through its fill lease', async () => {
     const userIds = ids('u', 1000);
     const repos = repositories(userIds, []);
     const warming = new CacheWarmingService(repos, connection);
     const native = connection.getClient().dispatcher.native;
-    const spies = (['pipeline', 'set', 'command', 'get', 'script'] as const).map((name) => jest.spyOn(native, name));
+    const spies = (['script', 'pipeline', 'set', 'command', 'get'] as const).map((name) => jest.spyOn(native, name));
     try {
       await warming.warmUserCache(userIds);
-      const [pipeline, ...single] = spies;
-      expect(pipeline.mock.calls.length).toBeGreaterThan(0);
-      expect(pipeline.mock.calls.length).toBeLessThanOrEqual(5);
-      for (const spy of single) expect(spy).not.toHaveBeenCalled();
+      const [script, ...others] = spies;
+      // One lease and one conditional write per key, queued together (the lane pipelines them); no plain SET.
+      expect(script).toHaveBeenCalledTimes(4 * userIds.length);
+      for (const spy of others) expect(spy).not.toHaveBeenCalled();
     } finally {
       for (const spy of spies) spy.mockRestore();
     }
@@ -194,6 +194,72 @@ describe('warming on demand', () => {
     const warming = new CacheWarmingService(repos, new RedisConnection({ url: server.url }));
     await expect(warming.warmUserCache(ids('nc', 1))).rejects.toThrow(/not connected/);
     expect(repos.calls).toEqual([]);
+  });
+});
+
+describe('warming and invalidations', () => {
+  let other: RedisConnection;
+  let users: UserCacheService;
+  let posts: PostCacheService;
+  beforeAll(async () => {
+    // Invalidations come from another connection, as from another instance of the backend.
+    other = new RedisConnection({ url: server.url });
+    await other.connect();
+    users = new UserCacheService(other);
+    posts = new PostCacheService(other);
+  });
+  afterAll(() => other.close());
+
+  it('does not write users invalidated while findByIds ran; the others are written', async () => {
+    const userIds = ids('invu', 3);
+    const repos = repositories(userIds, []);
+    const findByIds = repos.userRepository.findByIds;
+    repos.userRepository.findByIds = jest.fn(async (wanted: string[]) => {
+      const loaded = await findByIds(wanted);
+      await users.invalidateUser(userIds[1]);
+      return loaded;
+    });
+    log.lines.length = 0;
+    await new CacheWarmingService(repos, connection).warmUserCache(userIds);
+    expect(exists(`user:${userIds[1]}`, `user:${userIds[1]}:profile`)).toBe(0);
+    expect(exists(`user:${userIds[0]}`, `user:${userIds[0]}:profile`, `user:${userIds[2]}`, `user:${userIds[2]}:profile`)).toBe(4);
+    expect(log.lines.find((l) => l.message.includes('invalidated while loading'))?.meta).toEqual({ keys: 2 });
+  });
+
+  it('warmPopularContent does not write a post invalidated while its findByIds ran', async () => {
+    const postIds = ids('invp', 3);
+    const repos = repositories([], postIds);
+    const findByIds = repos.postRepository.findByIds;
+    repos.postRepository.findByIds = jest.fn(async (wanted: string[]) => {
+      const loaded = await findByIds(wanted);
+      await posts.invalidatePost(postIds[0]);
+      return loaded;
+    });
+    await new CacheWarmingService(repos, connection).warmPopularContent();
+    expect(exists(`post:${postIds[0]}`)).toBe(0);
+    expect(exists(`post:${postIds[1]}`, `post:${postIds[2]}`)).toBe(2);
+  });
+
+  it('an invalidation before the run (no load in flight) does not keep its keys from being written', async () => {
+    const userIds = ids('invbefore', 2);
+    await users.invalidateUser(userIds[0]);
+    await posts.invalidatePost(userIds[0]);
+    const repos = repositories(userIds, userIds);
+    const warming = new CacheWarmingService(repos, connection);
+    await warming.warmUserCache(userIds);
+    await warming.warmPostCache(userIds);
+    expect(exists(`user:${userIds[0]}`, `user:${userIds[0]}:profile`, `post:${userIds[0]}`)).toBe(3);
+  });
+
+  it('leaves out entities the repository returns for ids it was not asked for', async () => {
+    const [asked, extra] = ids('unasked', 2);
+    const warming = new CacheWarmingService(
+      { userRepository: { findByIds: async () => [makeUser(asked), makeUser(extra)], getActiveUsers: async () => [] } },
+      connection,
+    );
+    await warming.warmUserCache([asked]);
+    expect(exists(`user:${asked}`)).toBe(1);
+    expect(exists(`user:${extra}`, `user:${extra}:profile`)).toBe(0);
   });
 });
 

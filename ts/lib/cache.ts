@@ -1,8 +1,10 @@
 import type { RedisClient } from './client';
 import { redisConnection, RedisConnection } from './connection';
+import type { Dispatcher } from './native';
 import { optionalTtl, rejectWith, requireString, requireStringArray, describeType } from './errors';
 import { fromJson, toJson } from './json';
 import { describeError, log } from './logger';
+import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
 
 /**
  * The seed's CacheService: JSON values under the caller's keys, failing soft
@@ -10,7 +12,7 @@ import { describeError, log } from './logger';
  */
 export class CacheService {
   private readonly connection: RedisConnection;
-  private readonly loading = new Map<string, { flight?: Promise<unknown> }>();
+  private readonly flights = new SingleFlight();
 
   constructor(connection?: RedisConnection) {
     this.connection = connection ?? redisConnection;
@@ -61,8 +63,15 @@ export class CacheService {
     );
   }
 
+  /** Deletes the key and cancels any fill of it in flight (its lease), so a value loaded before is not stored after. */
   del(key: string): Promise<boolean> {
-    return this.command('Cache delete error', { key }, () => ['DEL', requireString(key, 'key')], (n: number) => n > 0, false);
+    if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
+    const client = this.client('Cache delete error', { key });
+    if (!client) return Promise.resolve(false);
+    return deleteWithLease(client.dispatcher, key).catch((error) => {
+      log('error', 'Cache delete error', { key, ...describeError(error) });
+      return false;
+    });
   }
 
   exists(key: string): Promise<boolean> {
@@ -105,7 +114,13 @@ export class CacheService {
     );
   }
 
-  /** Writes all pairs; with a TTL, atomically (MULTI/EXEC of SET … EX), so no key is ever left without one. */
+  /**
+   * Writes all pairs as one MULTI/EXEC of SET (… EX with a TTL), so no key is ever left without
+   * its TTL. On a cluster the transaction is atomic per hash slot; if any part fails (or times
+   * out), every key of the call is deleted so none is left holding part of it, and the answer is
+   * false. A transaction is never re-sent by the cluster client, so the deletion, sent after the
+   * failure on the same per-node connection, follows any write of the call that still lands.
+   */
   mset<T>(keyValuePairs: Record<string, T>, ttlSeconds?: number): Promise<boolean> {
     let ttl: number | undefined;
     try {
@@ -127,23 +142,18 @@ export class CacheService {
     const client = this.client('Cache mset error', {});
     if (!client) return Promise.resolve(false);
     const { dispatcher } = client;
-    const recover = (error: Error) => {
-      log('error', 'Cache mset error', describeError(error));
-      return false;
-    };
-    if (ttl === undefined) {
-      return dispatcher.command(['MSET', ...entries.flat()], () => true, recover);
-    }
-    const commands = entries.map(([key, text]) => ['SET', key, text, 'EX', String(ttl)]);
-    return dispatcher.run(
-      (id) => dispatcher.native.pipeline(id, commands, true),
-      (replies: unknown[]) => {
-        const failed = replies.find((reply) => reply !== 'OK');
-        if (failed !== undefined) return recover(new Error(`SET in MSET transaction failed: ${String((failed as Error)?.message ?? failed)}`));
-        return true;
-      },
-      recover,
-    );
+    const expiry = ttl === undefined ? [] : ['EX', String(ttl)];
+    const commands = entries.map(([key, text]) => ['SET', key, text, ...expiry]);
+    return dispatcher
+      .run(
+        (id) => dispatcher.native.pipeline(id, commands, true),
+        (replies: unknown[]) => {
+          const failed = replies.find((reply) => reply !== 'OK');
+          if (failed !== undefined) throw new Error(`SET in MSET transaction failed: ${String((failed as Error)?.message ?? failed)}`);
+          return true;
+        },
+      )
+      .catch((error: unknown) => undoMset(dispatcher, entries.map(([key]) => key), error));
   }
 
   expire(key: string, ttlSeconds: number): Promise<boolean> {
@@ -184,34 +194,57 @@ export class CacheService {
   /**
    * Cache-aside with single flight: concurrent misses on one key run `loader` once
    * and share its value; a loader error rejects every waiter and caches nothing.
+   * The value is stored only if no invalidation of the key (del, the services'
+   * invalidate methods) happened since the load began (see fill.ts).
    */
   getOrSet<T>(key: string, loader: () => Promise<T> | T, ttlSeconds?: number): Promise<T> {
+    let ttl: number | undefined;
     try {
       requireString(key, 'key');
       if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
-      optionalTtl(ttlSeconds, 'ttlSeconds');
+      ttl = optionalTtl(ttlSeconds, 'ttlSeconds');
     } catch (error) {
       return Promise.reject(error);
     }
-    const running = this.loading.get(key)?.flight;
-    if (running) return running as Promise<T>;
-    // The map holds a holder that forgets the flight when it lands: a churning Map's
-    // rehashed-away stores keep pointing at old entries (see PendingTable), and through
-    // the promise they would keep every loaded value alive until the next full GC.
-    const holder: { flight?: Promise<unknown> } = {};
-    const flight = (async () => {
+    return this.flights.run(key, async () => {
       const cached = await this.get<T>(key);
       if (cached !== null) return cached;
+      const token = await this.beginFill(key);
       const value = await loader();
-      await this.set(key, value, ttlSeconds);
+      if (token !== null) await this.storeFill(key, token, value, ttl);
       return value;
-    })().finally(() => {
-      holder.flight = undefined;
-      this.loading.delete(key);
     });
-    holder.flight = flight;
-    this.loading.set(key, holder);
-    return flight;
+  }
+
+  /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
+  private async beginFill(key: string): Promise<string | null> {
+    const client = this.client('Cache set error', { key });
+    if (!client) return null;
+    try {
+      const [token] = await beginFills(client.dispatcher, [key]);
+      return token;
+    } catch (error) {
+      log('error', 'Cache set error', { key, ...describeError(error) });
+      return null;
+    }
+  }
+
+  private async storeFill(key: string, token: string, value: unknown, ttl: number | undefined): Promise<void> {
+    let text: string;
+    try {
+      text = toJson(value);
+    } catch (error) {
+      log('error', 'Cache set error', { key, ...describeError(error) });
+      return;
+    }
+    const client = this.client('Cache set error', { key });
+    if (!client) return;
+    try {
+      const [stored] = await storeFills(client.dispatcher, [[key, token, text, ttl]]);
+      if (!stored) log('debug', 'Cache fill not stored: the key was invalidated during the load', { key });
+    } catch (error) {
+      log('error', 'Cache set error', { key, ...describeError(error) });
+    }
   }
 
   /** @internal The command client, or null (logged) while not connected. */
@@ -249,6 +282,22 @@ export class CacheService {
       },
     );
   }
+}
+
+/**
+ * After a failed mset some slot groups may have committed (or, after a timeout, all of
+ * them, later): deleting every key of the call leaves none holding part of it. Deleting
+ * is safe for a cache: a key holding its old value is merely a miss afterwards.
+ */
+async function undoMset(dispatcher: Dispatcher, keys: string[], error: unknown): Promise<false> {
+  log('error', 'Cache mset error', describeError(error));
+  try {
+    await dispatcher.run((id) => dispatcher.native.command(id, ['DEL', ...keys]));
+    log('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
+  } catch (undoError) {
+    log('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...describeError(undoError) });
+  }
+  return false;
 }
 
 function parseOrMiss<T>(reply: unknown, key: string): T | null {

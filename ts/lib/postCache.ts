@@ -1,8 +1,9 @@
 import { CacheService } from './cache';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, requireString } from './errors';
+import { describeType, requireString, unexpectedReply } from './errors';
 import { fromJson, toJson } from './json';
 import { CacheKeys } from './keys';
+import { SingleFlight, withLeases } from './fill';
 import { describeError, log } from './logger';
 import { Dispatcher, registerScript } from './native';
 import { sameSlotKey } from './scripts/slot';
@@ -69,6 +70,10 @@ if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return epoch
 `);
 
+/** The write token of a feed page: the two epochs it is tagged with, `global:user`. */
+const feedToken = (global: string, user: string): string => `${global}:${user}`;
+const EPOCH = /^\d+$/;
+
 function requirePage(page: unknown): number {
   if (typeof page !== 'number') throw new TypeError(`page must be a number, got ${describeType(page)}`);
   if (!Number.isSafeInteger(page) || page < 0) throw new RangeError(`page must be a non-negative integer, got ${page}`);
@@ -81,6 +86,7 @@ function requirePage(page: unknown): number {
  */
 export class PostCacheService {
   private readonly cache: CacheService;
+  private readonly flights = new SingleFlight();
 
   constructor(connection?: RedisConnection) {
     this.cache = new CacheService(connection ?? redisConnection);
@@ -98,35 +104,64 @@ export class PostCacheService {
   /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
   async getUserFeed<T = any>(userId: string, page: number): Promise<T[] | null> {
     const id = requireString(userId, 'userId');
-    const key = CacheKeys.userFeed(id, requirePage(page));
-    const client = this.cache.client('Feed get error', { key });
-    if (!client) return null;
-    const { dispatcher } = client;
-    return dispatcher.run<T[] | null>(
-      (rid) => dispatcher.native.command(rid, ['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]),
-      (reply: Array<string | null>) => {
-        const [text, tag, global, user] = reply;
-        if (text === null || tag === null || global === null || user === null || tag !== `${global}:${user}`) return null;
-        let value: unknown;
-        try {
-          value = fromJson(text);
-        } catch (error) {
-          log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
-          return null;
-        }
-        return shapedOrMiss<T[]>(value, key, 'array');
-      },
-      (error) => {
-        log('error', 'Feed get error', { key, ...describeError(error) });
-        return null;
-      },
-    );
+    return (await this.readPage<T>(id, requirePage(page))).page;
   }
 
-  async setUserFeed<T = any>(userId: string, page: number, posts: T[]): Promise<void> {
+  /**
+   * The cached page, or `loader()`'s posts, stored unless the feed was invalidated
+   * while the loader ran. Concurrent misses on one page run the loader once; a loader
+   * error rejects every waiter and stores nothing.
+   */
+  async getUserFeedOrLoad<T = any>(userId: string, page: number, loader: () => Promise<T[]> | T[]): Promise<T[]> {
+    const id = requireString(userId, 'userId');
+    const key = CacheKeys.userFeed(id, requirePage(page));
+    if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
+    return this.flights.run(key, async () => {
+      const cached = await this.readPage<T>(id, page);
+      if (cached.page !== null) return cached.page;
+      const token = cached.token ?? (await this.beginFeedWrite(id, page));
+      const posts = await loader();
+      if (!Array.isArray(posts)) throw new TypeError(`loader must resolve to an array of posts, got ${describeType(posts)}`);
+      await this.setUserFeed(id, page, posts, token);
+      return posts;
+    });
+  }
+
+  /**
+   * For callers who load a page themselves: take this token before reading the database
+   * and pass it to setUserFeed, which then stores the page only if no invalidation
+   * covering it happened in between. Null (logged) when Redis cannot be read.
+   */
+  async beginFeedWrite(userId: string, page: number): Promise<string | null> {
+    const id = requireString(userId, 'userId');
+    const key = CacheKeys.userFeed(id, requirePage(page));
+    const client = this.cache.client('Feed set error', { key });
+    if (!client) return null;
+    try {
+      return await currentToken(client.dispatcher, id);
+    } catch (error) {
+      log('error', 'Feed set error', { key, ...describeError(error) });
+      return null;
+    }
+  }
+
+  /**
+   * Stores the page, tagged with the feed's epochs. With a `token` from beginFeedWrite, only
+   * if the epochs are still the token's (a null token stores nothing); without one, the
+   * epochs read now are used, so a page loaded before an invalidation and stored after it is
+   * served (as in the seed).
+   */
+  async setUserFeed<T = any>(userId: string, page: number, posts: T[], token?: string | null): Promise<void> {
     const id = requireString(userId, 'userId');
     const key = CacheKeys.userFeed(id, requirePage(page));
     if (!Array.isArray(posts)) throw new TypeError(`posts must be an array, got ${describeType(posts)}`);
+    if (token !== undefined && token !== null && typeof token !== 'string') {
+      throw new TypeError(`token must be a string from beginFeedWrite, got ${describeType(token)}`);
+    }
+    if (token === null) {
+      log('debug', 'Feed page not stored: no write token', { key });
+      return;
+    }
     let text: string;
     try {
       text = toJson(posts, 'posts');
@@ -139,12 +174,13 @@ export class PostCacheService {
     const { dispatcher } = client;
     try {
       // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
-      const [global, user] = await Promise.all([
-        readEpoch(dispatcher, FEED_EPOCH_KEY, 0),
-        readEpoch(dispatcher, userFeedEpochKey(id), FEED_TTL),
-      ]);
+      const current = await currentToken(dispatcher, id);
+      if (token !== undefined && token !== current) {
+        log('debug', 'Feed page not stored: the feed was invalidated during the load', { key });
+        return;
+      }
       await dispatcher.run((rid) =>
-        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page)], [text, String(FEED_TTL), `${global}:${user}`]),
+        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page)], [text, String(FEED_TTL), current]),
       );
     } catch (error) {
       log('error', 'Feed set error', { key, ...describeError(error) });
@@ -173,11 +209,14 @@ export class PostCacheService {
     await this.cache.set(key, reactions, REACTIONS_TTL);
   }
 
-  /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
+  /**
+   * Deletes the post's keys (cancelling their fills in flight) and retires every cached
+   * feed page: one epoch bump, whatever the number of pages.
+   */
   async invalidatePost(postId: string): Promise<void> {
     const id = requireString(postId, 'postId');
     const keys = [CacheKeys.post(id), CacheKeys.postComments(id), CacheKeys.postReactions(id)];
-    if (await this.bump('Post cache invalidation error', FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...keys])) {
+    if (await this.bump('Post cache invalidation error', FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...withLeases(keys)])) {
       log('info', 'Post cache invalidated', { postId: id });
     }
   }
@@ -197,6 +236,36 @@ export class PostCacheService {
 
   async warmPostCache<T extends { id: string }>(post: T): Promise<void> {
     await this.setPost(post);
+  }
+
+  /** The page if it is served (see getUserFeed) and, when both epochs are readable, the token a page written now would need. */
+  private async readPage<T>(id: string, page: number): Promise<{ page: T[] | null; token: string | null }> {
+    const key = CacheKeys.userFeed(id, page);
+    const miss = { page: null, token: null };
+    const client = this.cache.client('Feed get error', { key });
+    if (!client) return miss;
+    const { dispatcher } = client;
+    let reply: unknown;
+    try {
+      reply = await dispatcher.run((rid) =>
+        dispatcher.native.command(rid, ['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]),
+      );
+      if (!Array.isArray(reply) || reply.length !== 4) throw unexpectedReply('feed page read', reply);
+    } catch (error) {
+      log('error', 'Feed get error', { key, ...describeError(error) });
+      return miss;
+    }
+    const [text, tag, global, user] = reply as Array<string | null>;
+    const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
+    if (text === null || token === null || tag !== token) return { page: null, token };
+    let value: unknown;
+    try {
+      value = fromJson(text);
+    } catch (error) {
+      log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
+      return { page: null, token };
+    }
+    return { page: shapedOrMiss<T[]>(value, key, 'array'), token };
   }
 
   /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
@@ -221,8 +290,18 @@ export class PostCacheService {
 function readEpoch(dispatcher: Dispatcher, key: string, ttl: number): Promise<string> {
   return dispatcher.run(
     (rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]),
-    (reply: string | number) => String(reply),
+    (reply: unknown) => {
+      const epoch = typeof reply === 'number' ? String(reply) : reply;
+      if (typeof epoch !== 'string' || !EPOCH.test(epoch)) throw unexpectedReply('feed epoch', reply);
+      return epoch;
+    },
   );
+}
+
+/** The token a page of this user's feed written now is tagged with: both epochs, read together. */
+async function currentToken(dispatcher: Dispatcher, userId: string): Promise<string> {
+  const [global, user] = await Promise.all([readEpoch(dispatcher, FEED_EPOCH_KEY, 0), readEpoch(dispatcher, userFeedEpochKey(userId), FEED_TTL)]);
+  return feedToken(global, user);
 }
 
 export const postCacheService = new PostCacheService();

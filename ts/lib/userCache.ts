@@ -2,6 +2,7 @@ import { CacheService } from './cache';
 import { redisConnection, RedisConnection } from './connection';
 import { describeType, requireString } from './errors';
 import { CacheKeys } from './keys';
+import { withLeases } from './fill';
 import { describeError, log } from './logger';
 
 /** The seed's TTLs in seconds; cache warming writes with the same ones. */
@@ -72,10 +73,10 @@ export class UserCacheService {
     await this.cache.set(CacheKeys.userProfile(requireEntityId(user, 'user')), user, PROFILE_TTL);
   }
 
-  /** One UNLINK of the four user keys: one round trip instead of the seed's four. */
+  /** One UNLINK of the four user keys and their fill leases (cancelling fills in flight): one round trip instead of the seed's four. */
   async invalidateUser(userId: string): Promise<void> {
     const id = requireString(userId, 'userId');
-    const keys = [CacheKeys.user(id), CacheKeys.userFriends(id), CacheKeys.userProfile(id), CacheKeys.userSettings(id)];
+    const keys = withLeases([CacheKeys.user(id), CacheKeys.userFriends(id), CacheKeys.userProfile(id), CacheKeys.userSettings(id)]);
     const client = this.cache.client('User cache invalidation error', { userId: id });
     if (!client) return;
     const { dispatcher } = client;

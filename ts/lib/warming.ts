@@ -1,6 +1,7 @@
 import type { RedisClient } from './client';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, fromNative, requireStringArray } from './errors';
+import { describeType, requireStringArray } from './errors';
+import { beginFills, Fill, storeFills } from './fill';
 import { toJson } from './json';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
@@ -27,11 +28,8 @@ export interface WarmingRepositories {
 export const DEFAULT_WARMING_INTERVAL_MS = 30 * 60 * 1000;
 const TRENDING_POSTS = 100;
 const ACTIVE_USERS = 1000;
-/** SETs per pipeline: 1000 users (2000 SETs) are four round trips. */
-const PIPELINE_CHUNK = 500;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type Write = [key: string, json: string, ttl: number];
 type Entity = { id: string };
 
 function checkRepository(value: unknown, name: string, methods: string[]): void {
@@ -78,48 +76,47 @@ function serialise(item: Entity, name: string): string {
   }
 }
 
-async function userWrites(repository: WarmingUserRepository<Entity>, ids: string[]): Promise<Write[]> {
+/** The keys warming writes for one entity id, with their TTLs. */
+type Layout = (id: string) => Array<[key: string, ttl: number]>;
+const userLayout: Layout = (id) => [
+  [CacheKeys.user(id), USER_TTL],
+  [CacheKeys.userProfile(id), PROFILE_TTL],
+];
+const postLayout: Layout = (id) => [[CacheKeys.post(id), POST_TTL]];
+
+/**
+ * Takes the fill leases of every key of `ids` (before the database is read, so an
+ * invalidation during the read cancels that key's write), then loads the entities and
+ * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
+ */
+async function load(client: RedisClient, repository: object, name: string, layout: Layout, ids: string[]): Promise<Fill[]> {
   if (ids.length === 0) return [];
-  const users = await call(repository, 'findByIds', ids, 'userRepository');
-  return users.flatMap((user, i): Write[] => {
-    const json = serialise(user, `userRepository.findByIds()[${i}]`);
-    return [
-      [CacheKeys.user(user.id), json, USER_TTL],
-      [CacheKeys.userProfile(user.id), json, PROFILE_TTL],
-    ];
+  const keys = ids.flatMap((id) => layout(id));
+  const tokens = await beginFills(client.dispatcher, keys.map(([key]) => key));
+  const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
+  const entities = await call(repository, 'findByIds', ids, name);
+  return entities.flatMap((entity, i): Fill[] => {
+    const json = serialise(entity, `${name}.findByIds()[${i}]`);
+    return layout(entity.id).flatMap(([key, ttl]): Fill[] => {
+      const token = leased.get(key);
+      leased.delete(key);
+      return token === undefined ? [] : [[key, token, json, ttl]];
+    });
   });
 }
 
-async function postWrites(repository: WarmingPostRepository<Entity>, ids: string[]): Promise<Write[]> {
-  if (ids.length === 0) return [];
-  const posts = await call(repository, 'findByIds', ids, 'postRepository');
-  return posts.map((post, i): Write => [CacheKeys.post(post.id), serialise(post, `postRepository.findByIds()[${i}]`), POST_TTL]);
-}
-
-/** Pipelines of SET … EX, sent together; any failed SET rejects the whole call. */
-async function write(client: RedisClient, writes: Write[]): Promise<void> {
-  const { dispatcher } = client;
-  const chunks: string[][][] = [];
-  for (let i = 0; i < writes.length; i += PIPELINE_CHUNK) {
-    chunks.push(writes.slice(i, i + PIPELINE_CHUNK).map(([key, json, ttl]) => ['SET', key, json, 'EX', String(ttl)]));
-  }
-  await Promise.all(
-    chunks.map((commands) =>
-      dispatcher.run(
-        (id) => dispatcher.native.pipeline(id, commands, false),
-        (replies: unknown[]) => {
-          const failed = replies.find((reply) => reply !== 'OK');
-          if (failed !== undefined) throw fromNative(failed);
-        },
-      ),
-    ),
-  );
+/** Stores the fills whose leases still hold (sent together); any Redis error rejects the whole call. */
+async function write(client: RedisClient, fills: Fill[]): Promise<void> {
+  const stored = await storeFills(client.dispatcher, fills);
+  const cancelled = stored.filter((ok) => !ok).length;
+  if (cancelled > 0) log('info', 'Cache warming skipped keys invalidated while loading', { keys: cancelled });
 }
 
 /**
  * The seed's CacheWarmingService. Repositories are the backend's, handed in at
  * construction or with setRepositories(); every item is validated and serialised
- * before the first write, and writes go out as pipelines of SET … EX.
+ * before the first write, and a key is written only if no invalidation of it happened
+ * since its load began (fill leases, see fill.ts).
  */
 export class CacheWarmingService {
   private readonly connection: RedisConnection;
@@ -147,18 +144,18 @@ export class CacheWarmingService {
     const ids = requireStringArray(userIds, 'userIds');
     const repository = this.repository('userRepository');
     const client = this.connection.getClient();
-    const writes = await userWrites(repository, ids);
-    await write(client, writes);
-    log('info', 'User cache warmed', { count: writes.length / 2 });
+    const fills = await load(client, repository, 'userRepository', userLayout, ids);
+    await write(client, fills);
+    log('info', 'User cache warmed', { count: fills.length / 2 });
   }
 
   async warmPostCache(postIds: string[]): Promise<void> {
     const ids = requireStringArray(postIds, 'postIds');
     const repository = this.repository('postRepository');
     const client = this.connection.getClient();
-    const writes = await postWrites(repository, ids);
-    await write(client, writes);
-    log('info', 'Post cache warmed', { count: writes.length });
+    const fills = await load(client, repository, 'postRepository', postLayout, ids);
+    await write(client, fills);
+    log('info', 'Post cache warmed', { count: fills.length });
   }
 
   /**
@@ -172,9 +169,9 @@ export class CacheWarmingService {
     this.popularRuns++;
     try {
       const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
-      const postBatch = await postWrites(posts, trending.map((post) => post.id));
+      const postBatch = await load(client, posts, 'postRepository', postLayout, trending.map((post) => post.id));
       const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
-      const userBatch = await userWrites(users, active.map((user) => user.id));
+      const userBatch = await load(client, users, 'userRepository', userLayout, active.map((user) => user.id));
       await write(client, [...postBatch, ...userBatch]);
       log('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
     } finally {

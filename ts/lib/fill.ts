@@ -1,0 +1,119 @@
+/**
+ * Cache fills that an invalidation cancels. A fill (getOrSet, warming) takes a write
+ * lease in `{key}:lease` before it loads from the database; every invalidation deletes
+ * the leases of the keys it deletes; the fill's write is a script that stores the value
+ * only while its lease is still there. So a value loaded before an invalidation is
+ * never stored after it. The lease shares the key's hash slot, so each check-and-write
+ * and each delete of a key with its lease is atomic on Redis Cluster too.
+ */
+import { randomBytes } from 'node:crypto';
+import { unexpectedReply } from './errors';
+import { Dispatcher, registerScript } from './native';
+import { sameSlotKey } from './scripts/slot';
+
+/** How long a lease lives: a load that takes longer is returned to its caller but not stored. */
+export const LEASE_TTL_MS = 60_000;
+
+// KEYS: lease. ARGV: fresh token, ttl ms. Fills that begin while a lease is live share it.
+const BEGIN = registerScript(`
+local token = redis.call('GET', KEYS[1])
+if token then return token end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+`);
+
+// KEYS: key, lease. ARGV: token, value, ttl in seconds (0 = none). 1 stored, 0 refused.
+const STORE = registerScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+if ARGV[3] == '0' then
+  redis.call('SET', KEYS[1], ARGV[2])
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+`);
+
+// KEYS: key, lease. The key's DEL count (the lease does not count).
+const DELETE = registerScript(`
+redis.call('DEL', KEYS[2])
+return redis.call('DEL', KEYS[1])
+`);
+
+/** `{key}:lease`, in the key's hash slot (see sameSlotKey). */
+export function leaseKey(key: string): string {
+  return sameSlotKey(key, ':lease');
+}
+
+/** The keys an invalidation deletes: each key followed by its lease, so one DEL/UNLINK cancels the fills in flight. */
+export function withLeases(keys: string[]): string[] {
+  return keys.flatMap((key) => [key, leaseKey(key)]);
+}
+
+/** One fill to store: the key, the lease token its fill began with, the JSON text and a TTL in seconds. */
+export type Fill = [key: string, token: string, json: string, ttlSeconds: number | undefined];
+
+/** Takes (or joins) a lease for each key, before the load; resolves to the tokens in key order. */
+export function beginFills(dispatcher: Dispatcher, keys: string[]): Promise<string[]> {
+  const token = randomBytes(12).toString('base64url');
+  return Promise.all(
+    keys.map((key) =>
+      dispatcher.run(
+        (id) => dispatcher.native.script(id, BEGIN, [leaseKey(key)], [token, String(LEASE_TTL_MS)]),
+        (reply: unknown) => {
+          if (typeof reply !== 'string') throw unexpectedReply('cache fill lease', reply);
+          return reply;
+        },
+      ),
+    ),
+  );
+}
+
+/** Stores each fill whose lease still holds; resolves to which were stored (false: invalidated or lease expired). */
+export function storeFills(dispatcher: Dispatcher, fills: Fill[]): Promise<boolean[]> {
+  return Promise.all(
+    fills.map(([key, token, json, ttl]) =>
+      dispatcher.run(
+        (id) => dispatcher.native.script(id, STORE, [key, leaseKey(key)], [token, json, String(ttl ?? 0)]),
+        (reply: unknown) => {
+          if (reply !== 0 && reply !== 1) throw unexpectedReply('cache fill write', reply);
+          return reply === 1;
+        },
+      ),
+    ),
+  );
+}
+
+/** Deletes a key and its lease in one step; resolves to whether the key existed. */
+export function deleteWithLease(dispatcher: Dispatcher, key: string): Promise<boolean> {
+  return dispatcher.run(
+    (id) => dispatcher.native.script(id, DELETE, [key, leaseKey(key)], []),
+    (reply: unknown) => {
+      if (typeof reply !== 'number') throw unexpectedReply('cache delete', reply);
+      return reply > 0;
+    },
+  );
+}
+
+/**
+ * Single flight: concurrent runs for one key share the first one's promise. The map holds
+ * a holder that forgets the promise when it settles: a churning Map's rehashed-away stores
+ * keep pointing at old entries (see PendingTable), and through the promise they would keep
+ * every loaded value alive until the next full GC.
+ */
+export class SingleFlight {
+  private readonly running = new Map<string, { flight?: Promise<unknown> }>();
+
+  run<T>(key: string, start: () => Promise<T>): Promise<T> {
+    const current = this.running.get(key)?.flight;
+    if (current) return current as Promise<T>;
+    const holder: { flight?: Promise<unknown> } = {};
+    const flight = start().finally(() => {
+      holder.flight = undefined;
+      this.running.delete(key);
+    });
+    holder.flight = flight;
+    this.running.set(key, holder);
+    return flight;
+  }
+}
