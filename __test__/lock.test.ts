@@ -190,3 +190,93 @@ describe('LockService arguments and outages', () => {
     await expect(new LockService(new RedisConnection()).acquire('r', 1000)).rejects.toMatchObject({ code: 'ERR_NOT_CONNECTED' });
   });
 });
+
+describe('LockService replies and replicas', () => {
+  it('rejects (never a NaN or unsafe token) and releases the lock when the fence reply is not a safe integer', async () => {
+    const name = resource();
+    // A fence far beyond 2^53: Lua formats it as a long digit string that no JS number holds exactly.
+    server.cli('SET', lockFenceKey(name), '1e300');
+    const error = await locksA.acquire(name, 10_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisLayerError);
+    expect(error).toMatchObject({ code: 'ERR_UNEXPECTED_REPLY', message: expect.stringMatching(/lock acquire/) });
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+    server.cli('DEL', lockFenceKey(name));
+    const lock = await locksA.acquire(name, 10_000);
+    expect(Number.isSafeInteger(lock!.fencingToken)).toBe(true);
+    await lock!.release();
+  });
+
+  it('sends no WAIT when the server has no replica', async () => {
+    const before = commandCalls('wait');
+    const lock = await locksA.acquire(resource(), 10_000);
+    await lock!.release();
+    expect(commandCalls('wait')).toBe(before);
+  });
+
+  it('hands a lock out only once every online replica has its fence; a stalled replica makes acquire reject and release', async () => {
+    const master = await startRedis({ extraArgs: ['--repl-diskless-sync-delay', '0'] });
+    const replica = await startRedis({ extraArgs: ['--replicaof', '127.0.0.1', String(master.port)] });
+    const connection = new RedisConnection({ url: master.url, commandTimeoutMs: 5000 });
+    const replicaPid = Number(/process_id:(\d+)/.exec(replica.cli('INFO', 'server'))?.[1]);
+    try {
+      await waitUntil(() => /state=online/.test(master.cli('INFO', 'replication')));
+      await connection.connect();
+      const locks = new LockService(connection, { replicaTimeoutMs: 500 });
+      const lock = await locks.acquire('replicated', 10_000);
+      // WAIT returned: the replica has this grant's fence already.
+      expect(replica.cli('GET', lockFenceKey('replicated'))).toBe(String(lock!.fencingToken));
+      expect(await lock!.release()).toBe(true);
+
+      process.kill(replicaPid, 'SIGSTOP');
+      let stopped = true;
+      try {
+        const started = Date.now();
+        const error = await locks.acquire('stalled', 10_000).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(RedisLayerError);
+        expect(error).toMatchObject({ code: 'ERR_NOT_REPLICATED', message: expect.stringMatching(/0 of 1 replicas/) });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+        expect(master.cli('EXISTS', 'lock:stalled')).toBe('0');
+        process.kill(replicaPid, 'SIGCONT');
+        stopped = false;
+        const after = await locks.acquire('stalled', 10_000);
+        expect(after).not.toBeNull();
+        await after!.release();
+
+        // A replica that is offline at the grant is not waited for, unless waitForReplicas counts it.
+        process.kill(replicaPid, 'SIGSTOP');
+        stopped = true;
+        master.cli('CLIENT', 'KILL', 'TYPE', 'replica');
+        await waitUntil(() => /connected_slaves:0/.test(master.cli('INFO', 'replication')));
+        const unwaited = await locks.acquire('offline', 10_000);
+        expect(unwaited).not.toBeNull();
+        await unwaited!.release();
+        const counted = new LockService(connection, { waitForReplicas: 1, replicaTimeoutMs: 300 });
+        await expect(counted.acquire('offline', 10_000)).rejects.toMatchObject({ code: 'ERR_NOT_REPLICATED' });
+        expect(master.cli('EXISTS', 'lock:offline')).toBe('0');
+      } finally {
+        if (stopped) process.kill(replicaPid, 'SIGCONT');
+      }
+      expect(() => new LockService(connection, { replicaTimeoutMs: 0 })).toThrow(RangeError);
+      expect(() => new LockService(connection, { waitForReplicas: -1 })).toThrow(/waitForReplicas/);
+      expect(() => new LockService(connection, { replicaTimeoutMs: 1.5 })).toThrow(/replicaTimeoutMs/);
+      expect(() => new LockService(connection, 'x' as never)).toThrow(TypeError);
+    } finally {
+      await connection.close();
+      await replica.stop();
+      await master.stop();
+    }
+  }, 30_000);
+});
+
+function commandCalls(name: string): number {
+  const match = server.cli('INFO', 'commandstats').match(new RegExp(`cmdstat_${name}:calls=(\\d+)`));
+  return match ? Number(match[1]) : 0;
+}
+
+async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(50);
+  }
+}

@@ -1,16 +1,31 @@
 import { randomBytes } from 'node:crypto';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, RedisLayerError, requireString } from './errors';
+import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
 import { registerScript } from './native';
-import { runScript } from './scripts/run';
+import { replicaAcks, runScript } from './scripts/run';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts/lock';
 import { sameSlotKey } from './scripts/slot';
 
 export interface AcquireOptions {
   /** Keep retrying this long while the lock is held by someone else. @default 0 */
   waitMs?: number;
+}
+
+export interface LockServiceOptions {
+  /**
+   * `acquire` hands a lock out only once every replica online on the lock's master, and
+   * at least this many, acknowledged the grant (Redis WAIT). Set it to the number of
+   * replicas to cover a failover to one that was offline at the grant. @default 0
+   */
+  waitForReplicas?: number;
+  /**
+   * How long `acquire` waits for those acknowledgements (WAIT holds the command socket
+   * meanwhile). When they do not all come, the lock is released and `acquire` rejects
+   * with ERR_NOT_REPLICATED. @default 200
+   */
+  replicaTimeoutMs?: number;
 }
 
 const scripts = {
@@ -33,6 +48,30 @@ export function lockFenceKey(resource: string): string {
   return sameSlotKey(CacheKeys.lock(resource), ':fence');
 }
 
+/** The acquire script's grant: [fencing token, replicas online on the master]; anything else is an error, never NaN. */
+function grantOf(reply: unknown): [fence: number, replicas: number] {
+  if (Array.isArray(reply) && reply.length === 2) {
+    const [text, replicas] = reply as unknown[];
+    const fence = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (Number.isSafeInteger(fence) && typeof replicas === 'number' && Number.isSafeInteger(replicas) && replicas >= 0) {
+      return [fence, replicas];
+    }
+  }
+  throw unexpectedReply('lock acquire', reply);
+}
+
+/** Release and extend answer 1 (done) or 0 (not the holder). */
+function doneOf(what: string) {
+  return (reply: unknown): boolean => {
+    if (reply !== 0 && reply !== 1) throw unexpectedReply(what, reply);
+    return reply === 1;
+  };
+}
+
+function releaseToken(connection: RedisConnection, resource: string, token: string): Promise<boolean> {
+  return runScript(connection, scripts.release, [CacheKeys.lock(resource)], [token], doneOf('lock release'));
+}
+
 function requireMs(value: unknown, name: string, allowZero: boolean): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describeType(value)}`);
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > 2 ** 31) {
@@ -53,31 +92,43 @@ export class Lock {
   ) {}
 
   /** Releases the lock; false when it is no longer ours (expired, or taken over since). */
-  async release(): Promise<boolean> {
-    const done = await runScript<number>(this.connection, scripts.release, [CacheKeys.lock(this.resource)], [this.token]);
-    return done === 1;
+  release(): Promise<boolean> {
+    return releaseToken(this.connection, this.resource, this.token);
   }
 
   /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
   async extend(ttlMs: number): Promise<boolean> {
     const ttl = requireMs(ttlMs, 'ttlMs', false);
-    const done = await runScript<number>(this.connection, scripts.extend, [CacheKeys.lock(this.resource)], [
-      this.token,
-      String(ttl),
-    ]);
-    return done === 1;
+    return runScript(this.connection, scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
   }
 }
 
 /**
  * Distributed mutual exclusion on `lock:<resource>` (SET NX PX with a random token).
- * Redis trouble rejects: a lock never "fails open".
+ * Redis trouble rejects: a lock never "fails open". A lock is handed out only once its
+ * fencing token is on every replica online on the master, so a failover to one of them
+ * continues the token sequence.
  */
 export class LockService {
   private readonly connection: RedisConnection;
+  private readonly waitForReplicas: number;
+  private readonly replicaTimeoutMs: number;
 
-  constructor(connection?: RedisConnection) {
+  constructor(connection?: RedisConnection, options?: LockServiceOptions) {
     this.connection = connection ?? redisConnection;
+    if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw new TypeError(`options must be an object, got ${describeType(options)}`);
+    }
+    const replicas = options?.waitForReplicas ?? 0;
+    const timeout = options?.replicaTimeoutMs ?? 200;
+    if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 0) {
+      throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${String(replicas)}`);
+    }
+    if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+      throw new RangeError(`options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`);
+    }
+    this.waitForReplicas = replicas;
+    this.replicaTimeoutMs = timeout;
   }
 
   /** The lock, or null when someone else still holds it after `waitMs`. */
@@ -92,18 +143,45 @@ export class LockService {
     let delay = RETRY_MIN_MS;
     for (;;) {
       const token = randomBytes(16).toString('base64url');
-      const fence = await runScript<string | null>(
+      const grant = await runScript<unknown>(
         this.connection,
         scripts.acquire,
         [CacheKeys.lock(resource), lockFenceKey(resource)],
         [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))],
       );
-      if (fence !== null) return new Lock(this.connection, resource, token, Number(fence));
+      if (grant !== null) return this.handOut(resource, token, grant);
       const left = deadline - Date.now();
       if (left <= 0) return null;
       // Jitter keeps waiters from retrying in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.min(left, delay / 2 + Math.random() * delay)));
       delay = Math.min(delay * 2, RETRY_MAX_MS);
+    }
+  }
+
+  /**
+   * The granted lock, once its fencing token is on every online replica (and at least
+   * waitForReplicas). A grant that cannot be handed out (an unexpected reply, replicas
+   * behind) is released, not left to its TTL.
+   */
+  private async handOut(resource: string, token: string, grant: unknown): Promise<Lock> {
+    try {
+      const [fence, online] = grantOf(grant);
+      const replicas = Math.max(online, this.waitForReplicas);
+      if (replicas > 0) {
+        const reached = await replicaAcks(this.connection, CacheKeys.lock(resource), replicas, this.replicaTimeoutMs);
+        if (reached < replicas) {
+          throw new RedisLayerError(
+            'ERR_NOT_REPLICATED',
+            `lock on ${resource}: ${reached} of ${replicas} replicas acknowledged the grant within ${this.replicaTimeoutMs} ms`,
+          );
+        }
+      }
+      return new Lock(this.connection, resource, token, fence);
+    } catch (error) {
+      await releaseToken(this.connection, resource, token).catch((releaseError) =>
+        log('error', 'Lock release error', { resource, ...describeError(releaseError) }),
+      );
+      throw error;
     }
   }
 

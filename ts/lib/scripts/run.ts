@@ -1,5 +1,5 @@
 import type { RedisConnection } from '../connection';
-import { RedisLayerError, fromNative } from '../errors';
+import { RedisLayerError, fromNative, unexpectedReply } from '../errors';
 
 /** The command client, or a rejected-style error with a stable code while not connected. */
 function dispatcherOf(connection: RedisConnection) {
@@ -51,4 +51,18 @@ export function runCommand<T = unknown>(connection: RedisConnection, args: strin
   } catch (error) {
     return Promise.reject(error);
   }
+}
+
+/**
+ * Redis WAIT on the node holding `key` (the EXISTS routes the pipeline there on a cluster
+ * and orders it after the caller's write): how many replicas acknowledged, within timeoutMs.
+ */
+export async function replicaAcks(connection: RedisConnection, key: string, replicas: number, timeoutMs: number): Promise<number> {
+  const replies = await runPipeline(connection, [
+    ['EXISTS', key],
+    ['WAIT', String(replicas), String(timeoutMs)],
+  ]);
+  const reached = replies[1];
+  if (typeof reached !== 'number') throw unexpectedReply('WAIT', reached);
+  return reached;
 }
