@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { CacheService, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
+import { CacheService, RateLimiter, RedisConnection, RedisLayerError, connectRedis, redisConnection, setLogger, defaultLogger } from '..';
 import { freePort, recordingLogger, sleep, startRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 const root = path.resolve(__dirname, '..');
@@ -64,23 +64,6 @@ describe('RedisConnection lifecycle', () => {
     await connection.close();
   });
 
-  it('reads REDIS_URL and REDIS_PASSWORD at connect() time, not at construction', async () => {
-    const secured = await startRedis({ password: 's3cret-pw' });
-    const saved = { url: process.env.REDIS_URL, password: process.env.REDIS_PASSWORD };
-    try {
-      const connection = new RedisConnection();
-      process.env.REDIS_URL = `redis://127.0.0.1:${secured.port}`;
-      process.env.REDIS_PASSWORD = 's3cret-pw';
-      await connection.connect();
-      expect(await connection.getClient().ping()).toBe('PONG');
-      await connection.close();
-    } finally {
-      restoreEnv('REDIS_URL', saved.url);
-      restoreEnv('REDIS_PASSWORD', saved.password);
-      await secured.stop();
-    }
-  });
-
   it('uses the database option', async () => {
     const connection = new RedisConnection({ url: server.url, database: 3 });
     await connection.connect();
@@ -95,6 +78,9 @@ describe('RedisConnection lifecycle', () => {
     expect(() => new RedisConnection({ url: 5 as unknown as string })).toThrow(/options\.url/);
     expect(() => new RedisConnection({ commandTimeoutMs: -1 })).toThrow(TypeError);
     expect(() => new RedisConnection('redis://x' as unknown as object)).toThrow(TypeError);
+    const sentinel = { masterName: 'm', nodes: ['redis://127.0.0.1:26379'] };
+    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterPassword: 5 as unknown as string } })).toThrow(/options\.sentinel\.masterPassword/);
+    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterUsername: null as unknown as string } })).toThrow(TypeError);
   });
 });
 
@@ -151,6 +137,274 @@ describe('connect() failures reject within connectTimeoutMs and say why', () => 
     } finally {
       sockets.forEach((s) => s.destroy());
       silent.close();
+    }
+  });
+});
+
+describe('environment variables come from process.env at connect() time', () => {
+  let server: TestServer;
+  let secured: TestServer;
+  const saved = { url: process.env.REDIS_URL, password: process.env.REDIS_PASSWORD, nodes: process.env.REDIS_CLUSTER_NODES };
+  beforeAll(async () => {
+    [server, secured] = await Promise.all([startRedis(), startRedis({ password: 's3cret-pw' })]);
+  });
+  afterEach(async () => {
+    restoreEnv('REDIS_URL', saved.url);
+    restoreEnv('REDIS_PASSWORD', saved.password);
+    restoreEnv('REDIS_CLUSTER_NODES', saved.nodes);
+    await redisConnection.close();
+  });
+  afterAll(() => Promise.all([server.stop(), secured.stop()]));
+
+  // Jest gives each test file its own process.env: what is set here never reaches the OS environment.
+  it('uses REDIS_URL set in this realm, read at connect() and not at construction', async () => {
+    const connection = new RedisConnection();
+    process.env.REDIS_URL = server.url;
+    log.lines.length = 0;
+    await connection.connect();
+    const key = `${uniquePrefix('env-url')}k`;
+    await connection.getClient().set(key, 'from-process-env');
+    expect(server.cli('GET', key)).toBe('from-process-env');
+    const target = log.lines.find((l) => l.level === 'info' && /connecting to/i.test(l.message));
+    expect(target?.message).toContain(`127.0.0.1:${server.port}`);
+    expect(target?.message).toContain('REDIS_URL');
+    await connection.close();
+  });
+
+  it('uses REDIS_PASSWORD set in this realm against a password-protected server', async () => {
+    process.env.REDIS_URL = `redis://127.0.0.1:${secured.port}`;
+    process.env.REDIS_PASSWORD = 's3cret-pw';
+    const connection = new RedisConnection();
+    log.lines.length = 0;
+    await connection.connect();
+    const key = `${uniquePrefix('env-pw')}k`;
+    await connection.getClient().set(key, 'authenticated');
+    expect(secured.cli('GET', key)).toBe('authenticated');
+    expect(log.text()).not.toContain('s3cret-pw');
+    await connection.close();
+  });
+
+  it('options win over the environment', async () => {
+    process.env.REDIS_URL = `redis://127.0.0.1:${await freePort()}`;
+    process.env.REDIS_PASSWORD = 'not-this-one';
+    const connection = new RedisConnection({ url: secured.url.replace('s3cret-pw', 'wrong'), password: 's3cret-pw' });
+    await connection.connect();
+    const key = `${uniquePrefix('env-opt')}k`;
+    await connection.getClient().set(key, 'v');
+    expect(secured.cli('GET', key)).toBe('v');
+    await connection.close();
+  });
+
+  it('connectRedis(options) configures the shared connection before it connects', async () => {
+    const key = `${uniquePrefix('singleton')}k`;
+    await connectRedis({ url: server.url });
+    await redisConnection.getClient().set(key, 'shared');
+    expect(server.cli('GET', key)).toBe('shared');
+    await expect(connectRedis({ url: server.url })).resolves.toBeUndefined();
+    await expect(connectRedis()).resolves.toBeUndefined();
+    await expect(connectRedis({ url: secured.url })).rejects.toThrow(/already connected with other options/);
+    await expect(connectRedis({ url: 7 as unknown as string })).rejects.toThrow(TypeError);
+    expect(redisConnection.isConnected).toBe(true);
+    await redisConnection.close();
+    await connectRedis({ url: secured.url });
+    await redisConnection.getClient().set(key, 'moved');
+    expect(secured.cli('GET', key)).toBe('moved');
+  });
+});
+
+describe('close() during connect()', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(() => server.stop());
+  /** Sockets open on the test server, without the redis-cli asking. */
+  const sockets = () => server.cli('CLIENT', 'LIST').split('\n').filter((line) => line.trim() && !line.includes('cmd=client')).length;
+  const settled = (promise: Promise<void>) => promise.then(() => 'resolved' as const, (error: unknown) => error as RedisLayerError);
+
+  it('rejects the pending connect with ERR_CLOSED and leaves no socket open, then connects again', async () => {
+    const stall = new RedisConnection({ url: server.url });
+    await stall.connect();
+    const baseline = sockets();
+    const sleeping = stall.getClient().sendCommand(['DEBUG', 'SLEEP', '1']);
+    await sleep(50);
+    const connection = new RedisConnection({ url: server.url });
+    const pending = settled(connection.connect());
+    await sleep(100);
+    const closing = Date.now();
+    await connection.close();
+    const outcome = await pending;
+    expect(Date.now() - closing).toBeLessThan(500);
+    expect(outcome).toBeInstanceOf(RedisLayerError);
+    expect((outcome as RedisLayerError).code).toBe('ERR_CLOSED');
+    expect((outcome as RedisLayerError).message).toMatch(/closed while connecting/);
+    expect(connection.isConnected).toBe(false);
+    expect(() => connection.getClient()).toThrow('Redis not connected');
+    await sleeping;
+    await sleep(200);
+    expect(sockets()).toBe(baseline);
+
+    await connection.connect();
+    expect(connection.isConnected).toBe(true);
+    expect(await connection.getClient().ping()).toBe('PONG');
+    expect(sockets()).toBe(baseline + 3);
+    await connection.close();
+    await stall.close();
+  });
+
+  it('settles at once on a server that never answers, and closes every socket it opened', async () => {
+    const accepted: net.Socket[] = [];
+    const open = new Set<net.Socket>();
+    const silent = net.createServer((socket) => {
+      accepted.push(socket);
+      open.add(socket);
+      socket.on('end', () => open.delete(socket));
+      socket.on('error', () => open.delete(socket));
+      socket.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const { port } = silent.address() as net.AddressInfo;
+    try {
+      const connection = new RedisConnection({ url: `redis://127.0.0.1:${port}`, connectTimeoutMs: 30_000 });
+      const pending = settled(connection.connect());
+      const deadline = Date.now() + 5000;
+      while (accepted.length < 3 && Date.now() < deadline) await sleep(10);
+      expect(accepted.length).toBe(3);
+      const closing = Date.now();
+      await Promise.all([connection.close(), connection.close()]);
+      expect(((await pending) as RedisLayerError).code).toBe('ERR_CLOSED');
+      expect(Date.now() - closing).toBeLessThan(1000);
+      while (open.size > 0 && Date.now() < deadline) await sleep(10);
+      expect(open.size).toBe(0);
+      expect(connection.isConnected).toBe(false);
+    } finally {
+      accepted.forEach((s) => s.destroy());
+      silent.close();
+    }
+  });
+
+  it('close wins at every moment of connect(), twice in a row too', async () => {
+    const baseline = sockets();
+    const connection = new RedisConnection({ url: server.url });
+    for (const delay of [0, 0, 1, 2, 3, 5, 8, 13, 21]) {
+      const pending = settled(connection.connect());
+      if (delay > 0) await sleep(delay);
+      else await Promise.resolve();
+      await connection.close();
+      await connection.close();
+      const outcome = await pending;
+      expect(outcome === 'resolved' || (outcome as RedisLayerError).code === 'ERR_CLOSED').toBe(true);
+      expect(connection.isConnected).toBe(false);
+    }
+    await sleep(200);
+    expect(sockets()).toBe(baseline);
+    await connection.connect();
+    expect(await connection.getClient().ping()).toBe('PONG');
+    await connection.close();
+  });
+});
+
+describe('zero timeouts mean no timeout', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(() => server.stop());
+
+  it('commandTimeoutMs: 0 lets slow and blocking commands finish; checkLimit stays exact', async () => {
+    const connection = new RedisConnection({ url: server.url, commandTimeoutMs: 0 });
+    await connection.connect();
+    const client = connection.getClient();
+    expect(await client.sendCommand(['DEBUG', 'SLEEP', '0.3'])).toBe('OK');
+    const started = Date.now();
+    expect(await client.sendCommand(['BLPOP', `${uniquePrefix('blpop')}k`, '1'])).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const limiter = new RateLimiter(connection);
+    const id = uniquePrefix('zero');
+    const results = [];
+    for (let i = 0; i < 4; i++) results.push(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 3 }));
+    expect(results.map((r) => r.degraded)).toEqual([false, false, false, false]);
+    expect(results.map((r) => r.allowed)).toEqual([true, true, true, false]);
+    await connection.close();
+  });
+
+  it('connectTimeoutMs: 0 waits for a server that is slow to answer', async () => {
+    const stall = new RedisConnection({ url: server.url });
+    await stall.connect();
+    const sleeping = stall.getClient().sendCommand(['DEBUG', 'SLEEP', '0.5']);
+    await sleep(50);
+    const connection = new RedisConnection({ url: server.url, connectTimeoutMs: 0, commandTimeoutMs: 0 });
+    await connection.connect();
+    expect(await connection.getClient().ping()).toBe('PONG');
+    await sleeping;
+    await connection.close();
+    await stall.close();
+  });
+});
+
+describe('no password from any URL reaches an error or a log line', () => {
+  const PW = 'Pw-7f3c9a1e';
+  // Each URL carries PW somewhere a careless redaction would keep it.
+  const urls = [
+    `redis:/user:${PW}@127.0.0.1:1`,
+    `redis:user:${PW}@127.0.0.1:1`,
+    `user:${PW}@127.0.0.1:1`,
+    `:${PW}@127.0.0.1:1`,
+    `${PW}@127.0.0.1:1`,
+    `//user:${PW}@127.0.0.1:1`,
+    `redis//user:${PW}@127.0.0.1:1`,
+    `rediss:/user:${PW}@127.0.0.1:1`,
+    `rediss:user:${PW}@127.0.0.1:1`,
+    `REDIS:/user:${PW}@127.0.0.1:1`,
+    `http://user:${PW}@127.0.0.1:1`,
+    `redis:/user:${PW}@extra@127.0.0.1:1`,
+    `redis:/user:a@${PW}@127.0.0.1:1`,
+    `redis:/user:${PW}:more/x@127.0.0.1:1`,
+    `redis:/user:${PW}%40x@127.0.0.1:1`,
+    `redis://user:${PW}/x@127.0.0.1:1`,
+    `redis://user:${PW}@127.0.0.1:notaport`,
+    `  redis:/user:${PW}@127.0.0.1:1  `,
+    `redis:/üser:${PW}ß@höst:1`,
+    `unix:relative.sock?pass=${PW}`,
+    `redis+unix:relative?db=0&pass=${PW}`,
+  ];
+
+  async function failure(options: ConstructorParameters<typeof RedisConnection>[0]): Promise<RedisLayerError> {
+    const connection = new RedisConnection({ connectTimeoutMs: 2000, ...options });
+    const error = await connection.connect().then(
+      () => undefined,
+      (e: unknown) => e as RedisLayerError,
+    );
+    await connection.close();
+    expect(error).toBeInstanceOf(Error);
+    return error as RedisLayerError;
+  }
+
+  function expectNoSecret(error: Error) {
+    for (const text of [error.message, String(error.stack), log.text()]) {
+      expect(text).not.toContain(PW);
+    }
+  }
+
+  it.each(urls)('url %j', async (url) => {
+    log.lines.length = 0;
+    const error = await failure({ url });
+    expect(error.code).toMatch(/^ERR_(INVALID_URL|CONNECTION_REFUSED|CONNECT_TIMEOUT)$/);
+    expectNoSecret(error);
+  });
+
+  it('in cluster and sentinel node lists and in REDIS_URL', async () => {
+    const saved = process.env.REDIS_URL;
+    try {
+      for (const url of urls) {
+        log.lines.length = 0;
+        expectNoSecret(await failure({ cluster: { nodes: ['redis://127.0.0.1:1', url] } }));
+        expectNoSecret(await failure({ sentinel: { masterName: 'm', nodes: [url, 'redis://127.0.0.1:1'] } }));
+        process.env.REDIS_URL = url;
+        expectNoSecret(await failure({}));
+      }
+    } finally {
+      restoreEnv('REDIS_URL', saved);
     }
   });
 });

@@ -148,6 +148,20 @@ describe('Redis Cluster', () => {
     await connection.close();
   }, 60_000);
 
+  it('zero timeouts mean none on a cluster too', async () => {
+    const connection = new RedisConnection({ cluster: { nodes: cluster.urls }, connectTimeoutMs: 0, commandTimeoutMs: 0 });
+    await connection.connect();
+    const cache = new CacheService(connection);
+    const key = `${uniquePrefix('zero')}k`;
+    expect(await cache.set(key, { slow: 'ok' })).toBe(true);
+    const node = await cluster.nodeForKey(key);
+    const sleeping = node.cmd('DEBUG', 'SLEEP', '0.3');
+    await sleep(50);
+    expect(await cache.get(key)).toEqual({ slow: 'ok' });
+    await sleeping;
+    await connection.close();
+  });
+
   it('reads REDIS_CLUSTER_NODES at connect() time', async () => {
     const saved = process.env.REDIS_CLUSTER_NODES;
     process.env.REDIS_CLUSTER_NODES = cluster.urls.join(',');
@@ -155,8 +169,9 @@ describe('Redis Cluster', () => {
       const connection = new RedisConnection();
       await connection.connect();
       const cache = new CacheService(connection);
-      expect(await cache.set('env-cluster', 1)).toBe(true);
-      expect(await cache.get('env-cluster')).toBe(1);
+      const key = `${uniquePrefix('env-cluster')}k`;
+      expect(await cache.set(key, 1)).toBe(true);
+      expect((await cluster.nodeForKey(key)).cli('GET', key)).toBe('1');
       await connection.close();
     } finally {
       if (saved === undefined) delete process.env.REDIS_CLUSTER_NODES;
@@ -179,6 +194,18 @@ describe('Redis Sentinel', () => {
     await connection.close();
   }, 120_000);
 
+  it('zero timeouts mean none through the sentinels too', async () => {
+    const connection = new RedisConnection({
+      sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls },
+      connectTimeoutMs: 0,
+      commandTimeoutMs: 0,
+    });
+    await connection.connect();
+    expect(await connection.getClient().sendCommand(['DEBUG', 'SLEEP', '0.3'])).toBe('OK');
+    expect(await new CacheService(connection).set(`${uniquePrefix('zero')}k`, 1)).toBe(true);
+    await connection.close();
+  });
+
   it('sends writes to the new master after a failover, by itself', async () => {
     const connection = new RedisConnection({
       sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls },
@@ -200,6 +227,65 @@ describe('Redis Sentinel', () => {
     expect(written).toBe(true);
     await connection.close();
   }, 90_000);
+});
+
+describe('Redis Sentinel over TLS, sentinels and master with passwords of their own', () => {
+  let set: SentinelSet;
+  beforeAll(async () => {
+    expect(tlsSupported()).toBe(true);
+    set = await startSentinelSet({ tls: true, password: 'master-pw', sentinelPassword: 'sentinel-pw' });
+  }, 120_000);
+  afterAll(() => set?.stop());
+  const tls = () => ({ ca: fs.readFileSync(set.certificates!.caFile) });
+  const options = (sentinel: Record<string, string>, rest: Record<string, unknown> = {}) =>
+    new RedisConnection({ sentinel: { masterName: set.masterName, nodes: set.sentinelUrls, ...sentinel }, tls: tls(), ...rest });
+
+  it('runs every service on the TLS-only master through TLS sentinels', async () => {
+    const connection = options({ masterPassword: 'master-pw' });
+    await connection.connect();
+    const cache = new CacheService(connection);
+    const key = `${uniquePrefix('tls-sentinel')}k`;
+    expect(await cache.set(key, { over: 'tls' })).toBe(true);
+    const master = await set.currentMasterNode();
+    expect(master.cli('GET', key)).toBe(JSON.stringify({ over: 'tls' }));
+    await exerciseEveryService(connection, uniquePrefix('tls-sentinel'));
+    await connection.close();
+  }, 120_000);
+
+  it('gives the master options.password when masterPassword is not set, never the sentinels\' password', async () => {
+    const fallback = options({}, { password: 'master-pw' });
+    await fallback.connect();
+    expect(await fallback.getClient().ping()).toBe('PONG');
+    await fallback.close();
+    const sentinelsOnly = options({}, { connectTimeoutMs: 5000 });
+    await expect(sentinelsOnly.connect()).rejects.toMatchObject({ code: 'ERR_AUTH_FAILED' });
+    await sentinelsOnly.close();
+  }, 60_000);
+
+  it('watches the sentinels for failovers over TLS and follows one', async () => {
+    const connection = options({ masterPassword: 'master-pw' }, { commandTimeoutMs: 1000 });
+    await connection.connect();
+    // Each of the connection's three sockets keeps a watcher subscribed on one sentinel; nothing
+    // else subscribes on a sentinel (their links to one another do not).
+    const subscribers = () => set.sentinels.map((s) => s.cli('CLIENT', 'LIST').split('\n').filter((l) => / sub=1 /.test(l)).length);
+    const deadline = Date.now() + 10_000;
+    while (subscribers().every((n) => n === 0) && Date.now() < deadline) await sleep(100);
+    expect(subscribers().reduce((a, b) => a + b, 0)).toBe(3);
+
+    const cache = new CacheService(connection);
+    const moved = await set.failover();
+    const after = `${uniquePrefix('tls-failover')}k`;
+    let written = false;
+    while (!written && Date.now() < deadline + 30_000) {
+      written = await cache.set(after, 2);
+      if (!written) await sleep(100);
+    }
+    expect(written).toBe(true);
+    const newMaster = set.nodes.find((n) => n.port === moved.port)!;
+    expect(newMaster.cli('GET', after)).toBe('2');
+    await set.waitHealthy();
+    await connection.close();
+  }, 120_000);
 });
 
 describe('TLS and ACL', () => {

@@ -198,6 +198,49 @@ describe('sentinel harness', () => {
   });
 });
 
+describe('sentinel harness with TLS and passwords', () => {
+  let set: SentinelSet;
+
+  beforeAll(async () => {
+    const reason = tlsUnsupportedReason();
+    if (reason) throw new Error(`TLS cannot be tested on this machine: ${reason}`);
+    set = await startSentinelSet({ tls: true, password: 'data-pw', sentinelPassword: 'sentinel-pw' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await set?.stop();
+  });
+
+  it('nodes and sentinels speak TLS only, each with its own password, and replicate over TLS', async () => {
+    expect(set.sentinelUrls).toEqual(set.sentinels.map((s) => `rediss://:sentinel-pw@127.0.0.1:${s.port}`));
+    expect(set.master.url).toBe(`rediss://:data-pw@127.0.0.1:${set.master.port}`);
+    for (const sentinel of set.sentinels) {
+      expect(sentinel.cli('SENTINEL', 'get-master-addr-by-name', set.masterName).split('\n')).toEqual(['127.0.0.1', String(set.master.port)]);
+      const master = sentinel.cli('SENTINEL', 'MASTER', set.masterName).split('\n');
+      expect(master[master.indexOf('num-other-sentinels') + 1]).toBe('2'); // the sentinels found one another over TLS
+    }
+    expect(set.replicas[0].cli('ROLE').split('\n').slice(0, 4)).toEqual(['slave', '127.0.0.1', String(set.master.port), 'connected']);
+    const certs = set.certificates!;
+    const tlsArgs = ['--tls', '--cacert', certs.caFile, '--cert', certs.clientCertFile, '--key', certs.clientKeyFile, '--no-auth-warning'];
+    const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000, stdio: 'pipe' }).trim();
+    for (const node of [set.master, set.sentinels[0]]) {
+      expect(() => cli(node.port, 'PING')).toThrow(); // plain TCP
+    }
+    // Each side takes only its own password.
+    expect(cli(set.master.port, ...tlsArgs, '-a', 'sentinel-pw', 'PING')).toMatch(/NOAUTH/);
+    expect(cli(set.sentinels[0].port, ...tlsArgs, '-a', 'data-pw', 'PING')).toMatch(/NOAUTH/);
+    expect(cli(set.master.port, ...tlsArgs, '-a', 'data-pw', 'PING')).toBe('PONG');
+    expect(await set.sentinels[0].cmd('PING')).toBe('PONG');
+  });
+
+  it('fails over over TLS', async () => {
+    const moved = await set.failover();
+    expect(moved).toEqual({ host: '127.0.0.1', port: set.replicas[0].port });
+    await set.waitHealthy();
+    expect(set.master.cli('ROLE').split('\n').slice(0, 3)).toEqual(['slave', '127.0.0.1', String(set.replicas[0].port)]);
+  }, 60_000);
+});
+
 describe('TLS harness', () => {
   const requireTls = () => {
     const reason = tlsUnsupportedReason();

@@ -87,8 +87,15 @@ export interface SentinelSet {
   nodes: TopologyNode[];
   sentinels: TopologyNode[];
   masterName: string;
+  /** The sentinels' URLs, with their password when they have one. */
   sentinelUrls: string[];
   dir: string;
+  /** Certificate files when started with `tls` (one CA signed the server and client certificates). */
+  certificates?: CertificateFiles;
+  /** Password of the data nodes, if any. */
+  password?: string;
+  /** Password of the sentinels, if any. */
+  sentinelPassword?: string;
   /** SENTINEL get-master-addr-by-name, from the first live sentinel that answers. */
   currentMaster(): Promise<{ host: string; port: number }>;
   currentMasterNode(): Promise<TopologyNode>;
@@ -647,6 +654,12 @@ export interface SentinelOptions {
   replicas?: number;
   sentinels?: number;
   masterName?: string;
+  /** Data nodes and sentinels listen on TLS ports only; replication and the sentinels' own links use TLS too. */
+  tls?: boolean;
+  /** requirepass and masterauth of the data nodes (the sentinels get it as `sentinel auth-pass`). */
+  password?: string;
+  /** requirepass of the sentinels (and `sentinel sentinel-pass`, for their links to one another). */
+  sentinelPassword?: string;
 }
 
 export async function startSentinelSet(options: SentinelOptions = {}): Promise<SentinelSet> {
@@ -655,11 +668,23 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
   const masterName = options.masterName ?? 'mymaster';
   if (!Number.isInteger(replicaCount) || replicaCount < 0) throw new RangeError('replicas must be an integer >= 0');
   if (!Number.isInteger(sentinelCount) || sentinelCount < 1) throw new RangeError('sentinels must be an integer >= 1');
-  if (!/^[A-Za-z0-9._-]+$/.test(masterName)) throw new RangeError('masterName must be a plain word');
+  const { password, sentinelPassword } = options;
+  for (const [name, value] of Object.entries({ masterName, password, sentinelPassword })) {
+    if (value !== undefined && !/^[A-Za-z0-9._-]+$/.test(value)) throw new RangeError(`${name} must be a plain word (it is written to a config file)`);
+  }
   const quorum = Math.min(2, sentinelCount);
+  if (options.tls) {
+    const reason = tlsUnsupportedReason();
+    if (reason) throw new Error(`TLS tests cannot run here: ${reason}`);
+  }
 
-  const group = new Group('sentinel');
+  const group = new Group(options.tls ? 'sentinel-tls' : 'sentinel');
   return group.build(async () => {
+    const certificates = options.tls ? await makeCertificates(group.dir) : undefined;
+    const dataAccess = clientAccess(certificates, password);
+    const sentinelAccess = clientAccess(certificates, sentinelPassword);
+    // Outgoing links (replica to master, sentinel to anyone) use TLS too.
+    const listen = (port: number) => (certificates ? [...tlsListenArgs(certificates, port, false), '--tls-replication', 'yes'] : ['--port', String(port)]);
     const ports = await freePorts(1 + replicaCount + sentinelCount);
     const dataPorts = ports.slice(0, 1 + replicaCount);
     const sentinelPorts = ports.slice(1 + replicaCount);
@@ -682,7 +707,8 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
 
     const nodes = dataPorts.map((port) => {
       const logFile = path.join(group.dir, `node-${port}.log`);
-      const base = ['--port', String(port), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS, '--repl-diskless-sync-delay', '0'];
+      const base = [...listen(port), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS, '--repl-diskless-sync-delay', '0'];
+      if (password !== undefined) base.push('--requirepass', password, '--masterauth', password);
       let started = false;
       // A restarted node rejoins as a replica of whoever the sentinels now call master.
       const argv = async () => {
@@ -694,7 +720,7 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
         started = true;
         return upstream === undefined ? base : [...base, '--replicaof', HOST, String(upstream)];
       };
-      return makeNode(group.add(new RedisProcess(port, [port], logFile, argv)), `redis://${HOST}:${port}`, [], {});
+      return makeNode(group.add(new RedisProcess(port, [port], logFile, argv)), nodeUrl(port, !!certificates, password), dataAccess.cliArgs, dataAccess.cmdOptions);
     });
     const [master, ...replicas] = nodes;
     await master.restart();
@@ -714,7 +740,6 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
       fs.writeFileSync(
         conf,
         [
-          `port ${port}`,
           `bind ${HOST}`,
           `dir ${group.dir}`,
           `logfile ${logFile}`,
@@ -725,10 +750,13 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
           `sentinel down-after-milliseconds ${masterName} 1000`,
           `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
+          ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
+          ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
           '',
         ].join('\n'),
       );
-      return makeNode(group.add(new RedisProcess(port, [port], logFile, async () => [conf, '--sentinel'])), `redis://${HOST}:${port}`, [], {});
+      const argv = async () => [conf, '--sentinel', ...listen(port)];
+      return makeNode(group.add(new RedisProcess(port, [port], logFile, argv)), nodeUrl(port, !!certificates, sentinelPassword), sentinelAccess.cliArgs, sentinelAccess.cmdOptions);
     });
     await settleAll(sentinels.map((s) => s.restart()));
 
@@ -814,6 +842,9 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
       masterName,
       sentinelUrls: sentinels.map((s) => s.url),
       dir: group.dir,
+      certificates,
+      password,
+      sentinelPassword,
       currentMaster,
       currentMasterNode,
       failover,
@@ -875,7 +906,15 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 `;
 
-async function makeCertificates(dir: string) {
+export interface CertificateFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  clientCertFile: string;
+  clientKeyFile: string;
+}
+
+async function makeCertificates(dir: string): Promise<CertificateFiles> {
   const file = (name: string) => path.join(dir, name);
   fs.writeFileSync(file('openssl.cnf'), OPENSSL_CONF);
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
@@ -901,6 +940,32 @@ export interface TlsOptions {
   requireClientCert?: boolean;
 }
 
+/** Listens on `port` for TLS only, with the test certificates. */
+function tlsListenArgs(files: CertificateFiles, port: number, requireClientCert: boolean): string[] {
+  return [
+    '--port', '0', '--tls-port', String(port),
+    '--tls-cert-file', files.certFile, '--tls-key-file', files.keyFile, '--tls-ca-cert-file', files.caFile,
+    '--tls-auth-clients', requireClientCert ? 'yes' : 'no',
+  ];
+}
+
+/** How redis-cli and the RESP helper reach a node of `files`' CA, with `password` if set. */
+function clientAccess(files: CertificateFiles | undefined, password: string | undefined): { cliArgs: string[]; cmdOptions: CmdOptions } {
+  const cliArgs = files ? ['--tls', '--cacert', files.caFile, '--cert', files.clientCertFile, '--key', files.clientKeyFile] : [];
+  if (password !== undefined) cliArgs.push('-a', password, '--no-auth-warning');
+  const tlsMaterial = files && {
+    ca: fs.readFileSync(files.caFile),
+    cert: fs.readFileSync(files.clientCertFile),
+    key: fs.readFileSync(files.clientKeyFile),
+  };
+  return { cliArgs, cmdOptions: { password, tls: tlsMaterial } };
+}
+
+/** `redis://` or `rediss://` URL of a loopback node, with its password if it has one. */
+function nodeUrl(port: number, tls: boolean, password?: string): string {
+  return `${tls ? 'rediss' : 'redis'}://${password === undefined ? '' : `:${encodeURIComponent(password)}@`}${HOST}:${port}`;
+}
+
 export async function startTlsServer(options: TlsOptions = {}): Promise<TlsServer> {
   const reason = tlsUnsupportedReason();
   if (reason) throw new Error(`TLS tests cannot run here: ${reason}`);
@@ -910,20 +975,11 @@ export async function startTlsServer(options: TlsOptions = {}): Promise<TlsServe
     const files = await makeCertificates(group.dir);
     const [port] = await freePorts(1);
     const logFile = path.join(group.dir, `tls-${port}.log`);
-    const args = [
-      '--port', '0', '--tls-port', String(port), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS,
-      '--tls-cert-file', files.certFile, '--tls-key-file', files.keyFile, '--tls-ca-cert-file', files.caFile,
-      '--tls-auth-clients', requireClientCert ? 'yes' : 'no',
-    ];
+    const args = [...tlsListenArgs(files, port, requireClientCert), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS];
     const proc = group.add(new RedisProcess(port, [port], logFile, async () => args));
     await proc.start();
-    const cliArgs = ['--tls', '--cacert', files.caFile, '--cert', files.clientCertFile, '--key', files.clientKeyFile];
-    const tlsMaterial = {
-      ca: fs.readFileSync(files.caFile),
-      cert: fs.readFileSync(files.clientCertFile),
-      key: fs.readFileSync(files.clientKeyFile),
-    };
-    const node = makeNode(proc, `rediss://${HOST}:${port}`, cliArgs, { tls: tlsMaterial });
+    const { cliArgs, cmdOptions } = clientAccess(files, undefined);
+    const node = makeNode(proc, `rediss://${HOST}:${port}`, cliArgs, cmdOptions);
     return Object.assign(node, { url: `rediss://${HOST}:${port}`, dir: group.dir, ...files, requireClientCert, stop: () => group.stop() });
   });
 }

@@ -8,13 +8,16 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClient;
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
+use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
 use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult};
-use redis::{ClientTlsConfig, TlsCertificates};
+use redis::{ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
+use redis::{TlsCertificates, TlsMode};
 use tokio::runtime::Handle;
+use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use crate::any::AnyConnection;
@@ -90,6 +93,9 @@ struct State {
 struct Inner {
     config: ConnectionConfig,
     state: Mutex<State>,
+    /// Counts `close()` calls (bumped under the `state` lock), so a `connect()` still
+    /// opening can tell that it lost to a close and give its socket up.
+    closes: watch::Sender<u64>,
     generation: AtomicU64,
     events: EventSink,
     push: Option<PushSink>,
@@ -107,6 +113,7 @@ impl ManagedConnection {
             inner: Arc::new(Inner {
                 config,
                 state: Mutex::new(State::default()),
+                closes: watch::Sender::new(0),
                 generation: AtomicU64::new(0),
                 events,
                 push,
@@ -123,15 +130,24 @@ impl ManagedConnection {
         *lock(&self.inner.on_reconnect) = Some(hook);
     }
 
-    /// Opens the first connection. Environment variables are read here, not earlier.
-    /// Idempotent while connected; after `close()` it opens a fresh connection.
+    /// Opens the first connection. Idempotent while connected; after `close()` it opens
+    /// a fresh connection. A `close()` while this is still opening wins: the attempt is
+    /// dropped (with its socket) and this fails with `ERR_CLOSED`.
     pub async fn connect(&self) -> Result<(), LayerError> {
         if self.is_connected() {
             return Ok(());
         }
-        let target = self.inner.config.resolve(|name| std::env::var(name).ok())?;
-        let (connection, generation) = open(&self.inner, &target).await?;
+        let mut closes = self.inner.closes.subscribe();
+        let epoch = *closes.borrow_and_update();
+        let target = self.inner.config.resolve()?;
+        let (connection, generation) = tokio::select! {
+            opened = open(&self.inner, &target) => opened?,
+            _ = closes.changed() => return Err(closed_while_connecting()),
+        };
         let mut state = lock(&self.inner.state);
+        if *self.inner.closes.borrow() != epoch {
+            return Err(closed_while_connecting());
+        }
         if state.connection.is_some() {
             // A concurrent connect() won the race; keep its connection.
             return Ok(());
@@ -153,6 +169,7 @@ impl ManagedConnection {
                 Arc::downgrade(&self.inner),
                 master_name.clone(),
                 sentinels.clone(),
+                target.tls.clone(),
             ));
             if let Some(old) = state.sentinel_watch.replace(watch.abort_handle()) {
                 old.abort();
@@ -231,6 +248,7 @@ impl ManagedConnection {
         let mut state = lock(&self.inner.state);
         state.closed = true;
         state.connection = None;
+        self.inner.closes.send_modify(|closes| *closes += 1);
         for task in [state.reconnect_task.take(), state.sentinel_watch.take()]
             .into_iter()
             .flatten()
@@ -238,6 +256,13 @@ impl ManagedConnection {
             task.abort();
         }
     }
+}
+
+fn closed_while_connecting() -> LayerError {
+    LayerError::new(
+        ErrorCode::Closed,
+        "Redis connection was closed while connecting",
+    )
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -263,27 +288,27 @@ async fn open(inner: &Arc<Inner>, target: &Target) -> Result<(AnyConnection, u64
                 sentinels,
                 master_settings,
             } => {
-                let node = SentinelNodeConnectionInfo::default()
-                    .set_redis_connection_info(master_settings.clone());
-                let mut sentinel = SentinelClient::build(
-                    sentinels.clone(),
-                    master_name.clone(),
-                    Some(node),
-                    SentinelServerType::Master,
-                )?;
-                let client = sentinel.async_get_client().await?;
+                let client =
+                    sentinel_master(master_name, sentinels, master_settings, target.tls.as_ref())
+                        .await?;
                 open_single(inner, client, generation).await
             }
         }
     };
-    match tokio::time::timeout(inner.config.connect_timeout, attempt).await {
+    let outcome = match inner.config.connect_timeout {
+        Some(limit) => tokio::time::timeout(limit, attempt)
+            .await
+            .map_err(|_| limit),
+        None => Ok(attempt.await),
+    };
+    match outcome {
         Ok(Ok(connection)) => Ok((connection, generation)),
         Ok(Err(err)) => Err(LayerError::from_connect(&err, &target.display)),
-        Err(_) => Err(LayerError::new(
+        Err(limit) => Err(LayerError::new(
             ErrorCode::ConnectTimeout,
             format!(
                 "Timed out after {} ms connecting to Redis at {}",
-                inner.config.connect_timeout.as_millis(),
+                limit.as_millis(),
                 target.display
             ),
         )),
@@ -303,14 +328,68 @@ fn certificates(tls: &TlsSettings) -> TlsCertificates {
     }
 }
 
-fn single_client(
-    info: redis::ConnectionInfo,
-    tls: Option<&TlsSettings>,
-) -> RedisResult<redis::Client> {
+fn single_client(info: ConnectionInfo, tls: Option<&TlsSettings>) -> RedisResult<redis::Client> {
     match tls {
         Some(tls) => redis::Client::build_with_tls(info, certificates(tls)),
         None => redis::Client::open(info),
     }
+}
+
+/// A client for the master the sentinels name. The certificates apply to the sentinels
+/// and to the master, which speaks TLS exactly when they do; the sentinels' credentials
+/// (from their URLs) and the master's (`master_settings`) stay apart.
+async fn sentinel_master(
+    master_name: &str,
+    sentinels: &[ConnectionInfo],
+    master_settings: &RedisConnectionInfo,
+    tls: Option<&TlsSettings>,
+) -> RedisResult<redis::Client> {
+    let addresses = sentinels
+        .iter()
+        .map(|info| {
+            Ok(single_client(info.clone(), tls)?
+                .get_connection_info()
+                .addr()
+                .clone())
+        })
+        .collect::<RedisResult<Vec<_>>>()?;
+    let mut builder =
+        SentinelClientBuilder::new(addresses.clone(), master_name, SentinelServerType::Master)?
+            .set_client_to_redis_protocol(master_settings.protocol())
+            .set_client_to_redis_db(master_settings.db());
+    if let Some(username) = master_settings.username() {
+        builder = builder.set_client_to_redis_username(username);
+    }
+    if let Some(password) = master_settings.password() {
+        builder = builder.set_client_to_redis_password(password);
+    }
+    // `resolve` made sure every sentinel shares the first one's scheme and credentials.
+    if let Some(first) = sentinels.first().map(ConnectionInfo::redis_settings) {
+        if let Some(username) = first.username() {
+            builder = builder.set_client_to_sentinel_username(username);
+        }
+        if let Some(password) = first.password() {
+            builder = builder.set_client_to_sentinel_password(password);
+        }
+    }
+    if let Some(ConnectionAddr::TcpTls { insecure, .. }) = addresses.first() {
+        builder = builder.set_client_to_redis_tls_mode(if *insecure {
+            TlsMode::Insecure
+        } else {
+            TlsMode::Secure
+        });
+        if let Some(tls) = tls {
+            builder = builder.set_client_to_redis_certificates(certificates(tls));
+        }
+    }
+    let master = builder.build()?.async_get_client().await?;
+    // The sentinels' answer gives the address and TLS; the settings are ours in full.
+    redis::Client::open(
+        master
+            .get_connection_info()
+            .clone()
+            .set_redis_settings(master_settings.clone()),
+    )
 }
 
 async fn open_single(
@@ -321,8 +400,8 @@ async fn open_single(
     let weak = Arc::downgrade(inner);
     let push_sink = inner.push.clone();
     let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(inner.config.connect_timeout))
-        .set_response_timeout(Some(inner.config.command_timeout))
+        .set_connection_timeout(inner.config.connect_timeout)
+        .set_response_timeout(inner.config.command_timeout)
         .set_push_sender(move |push: PushInfo| -> Result<(), LayerError> {
             if push.kind == PushKind::Disconnection {
                 if let Some(inner) = weak.upgrade() {
@@ -343,13 +422,13 @@ async fn open_single(
 /// nodes by itself; this connection is never replaced by the reconnect loop.
 async fn open_cluster(
     inner: &Arc<Inner>,
-    nodes: Vec<redis::ConnectionInfo>,
+    nodes: Vec<ConnectionInfo>,
     tls: Option<&TlsSettings>,
 ) -> RedisResult<AnyConnection> {
     let settings = nodes.first().map(|n| n.redis_settings().clone());
+    // The cluster client always has a connect timeout; "none" is one tokio treats as never.
     let mut builder = ClusterClient::builder(nodes)
-        .connection_timeout(inner.config.connect_timeout)
-        .response_timeout(inner.config.command_timeout)
+        .connection_timeout(inner.config.connect_timeout.unwrap_or(Duration::MAX))
         .use_protocol(redis::ProtocolVersion::RESP3)
         .retries(3)
         .min_retry_wait(inner.config.reconnect_step.as_millis() as u64)
@@ -361,6 +440,9 @@ async fn open_cluster(
         if let Some(password) = settings.password() {
             builder = builder.password(password);
         }
+    }
+    if let Some(limit) = inner.config.command_timeout {
+        builder = builder.response_timeout(limit);
     }
     if let Some(tls) = tls {
         builder = builder.certs(certificates(tls));
@@ -383,18 +465,18 @@ async fn open_cluster(
 async fn watch_sentinels(
     weak: Weak<Inner>,
     master_name: String,
-    sentinels: Vec<redis::ConnectionInfo>,
+    sentinels: Vec<ConnectionInfo>,
+    tls: Option<TlsSettings>,
 ) {
     use futures_util::StreamExt;
     let mut attempt: u32 = 0;
     loop {
         for sentinel in &sentinels {
-            let Ok(client) = redis::Client::open(sentinel.clone()) else {
+            let Ok(client) = single_client(sentinel.clone(), tls.as_ref()) else {
                 continue;
             };
             let Ok(Ok(mut pubsub)) =
-                tokio::time::timeout(std::time::Duration::from_secs(2), client.get_async_pubsub())
-                    .await
+                tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await
             else {
                 continue;
             };
@@ -497,5 +579,50 @@ async fn reconnect_loop(weak: Weak<Inner>, target: Target) {
                 error,
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::ErrorKind as IoErrorKind;
+    use tokio::net::TcpListener;
+
+    #[tokio::test]
+    async fn close_wins_over_a_connect_in_progress() {
+        // A server that accepts and never answers: connect() waits for its HELLO reply.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let config = ConnectionConfig {
+            url: Some(format!("redis://127.0.0.1:{port}")),
+            connect_timeout: None,
+            ..ConnectionConfig::default()
+        };
+        let connection = ManagedConnection::new(config, Arc::new(|_| {}), None);
+        let pending = tokio::spawn({
+            let connection = connection.clone();
+            async move { connection.connect().await }
+        });
+        let (socket, _) = listener.accept().await.expect("accept");
+        connection.close();
+
+        let outcome = tokio::time::timeout(Duration::from_secs(2), pending)
+            .await
+            .expect("connect() settles at once")
+            .expect("the task ends normally");
+        assert_eq!(outcome.err().map(|e| e.code), Some(ErrorCode::Closed));
+        assert!(!connection.is_connected());
+        let mut buffer = vec![0; 4096];
+        let closed = tokio::time::timeout(Duration::from_secs(2), async {
+            while socket.readable().await.is_ok() {
+                match socket.try_read(&mut buffer) {
+                    Ok(0) => break,
+                    Err(err) if err.kind() != IoErrorKind::WouldBlock => break,
+                    _ => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the abandoned attempt closed its socket");
     }
 }

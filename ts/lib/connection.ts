@@ -1,7 +1,7 @@
 import { RedisClient } from './client';
-import { describeType } from './errors';
-import { log } from './logger';
-import { Dispatcher, NativeOptions } from './native';
+import { RedisLayerError, describeType, fromNative, rejectWith } from './errors';
+import { describeError, log } from './logger';
+import { Dispatcher, NativeOptions, describeTarget } from './native';
 
 export interface RedisConnectionOptions {
   /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */
@@ -12,9 +12,9 @@ export interface RedisConnectionOptions {
   username?: string;
   /** Database number (SELECT). */
   database?: number;
-  /** How long connect() may take before it rejects. @default 5000 */
+  /** How long connect() may take before it rejects; 0: no limit (as node-redis). @default 5000 */
   connectTimeoutMs?: number;
-  /** How long one command may wait for its reply. @default 5000 */
+  /** How long one command may wait for its reply; 0: no limit (as node-redis). @default 5000 */
   commandTimeoutMs?: number;
   /** Reconnect delay grows by this much per attempt… @default 50 */
   reconnectDelayMs?: number;
@@ -22,8 +22,12 @@ export interface RedisConnectionOptions {
   maxReconnectDelayMs?: number;
   /** Redis Cluster: seed node URLs (default: `REDIS_CLUSTER_NODES`, comma-separated, when no url is given). */
   cluster?: { nodes: string[] };
-  /** Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. */
-  sentinel?: { masterName: string; nodes: string[] };
+  /**
+   * Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. The sentinels'
+   * credentials come from their URLs; the master's from masterUsername / masterPassword, else from
+   * username / password. With `rediss://` sentinels the master is reached over TLS too, with `tls`.
+   */
+  sentinel?: { masterName: string; nodes: string[]; masterUsername?: string; masterPassword?: string };
   /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
   tls?: { ca?: string | Uint8Array; cert?: string | Uint8Array; key?: string | Uint8Array };
 }
@@ -54,6 +58,14 @@ function toNative(options: RedisConnectionOptions): NativeOptions {
     }
     native.sentinelMasterName = sentinel.masterName;
     native.sentinelNodes = nodeList(sentinel.nodes, 'options.sentinel.nodes');
+    for (const name of ['masterUsername', 'masterPassword'] as const) {
+      const value: unknown = sentinel[name];
+      if (value !== undefined && typeof value !== 'string') {
+        throw new TypeError(`options.sentinel.${name} must be a string, got ${describeType(value)}`);
+      }
+    }
+    native.sentinelMasterUsername = sentinel.masterUsername;
+    native.sentinelMasterPassword = sentinel.masterPassword;
   }
   if (tls !== undefined) {
     if (tls === null || typeof tls !== 'object') throw new TypeError('options.tls must be an object');
@@ -90,6 +102,39 @@ function validate(options: unknown): NativeOptions {
   return toNative(given as RedisConnectionOptions);
 }
 
+/** Where the target came from, for the connect log line. */
+type Source = 'options' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'default URL';
+
+const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
+
+/**
+ * Fills what the options left open from `env` (this realm's `process.env` at connect() time:
+ * Jest gives each test file its own): REDIS_URL, REDIS_PASSWORD, and REDIS_CLUSTER_NODES when
+ * no URL is set at all. Native code never reads the environment.
+ */
+function withEnvironment(options: NativeOptions, env: Record<string, string | undefined>): { native: NativeOptions; source: Source } {
+  const native = { ...options };
+  native.password ??= nonEmpty(env.REDIS_PASSWORD);
+  if (native.url !== undefined || native.clusterNodes !== undefined || native.sentinelNodes !== undefined) {
+    return { native, source: 'options' };
+  }
+  native.url = nonEmpty(env.REDIS_URL);
+  if (native.url !== undefined) return { native, source: 'REDIS_URL' };
+  const nodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((node) => node.trim()).filter((node) => node !== '');
+  if (nodes.length > 0) {
+    native.clusterNodes = nodes;
+    return { native, source: 'REDIS_CLUSTER_NODES' };
+  }
+  return { native, source: 'default URL' };
+}
+
+/** Same settings, whatever the key order. */
+function sameOptions(a: NativeOptions, b: NativeOptions): boolean {
+  const canonical = (options: NativeOptions) =>
+    JSON.stringify(Object.entries(options).filter(([, value]) => value !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)));
+  return canonical(a) === canonical(b);
+}
+
 type Role = 'client' | 'subscriber' | 'publisher';
 
 /**
@@ -98,9 +143,15 @@ type Role = 'client' | 'subscriber' | 'publisher';
  * instead of queueing.
  */
 export class RedisConnection {
-  private readonly native: NativeOptions;
+  private native: NativeOptions;
+  /** The settings of the last connect(), environment applied. */
+  private resolved: NativeOptions | undefined;
   private clients: Record<Role, RedisClient> | undefined;
   private connecting: Promise<void> | undefined;
+  /** Sockets of the connect() in progress, so close() can end them before they are installed. */
+  private opening: RedisClient[] = [];
+  /** Counts close() calls: a connect() that sees it change lost to a close. */
+  private closes = 0;
   private readonly closeHooks = new Set<() => void>();
 
   constructor(options?: RedisConnectionOptions) {
@@ -116,11 +167,25 @@ export class RedisConnection {
   connect(): Promise<void> {
     if (this.clients) return Promise.resolve();
     if (!this.connecting) {
-      this.connecting = this.open().finally(() => {
-        this.connecting = undefined;
+      const connecting: Promise<void> = this.open().finally(() => {
+        if (this.connecting === connecting) this.connecting = undefined;
       });
+      this.connecting = connecting;
     }
     return this.connecting;
+  }
+
+  /**
+   * @internal connectRedis(options): new settings for a connection that is not connected; the same
+   * settings again are fine; other settings while connected (or connecting) are an Error.
+   */
+  reconfigure(options: RedisConnectionOptions): void {
+    const native = validate(options);
+    if (sameOptions(native, this.native)) return;
+    if (this.clients || this.connecting) {
+      throw new Error('connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)');
+    }
+    this.native = native;
   }
 
   getClient(): RedisClient {
@@ -144,6 +209,12 @@ export class RedisConnection {
         log('error', 'Redis close hook failed', { message: (error as Error)?.message });
       }
     }
+    // Counted first: a connect() still opening gives up its sockets when it sees the count change.
+    this.closes += 1;
+    this.connecting = undefined;
+    const opening = this.opening;
+    this.opening = [];
+    for (const client of opening) client.dispatcher.native.close();
     const clients = this.clients;
     this.clients = undefined;
     if (!clients) return;
@@ -159,7 +230,7 @@ export class RedisConnection {
 
   /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
   nativeOptions(): NativeOptions {
-    return { ...this.native };
+    return { ...(this.resolved ?? withEnvironment(this.native, process.env).native) };
   }
 
   private role(role: Role): RedisClient {
@@ -168,22 +239,37 @@ export class RedisConnection {
   }
 
   private async open(): Promise<void> {
-    const native = this.native;
+    const closes = this.closes;
+    const failed = (error: unknown): never => {
+      log('error', 'Redis connection failed', describeError(error));
+      throw error;
+    };
+    const { native, source } = withEnvironment(this.native, process.env);
+    let target: string;
+    try {
+      target = describeTarget(native);
+    } catch (error) {
+      return failed(fromNative(error));
+    }
+    log('info', `Redis connecting to ${target} (${source})`);
+    this.resolved = native;
     const created = {
       client: new RedisClient(new Dispatcher(native, 'client')),
       subscriber: new RedisClient(new Dispatcher(native, 'subscriber')),
       publisher: new RedisClient(new Dispatcher(native, 'publisher')),
     };
     const all = Object.values(created);
+    this.opening = all;
     const results = await Promise.allSettled(
       all.map((client) => client.dispatcher.run((id) => client.dispatcher.native.connect(id))),
     );
+    if (this.opening === all) this.opening = [];
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failure) {
+    if (failure || this.closes !== closes) {
       for (const client of all) client.dispatcher.native.close();
-      log('error', 'Redis connection failed', { code: failure.reason?.code, message: failure.reason?.message });
-      throw failure.reason;
     }
+    if (this.closes !== closes) throw new RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
+    if (failure) return failed(failure.reason);
     this.clients = created;
     log('info', 'All Redis connections established');
   }
@@ -191,4 +277,12 @@ export class RedisConnection {
 
 export const redisConnection = new RedisConnection();
 
-export const connectRedis = (): Promise<void> => redisConnection.connect();
+/**
+ * Connects the shared `redisConnection`, first applying `options` (the same as
+ * `new RedisConnection(options)`'s). Rejects with an Error when it is already connected with
+ * other options.
+ */
+export const connectRedis = (options?: RedisConnectionOptions): Promise<void> =>
+  rejectWith(() => {
+    if (options !== undefined) redisConnection.reconfigure(options);
+  }).then(() => redisConnection.connect());

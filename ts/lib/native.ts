@@ -8,6 +8,7 @@ const binding: typeof import('../binding') = require('../binding.js');
 
 export type { NativeOptions };
 export const registerScript: (source: string) => number = binding.registerScript;
+export const describeTarget: (options: NativeOptions) => string = binding.describeTarget;
 
 const MAX_ID = 0xffffffff;
 
