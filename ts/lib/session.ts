@@ -4,7 +4,7 @@ import { describeType, RedisLayerError, requireString, unexpectedReply } from '.
 import { CacheKeys } from './keys';
 import { describeError, log, redactedTag } from './logger';
 import { registerScript } from './native';
-import { runCommand, runPipeline, runScript } from './scripts/run';
+import { replicaAcks, runCommand, runScript } from './scripts/run';
 import * as lua from './scripts/session';
 import { sameSlotKey } from './scripts/slot';
 
@@ -143,11 +143,7 @@ export class SessionService {
    */
   private async replicated(key: string): Promise<void> {
     if (this.waitForReplicas === 0) return;
-    const replies = await runPipeline(this.connection, [
-      ['EXISTS', key],
-      ['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)],
-    ]);
-    const reached = expectReply<number>('WAIT', replies[1], isCount);
+    const reached = await replicaAcks(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs);
     if (reached < this.waitForReplicas) {
       throw new RedisLayerError(
         'ERR_NOT_REPLICATED',
