@@ -8,23 +8,31 @@
 //! took turns, and each sat idle half the time). Order holds because each batch is
 //! polled once, which hands its bytes to redis-rs' FIFO send queue, before the next
 //! batch is made; a full queue parks senders in FIFO order too.
+//!
+//! Scripts run by hash. A server that has not cached one yet (new connection,
+//! reconnect) gets `SCRIPT LOAD` right before the first call in the same pipelined
+//! write, so no call overtakes it. A `NOSCRIPT` all the same (an operator's SCRIPT
+//! FLUSH) pauses the lane until the batches on the wire have settled, then their
+//! script calls go out again first, in call order (see `LostScriptCalls`).
 
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Poll;
 
-use futures_util::future::join_all;
+use futures_util::future::{join, join_all};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::aio::ConnectionLike;
 use redis::cluster_routing::Slot;
-use redis::{Cmd, Pipeline, Script, Value};
+use redis::{Cmd, Pipeline, Value};
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 use tokio::sync::mpsc;
 
 use crate::dispatch::{CompletionGuard, Outcome};
 use crate::reply::Reply;
+use crate::scripts::LuaScript;
 
 /// JavaScript submissions (each a microtask turn's calls) taken per wake-up.
 const MAX_SUBMISSIONS: usize = 64;
@@ -43,7 +51,7 @@ pub enum Shape {
     Pipeline(Vec<Cmd>),
     Transaction(Vec<Cmd>),
     Script {
-        script: Arc<Script>,
+        script: Arc<LuaScript>,
         keys: Vec<String>,
         args: Vec<String>,
     },
@@ -59,7 +67,8 @@ impl Shape {
         }
     }
 
-    fn pack_into(&self, pipe: &mut Pipeline) {
+    /// Adds the calls to `pipe`; `load_script` puts a script's `SCRIPT LOAD` first.
+    fn pack_into(&self, pipe: &mut Pipeline, load_script: bool) {
         match self {
             Shape::Single(command) | Shape::JsonArray(command) => {
                 pipe.add_command(command.clone());
@@ -77,13 +86,63 @@ impl Shape {
                 pipe.cmd("EXEC");
             }
             Shape::Script { script, keys, args } => {
-                pipe.cmd("EVALSHA")
-                    .arg(script.get_hash())
-                    .arg(keys.len())
-                    .arg(keys)
-                    .arg(args);
+                if load_script {
+                    pipe.add_command(script.load());
+                }
+                pipe.add_command(script.evalsha(keys, args));
             }
         }
+    }
+}
+
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+enum ScriptState {
+    #[default]
+    Unknown,
+    /// A cluster-wide `SCRIPT LOAD` is on its way; meanwhile calls carry the source.
+    Loading,
+    Loaded,
+}
+
+/// Which scripts the lane's server has cached, as far as the lane knows: per script
+/// handle, for one connection generation (a reconnect may reach a server with none).
+#[derive(Default)]
+struct LoadedScripts(Mutex<Known>);
+
+#[derive(Default)]
+struct Known {
+    generation: u64,
+    states: Vec<ScriptState>,
+}
+
+impl LoadedScripts {
+    fn on(&self, generation: u64) -> ScriptsGuard<'_> {
+        let mut known = lock(&self.0);
+        if known.generation != generation {
+            known.generation = generation;
+            known.states.clear();
+        }
+        ScriptsGuard(known)
+    }
+
+    /// Records `state` for `handle`, unless the connection moved on meanwhile.
+    fn set(&self, generation: u64, handle: u32, state: ScriptState) {
+        let known = lock(&self.0);
+        if known.generation == generation {
+            *ScriptsGuard(known).state(handle) = state;
+        }
+    }
+}
+
+struct ScriptsGuard<'a>(MutexGuard<'a, Known>);
+
+impl ScriptsGuard<'_> {
+    fn state(&mut self, handle: u32) -> &mut ScriptState {
+        let index = handle as usize;
+        if index >= self.0.states.len() {
+            self.0.states.resize(index + 1, ScriptState::Unknown);
+        }
+        &mut self.0.states[index]
     }
 }
 
@@ -118,15 +177,37 @@ impl Lane {
 }
 
 async fn drive(mut receiver: mpsc::UnboundedReceiver<Vec<Request>>, connection: ManagedConnection) {
+    let scripts = LoadedScripts::default();
+    let lost = LostScriptCalls::default();
+    let mut sent: u64 = 0;
     let mut in_flight = FuturesUnordered::new();
     let mut submissions = Vec::new();
     let mut waiting: VecDeque<Request> = VecDeque::new();
+    let mut again: VecDeque<Request> = VecDeque::new();
+    let mut closed = false;
     loop {
-        while !waiting.is_empty() && in_flight.len() < MAX_IN_FLIGHT {
-            let take = waiting.len().min(CHUNK);
-            let batch: Vec<Request> = waiting.drain(..take).collect();
+        if in_flight.is_empty() && lost.any() {
+            again.extend(lost.take());
+        }
+        while in_flight.len() < MAX_IN_FLIGHT {
+            // Calls sent again go first; new ones wait while lost calls are collected.
+            let (queue, resend) = if !again.is_empty() {
+                (&mut again, true)
+            } else if !waiting.is_empty() && !lost.any() {
+                (&mut waiting, false)
+            } else {
+                break;
+            };
+            let take = queue.len().min(CHUNK);
+            let batch: Vec<Request> = queue.drain(..take).collect();
+            let context = BatchContext {
+                connection: &connection,
+                scripts: &scripts,
+                lost: (!resend).then_some((&lost, sent)),
+            };
+            sent += 1;
             let mut running: Pin<Box<dyn Future<Output = ()> + Send + '_>> =
-                Box::pin(run_batch(&connection, batch));
+                Box::pin(run_batch(context, batch));
             // The first poll queues the batch's write; only then may the next batch start.
             let started =
                 std::future::poll_fn(|context| Poll::Ready(running.as_mut().poll(context)));
@@ -134,13 +215,15 @@ async fn drive(mut receiver: mpsc::UnboundedReceiver<Vec<Request>>, connection: 
                 in_flight.push(running);
             }
         }
+        if closed && in_flight.is_empty() && waiting.is_empty() && again.is_empty() {
+            return;
+        }
         tokio::select! {
             biased;
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
-            received = receiver.recv_many(&mut submissions, MAX_SUBMISSIONS), if waiting.is_empty() => {
+            received = receiver.recv_many(&mut submissions, MAX_SUBMISSIONS), if waiting.is_empty() && !closed => {
                 if received == 0 {
-                    while in_flight.next().await.is_some() {}
-                    return;
+                    closed = true;
                 }
                 for submission in submissions.drain(..) {
                     waiting.extend(submission);
@@ -150,43 +233,156 @@ async fn drive(mut receiver: mpsc::UnboundedReceiver<Vec<Request>>, connection: 
     }
 }
 
-async fn run_batch(connection: &ManagedConnection, batch: Vec<Request>) {
-    match connection.current() {
+/// What a batch runs with. `lost`, with the batch's place in the send order, takes
+/// the script calls the server did not know; a batch of such calls sent again has none.
+struct BatchContext<'a> {
+    connection: &'a ManagedConnection,
+    scripts: &'a LoadedScripts,
+    lost: Option<(&'a LostScriptCalls, u64)>,
+}
+
+async fn run_batch(context: BatchContext<'_>, batch: Vec<Request>) {
+    let BatchContext {
+        connection,
+        scripts,
+        lost,
+    } = context;
+    let generation = match connection.current() {
         Err(error) => return fail_all(batch, &error),
         Ok((socket, _)) if socket.is_cluster() => {
-            return run_cluster_batch(connection, batch).await
+            return run_cluster_batch(connection, scripts, batch).await
         }
-        Ok(_) => {}
+        Ok((_, generation)) => generation,
+    };
+    let sent = send(connection, scripts, generation, &batch).await;
+    let unknown = settle_all(batch, sent, connection, |request| match lost {
+        Some(_) => {
+            if let Shape::Script { script, .. } = &request.shape {
+                scripts.set(generation, script.handle, ScriptState::Unknown);
+            }
+            Some(request)
+        }
+        None => {
+            request.guard.finish(Err(no_script()));
+            None
+        }
+    });
+    if let (Some((lost, seq)), false) = (lost, unknown.is_empty()) {
+        lost.add(seq, unknown);
     }
-    let expected: usize = batch
+}
+
+/// Script calls that met `NOSCRIPT` (an operator's SCRIPT FLUSH), by the batch they
+/// came in. While there are any the lane sends nothing new; once every batch on the
+/// wire has settled they go out again first, in call order, their script loaded again.
+#[derive(Default)]
+struct LostScriptCalls {
+    any: AtomicBool,
+    calls: Mutex<Vec<(u64, Vec<Request>)>>,
+}
+
+impl LostScriptCalls {
+    fn any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
+    fn add(&self, seq: u64, calls: Vec<Request>) {
+        lock(&self.calls).push((seq, calls));
+        self.any.store(true, Ordering::Release);
+    }
+
+    fn take(&self) -> Vec<Request> {
+        let mut batches = std::mem::take(&mut *lock(&self.calls));
+        self.any.store(false, Ordering::Release);
+        batches.sort_by_key(|(seq, _)| *seq);
+        batches.into_iter().flat_map(|(_, calls)| calls).collect()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The replies to a batch sent as one pipelined write, and per script call whether
+/// its `SCRIPT LOAD` went first.
+type Sent = Result<(Vec<Value>, Vec<bool>), LayerError>;
+
+async fn send(
+    connection: &ManagedConnection,
+    scripts: &LoadedScripts,
+    generation: u64,
+    batch: &[Request],
+) -> Sent {
+    let mut pipe = redis::pipe();
+    let mut loads = Vec::new();
+    {
+        let mut known = None;
+        for request in batch {
+            let load = match &request.shape {
+                Shape::Script { script, .. } => {
+                    let known = known.get_or_insert_with(|| scripts.on(generation));
+                    let state = known.state(script.handle);
+                    let load = *state != ScriptState::Loaded;
+                    *state = ScriptState::Loaded;
+                    loads.push(load);
+                    load
+                }
+                _ => false,
+            };
+            request.shape.pack_into(&mut pipe, load);
+        }
+    }
+    let expected = batch
         .iter()
         .map(|request| request.shape.reply_count())
-        .sum();
-    let mut pipe = redis::pipe();
-    for request in &batch {
-        request.shape.pack_into(&mut pipe);
-    }
-    let result = connection
+        .sum::<usize>()
+        + loads.iter().filter(|&&load| load).count();
+    let replies = connection
         .run(|mut socket| async move { socket.req_packed_commands(&pipe, 0, expected).await })
-        .await;
-    let replies = match result {
-        Ok(replies) if replies.len() == expected => replies,
-        Ok(replies) => {
-            let error = LayerError::new(
-                ErrorCode::Protocol,
-                format!(
-                    "expected {expected} replies from Redis, got {}",
-                    replies.len()
-                ),
-            );
-            return fail_all(batch, &error);
+        .await?;
+    if replies.len() != expected {
+        return Err(LayerError::new(
+            ErrorCode::Protocol,
+            format!(
+                "expected {expected} replies from Redis, got {}",
+                replies.len()
+            ),
+        ));
+    }
+    Ok((replies, loads))
+}
+
+/// Completes the batch's calls in order; a script call the server did not know goes
+/// to `unknown`, and those it hands back are returned, in call order.
+fn settle_all(
+    batch: Vec<Request>,
+    sent: Sent,
+    connection: &ManagedConnection,
+    mut unknown: impl FnMut(Request) -> Option<Request>,
+) -> Vec<Request> {
+    let (replies, loads) = match sent {
+        Ok(sent) => sent,
+        Err(error) => {
+            fail_all(batch, &error);
+            return Vec::new();
         }
-        Err(error) => return fail_all(batch, &error),
     };
     let mut replies = replies.into_iter();
-    for request in batch {
-        settle(request, &mut replies, connection);
-    }
+    let mut loads = loads.into_iter();
+    batch
+        .into_iter()
+        .filter_map(|request| settle(request, &mut replies, &mut loads, connection))
+        .filter_map(&mut unknown)
+        .collect()
+}
+
+fn no_script() -> LayerError {
+    LayerError::new(
+        ErrorCode::Server,
+        "NOSCRIPT: Redis lost the script again right after loading it",
+    )
 }
 
 fn fail_all(batch: Vec<Request>, error: &LayerError) {
@@ -195,11 +391,13 @@ fn fail_all(batch: Vec<Request>, error: &LayerError) {
     }
 }
 
+/// Completes one call from its replies; hands back a script call the server did not know.
 fn settle(
     request: Request,
     replies: &mut impl Iterator<Item = Value>,
+    loads: &mut impl Iterator<Item = bool>,
     connection: &ManagedConnection,
-) {
+) -> Option<Request> {
     let Request { shape, guard } = request;
     match shape {
         Shape::Single(_) => guard.finish(single(replies.next(), connection)),
@@ -212,26 +410,26 @@ fn settle(
             let exec = replies.take(commands.len() + 2).last();
             guard.finish(single(exec, connection));
         }
-        Shape::Script { script, keys, args } => match replies.next() {
-            Some(Value::ServerError(error)) if error.code() == "NOSCRIPT" => {
-                // First run on this server (or after SCRIPT FLUSH): load and run it once
-                // outside the lane; later calls find it cached.
-                let connection = connection.clone();
-                tokio::spawn(async move {
-                    let outcome = connection
-                        .run(|mut socket| async move {
-                            let mut invocation = script.prepare_invoke();
-                            invocation.key(keys).arg(args);
-                            invocation.invoke_async::<Value>(&mut socket).await
-                        })
-                        .await
-                        .map(Reply::from);
-                    guard.finish(outcome);
-                });
+        Shape::Script { script, keys, args } => {
+            let load = match loads.next() {
+                Some(true) => replies.next(),
+                _ => None,
+            };
+            match (load, replies.next()) {
+                (load, Some(Value::ServerError(error))) if error.code() == "NOSCRIPT" => {
+                    if let Some(Value::ServerError(load_error)) = load {
+                        // A script that does not compile: its SCRIPT LOAD says why.
+                        guard.finish(Err(LayerError::from_server(&load_error)));
+                    } else {
+                        let shape = Shape::Script { script, keys, args };
+                        return Some(Request { shape, guard });
+                    }
+                }
+                (_, reply) => guard.finish(single(reply, connection)),
             }
-            other => guard.finish(single(other, connection)),
-        },
+        }
     }
+    None
 }
 
 fn single(reply: Option<Value>, connection: &ManagedConnection) -> Outcome {
@@ -260,16 +458,20 @@ fn json(reply: Result<Value, LayerError>) -> Outcome {
 /// A cluster pipeline must stay within one slot (redis-rs routes it by its first
 /// key), so on a cluster every call goes out on its own and redis-rs routes it;
 /// a transaction is split per slot: atomic within each slot, never a CROSSSLOT error.
-async fn run_cluster_batch(connection: &ManagedConnection, batch: Vec<Request>) {
+async fn run_cluster_batch(
+    connection: &ManagedConnection,
+    scripts: &LoadedScripts,
+    batch: Vec<Request>,
+) {
     join_all(
         batch
             .into_iter()
-            .map(|request| run_in_cluster(connection, request)),
+            .map(|request| run_in_cluster(connection, scripts, request)),
     )
     .await;
 }
 
-async fn run_in_cluster(connection: &ManagedConnection, request: Request) {
+async fn run_in_cluster(connection: &ManagedConnection, scripts: &LoadedScripts, request: Request) {
     let Request { shape, guard } = request;
     let outcome = match shape {
         Shape::Single(command) => query(connection, command).await.map(Reply::from),
@@ -297,16 +499,82 @@ async fn run_in_cluster(connection: &ManagedConnection, request: Request) {
             Ok(Reply::List(replies.into_iter().map(inline).collect()))
         }
         Shape::Transaction(commands) => transaction_per_slot(connection, commands).await,
-        Shape::Script { script, keys, args } => connection
-            .run(|mut socket| async move {
-                let mut invocation = script.prepare_invoke();
-                invocation.key(keys).arg(args);
-                invocation.invoke_async::<Value>(&mut socket).await
-            })
-            .await
-            .map(Reply::from),
+        Shape::Script { script, keys, args } => {
+            script_in_cluster(connection, scripts, &script, &keys, &args)
+                .await
+                .map(Reply::from)
+        }
     };
     guard.finish(outcome);
+}
+
+/// A script call on a cluster, routed by its key. Until a `SCRIPT LOAD` on every
+/// node has succeeded (the first call starts it) calls carry the source (`EVAL`),
+/// which runs on its node in order and caches it there.
+async fn script_in_cluster(
+    connection: &ManagedConnection,
+    scripts: &LoadedScripts,
+    script: &LuaScript,
+    keys: &[String],
+    args: &[String],
+) -> Result<Value, LayerError> {
+    let generation = connection.current()?.1;
+    let (command, start_load) = {
+        let mut known = scripts.on(generation);
+        let state = known.state(script.handle);
+        match *state {
+            ScriptState::Loaded => (script.evalsha(keys, args), false),
+            ScriptState::Loading => (script.eval(keys, args), false),
+            ScriptState::Unknown => {
+                *state = ScriptState::Loading;
+                (script.eval(keys, args), true)
+            }
+        }
+    };
+    let reply = if start_load {
+        let (reply, loaded) = join(
+            query_script(connection, command),
+            query(connection, script.load()),
+        )
+        .await;
+        let state = if loaded.is_ok() {
+            ScriptState::Loaded
+        } else {
+            ScriptState::Unknown
+        };
+        scripts.set(generation, script.handle, state);
+        reply
+    } else {
+        query_script(connection, command).await
+    };
+    match reply? {
+        Some(value) => Ok(value),
+        // A node that lost it (SCRIPT FLUSH, or a new node after resharding).
+        None => {
+            scripts.set(generation, script.handle, ScriptState::Unknown);
+            query(connection, script.eval(keys, args)).await
+        }
+    }
+}
+
+/// Like `query`; `None` when the server does not know the script.
+async fn query_script(
+    connection: &ManagedConnection,
+    command: Cmd,
+) -> Result<Option<Value>, LayerError> {
+    let reply = connection
+        .run(|mut socket| async move {
+            match socket.req_packed_command(&command).await {
+                Err(error) if error.code() == Some("NOSCRIPT") => Ok(None),
+                Ok(Value::ServerError(error)) if error.code() == "NOSCRIPT" => Ok(None),
+                other => other.map(Some),
+            }
+        })
+        .await?;
+    match reply {
+        Some(Value::ServerError(error)) => Err(LayerError::from_server(&error)),
+        other => Ok(other),
+    }
 }
 
 async fn query(connection: &ManagedConnection, command: Cmd) -> Result<Value, LayerError> {
