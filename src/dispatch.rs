@@ -2,6 +2,10 @@
 //! the JS thread is woken once per non-empty queue, not once per operation. While
 //! any operation is in flight the wake-up function holds the event loop open, so a
 //! script awaiting Redis does not exit early; when idle it does not.
+//!
+//! Every callback into JavaScript is a threadsafe function, a handle Node keeps
+//! registered until it is released. A socket's `close()` gives up its own; each is
+//! released once nothing can call it any more (see `CompletionSink`, `EventRelay`).
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,7 +13,8 @@ use std::sync::{Arc, Mutex};
 use napi::bindgen_prelude::{Function, ToNapiValue, Uint32Array, Uint8Array};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
-use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
+use redis_layer_core::managed::EventSink;
+use redis_layer_core::{ErrorCode, Event, LayerError, ManagedConnection};
 
 use crate::reply::Reply;
 
@@ -43,16 +48,7 @@ impl ToNapiValue for Batch {
             for (index, completion) in batch.0.into_iter().enumerate() {
                 let base = (index * 3) as u32;
                 let id = u32::to_napi_value(env, completion.id)?;
-                let (ok, payload) = match completion.outcome {
-                    Ok(reply) => (true, Reply::to_napi_value(env, reply)?),
-                    Err(error) => (
-                        false,
-                        Vec::<String>::to_napi_value(
-                            env,
-                            vec![error.code.as_str().to_string(), error.message],
-                        )?,
-                    ),
-                };
+                let (ok, payload) = payload(env, completion.outcome)?;
                 let ok = bool::to_napi_value(env, ok)?;
                 napi::check_status!(sys::napi_set_element(env, array, base, id))?;
                 napi::check_status!(sys::napi_set_element(env, array, base + 1, ok))?;
@@ -80,15 +76,9 @@ impl ToNapiValue for Columns {
     unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
         let count = batch.0.len();
         let ids: Vec<u32> = batch.0.iter().map(|completion| completion.id).collect();
-        let failed: Vec<u8> = batch
-            .0
-            .iter()
-            .map(|completion| u8::from(completion.outcome.is_err()))
-            .collect();
+        let mut failed: Vec<u8> = Vec::with_capacity(count);
         // SAFETY: napi calls this on the JS thread with a live env.
         unsafe {
-            let ids = Uint32Array::to_napi_value(env, Uint32Array::new(ids))?;
-            let failed = Uint8Array::to_napi_value(env, Uint8Array::new(failed))?;
             let mut payloads = std::ptr::null_mut();
             napi::check_status!(sys::napi_create_array_with_length(
                 env,
@@ -96,15 +86,12 @@ impl ToNapiValue for Columns {
                 &mut payloads
             ))?;
             for (index, completion) in batch.0.into_iter().enumerate() {
-                let payload = match completion.outcome {
-                    Ok(reply) => reply_to_js(env, reply)?,
-                    Err(error) => Vec::<String>::to_napi_value(
-                        env,
-                        vec![error.code.as_str().to_string(), error.message],
-                    )?,
-                };
+                let (ok, payload) = payload(env, completion.outcome)?;
+                failed.push(u8::from(!ok));
                 napi::check_status!(sys::napi_set_element(env, payloads, index as u32, payload))?;
             }
+            let ids = Uint32Array::to_napi_value(env, Uint32Array::new(ids))?;
+            let failed = Uint8Array::to_napi_value(env, Uint8Array::new(failed))?;
             let mut result = std::ptr::null_mut();
             napi::check_status!(sys::napi_create_array_with_length(env, 3, &mut result))?;
             for (index, part) in [ids, failed, payloads].into_iter().enumerate() {
@@ -115,52 +102,32 @@ impl ToNapiValue for Columns {
     }
 }
 
-/// Text as a one-byte string when it is ASCII (a plain copy; JSON values almost
-/// always are), else decoded from UTF-8; lists element by element; the rest as `Reply`.
+/// One operation's payload and whether it succeeded: a reply JavaScript cannot hold
+/// fails that operation alone, never the batch.
 ///
 /// # Safety
 /// JS thread, live env.
-unsafe fn reply_to_js(env: sys::napi_env, reply: Reply) -> napi::Result<sys::napi_value> {
+unsafe fn payload(env: sys::napi_env, outcome: Outcome) -> napi::Result<(bool, sys::napi_value)> {
     // SAFETY: forwarded from the caller.
     unsafe {
-        match reply {
-            Reply::Text(text) => {
-                let mut value = std::ptr::null_mut();
-                let create = if text.is_ascii() {
-                    sys::napi_create_string_latin1
-                } else {
-                    sys::napi_create_string_utf8
-                };
-                napi::check_status!(create(
-                    env,
-                    text.as_ptr().cast(),
-                    text.len() as isize,
-                    &mut value
-                ))?;
-                Ok(value)
-            }
-            Reply::List(items) => {
-                let mut array = std::ptr::null_mut();
-                napi::check_status!(sys::napi_create_array_with_length(
-                    env,
-                    items.len(),
-                    &mut array
-                ))?;
-                for (index, item) in items.into_iter().enumerate() {
-                    let value = reply_to_js(env, item)?;
-                    napi::check_status!(sys::napi_set_element(env, array, index as u32, value))?;
-                }
-                Ok(array)
-            }
-            other => Reply::to_napi_value(env, other),
-        }
+        let error = match outcome.and_then(|reply| reply.into_js(env)) {
+            Ok(value) => return Ok((true, value)),
+            Err(error) => error,
+        };
+        let payload = Vec::<String>::to_napi_value(
+            env,
+            vec![error.code.as_str().to_string(), error.message],
+        )?;
+        Ok((false, payload))
     }
 }
 
 type Waker<B> = ThreadsafeFunction<(), (), B, Status, false, true>;
 
 /// Finished operations wait here for the JS thread; `B` is the shape a drained
-/// queue takes in JavaScript.
+/// queue takes in JavaScript. Each operation's guard holds the sink, so when its
+/// socket lets go of it (on close) the wake-up function is released after the last
+/// operation has settled, its result still delivered.
 pub struct CompletionSink<B: ToNapiValue + 'static = Batch> {
     queue: Arc<Mutex<Vec<Completion>>>,
     waker: Waker<B>,
@@ -304,5 +271,64 @@ impl Drop for CompletionGuard {
                 "redis-layer internal error: the operation panicked",
             )));
         }
+    }
+}
+
+type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
+
+/// The `[level, message]` callback through which a socket logs. Reconnect tasks and the
+/// connection hold it for as long as they run; `close` releases it at once, and what
+/// is logged after that is dropped.
+pub struct EventRelay(Mutex<Option<EventCallback>>);
+
+impl EventRelay {
+    pub fn new(on_event: Function<'_, Vec<String>, ()>) -> napi::Result<Arc<Self>> {
+        let callback = on_event
+            .build_threadsafe_function::<Vec<String>>()
+            .weak::<true>()
+            .callee_handled::<false>()
+            .build()?;
+        Ok(Arc::new(Self(Mutex::new(Some(callback)))))
+    }
+
+    /// Called from any thread.
+    pub fn log(&self, level: &str, message: String) {
+        if let Some(callback) = lock(&self.0).as_ref() {
+            callback.call(
+                vec![level.to_string(), message],
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
+        }
+    }
+
+    /// The connection's events, logged here.
+    pub fn sink(self: &Arc<Self>) -> EventSink {
+        let relay = self.clone();
+        Arc::new(move |event: Event| {
+            let (level, message) = event.describe();
+            relay.log(level, message);
+        })
+    }
+
+    pub fn close(&self) {
+        let callback = lock(&self.0).take();
+        drop(callback);
+    }
+}
+
+/// The error a closed socket throws when called again; its `code` is `ERR_CLOSED`.
+pub fn closed(what: &str) -> napi::Error<ErrorCodeName> {
+    napi::Error::new(
+        ErrorCodeName(ErrorCode::Closed),
+        format!("{what} is closed"),
+    )
+}
+
+/// An `ErrorCode` as the `code` of an error thrown into JavaScript.
+pub struct ErrorCodeName(pub ErrorCode);
+
+impl AsRef<str> for ErrorCodeName {
+    fn as_ref(&self) -> &str {
+        self.0.as_str()
     }
 }

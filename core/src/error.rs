@@ -16,6 +16,8 @@ pub enum ErrorCode {
     Server,
     Protocol,
     InvalidArgument,
+    /// A reply JavaScript cannot hold (a string beyond V8's length limit).
+    ReplyTooLarge,
     Internal,
 }
 
@@ -33,6 +35,7 @@ impl ErrorCode {
             ErrorCode::Server => "ERR_REDIS",
             ErrorCode::Protocol => "ERR_PROTOCOL",
             ErrorCode::InvalidArgument => "ERR_INVALID_ARG",
+            ErrorCode::ReplyTooLarge => "ERR_REPLY_TOO_LARGE",
             ErrorCode::Internal => "ERR_INTERNAL",
         }
     }
