@@ -2,32 +2,36 @@
 //! Every operation takes a caller-chosen id and finishes through the batched
 //! completion queue (see `dispatch`), never through a promise of its own.
 
-use std::cell::RefCell;
+use std::cell::{Ref, RefCell};
 use std::future::Future;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Array, FromNapiValue, Function, JsValue};
 use napi::sys;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{Env, Status};
+use napi::Env;
 use napi_derive::napi;
 use redis::{Cmd, RedisResult, Value};
-use redis_layer_core::managed::EventSink;
 use redis_layer_core::scan;
-use redis_layer_core::{
-    AnyConnection, ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection,
-};
+use redis_layer_core::{AnyConnection, ConnectionConfig, ErrorCode, LayerError, ManagedConnection};
 
-use crate::dispatch::{Columns, CompletionGuard, CompletionSink, Outcome};
+use crate::dispatch::{
+    closed, Columns, CompletionGuard, CompletionSink, ErrorCodeName, EventRelay, Outcome,
+};
 use crate::lane::{Lane, Request, Shape};
 use crate::options::NativeOptions;
 use crate::reply::Reply;
 use crate::scripts;
 
-type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
-
 #[napi]
 pub struct NativeClient {
+    connection: ManagedConnection,
+    events: Arc<EventRelay>,
+    /// `None` once closed: the completion callback then goes with the last call in flight.
+    open: RefCell<Option<Open>>,
+}
+
+/// What queues and answers calls while the socket is open.
+struct Open {
     connection: ManagedConnection,
     sink: Arc<CompletionSink<Columns>>,
     lane: Lane,
@@ -45,23 +49,18 @@ impl NativeClient {
         #[napi(ts_arg_type = "(event: [level: string, message: string]) => void")]
         on_event: Function<'_, Vec<String>, ()>,
     ) -> napi::Result<Self> {
-        let events: EventCallback = on_event
-            .build_threadsafe_function::<Vec<String>>()
-            .weak::<true>()
-            .callee_handled::<false>()
-            .build()?;
-        let sink: EventSink = Arc::new(move |event: Event| {
-            let (level, message) = event.describe();
-            events.call(
-                vec![level.to_string(), message],
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
-        });
-        let connection = ManagedConnection::new(ConnectionConfig::from(options), sink, None);
-        Ok(Self {
+        let events = EventRelay::new(on_event)?;
+        let connection =
+            ManagedConnection::new(ConnectionConfig::from(options), events.sink(), None);
+        let open = Open {
             lane: Lane::start(connection.clone()),
-            connection,
+            connection: connection.clone(),
             sink: Arc::new(CompletionSink::new(on_batch)?),
+        };
+        Ok(Self {
+            connection,
+            events,
+            open: RefCell::new(Some(open)),
         })
     }
 
@@ -71,43 +70,75 @@ impl NativeClient {
     }
 
     #[napi(catch_unwind)]
-    pub fn connect(&self, env: &Env, id: u32) {
-        self.submit(env, id, |connection| async move {
+    pub fn connect(&self, env: &Env, id: u32) -> napi::Result<(), ErrorCodeName> {
+        self.open()?.submit(env, id, |connection| async move {
             connection.connect().await.map(|()| Reply::Nil)
         });
+        Ok(())
     }
 
+    /// Ends the socket and gives up its callbacks into JavaScript; calls in flight
+    /// still settle (they fail, the socket being closed), later calls throw.
     #[napi(catch_unwind)]
     pub fn close(&self) {
         self.connection.close();
+        // The lane drains what was queued; the sink goes when its last call settles.
+        drop(self.open.borrow_mut().take());
+        self.events.close();
     }
 
     #[napi(catch_unwind)]
-    pub fn get(&self, env: &Env, id: u32, key: String) {
+    pub fn get(&self, env: &Env, id: u32, key: String) -> napi::Result<(), ErrorCodeName> {
         let mut command = redis::cmd("GET");
         command.arg(key);
-        self.enqueue(env, id, Shape::Single(command));
+        self.open()?.enqueue(env, id, Ok(Shape::Single(command)));
+        Ok(())
     }
 
     #[napi(catch_unwind)]
-    pub fn set(&self, env: &Env, id: u32, key: String, value: String, ttl_seconds: Option<i64>) {
-        self.enqueue(env, id, Shape::Single(set_command(key, value, ttl_seconds)));
+    pub fn set(
+        &self,
+        env: &Env,
+        id: u32,
+        key: String,
+        value: String,
+        ttl_seconds: Option<i64>,
+    ) -> napi::Result<(), ErrorCodeName> {
+        let shape = Shape::Single(set_command(key, value, ttl_seconds));
+        self.open()?.enqueue(env, id, Ok(shape));
+        Ok(())
     }
 
     /// Any command, as `[name, ...args]`.
     #[napi(catch_unwind)]
-    pub fn command(&self, env: &Env, id: u32, args: Vec<String>) {
-        if args.is_empty() {
-            return self.reject(env, id, "sendCommand needs at least a command name");
-        }
-        self.enqueue(env, id, Shape::Single(to_command(&args)));
+    pub fn command(
+        &self,
+        env: &Env,
+        id: u32,
+        args: Vec<String>,
+    ) -> napi::Result<(), ErrorCodeName> {
+        let shape = if args.is_empty() {
+            Err(invalid("sendCommand needs at least a command name"))
+        } else {
+            Ok(Shape::Single(to_command(&args)))
+        };
+        self.open()?.enqueue(env, id, shape);
+        Ok(())
     }
 
     /// Several commands in one round trip; `atomic` wraps them in MULTI/EXEC.
     /// Errors of single commands come back in place, as Error objects.
     #[napi(catch_unwind)]
-    pub fn pipeline(&self, env: &Env, id: u32, commands: Vec<Vec<String>>, atomic: bool) {
-        self.enqueue_or_reject(env, id, pipeline_shape(&commands, atomic));
+    pub fn pipeline(
+        &self,
+        env: &Env,
+        id: u32,
+        commands: Vec<Vec<String>>,
+        atomic: bool,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.open()?
+            .enqueue(env, id, pipeline_shape(&commands, atomic));
+        Ok(())
     }
 
     /// Queues many operations in one call, in order: a flat array of records
@@ -115,48 +146,79 @@ impl NativeClient {
     /// per command is most of what JavaScript used to pay to submit. A record whose
     /// fields do not convert fails alone, with an error through its id.
     #[napi(catch_unwind, ts_args_type = "ops: unknown[]")]
-    pub fn submit_batch(&self, env: &Env, ops: Array) -> napi::Result<()> {
+    pub fn submit_batch(&self, env: &Env, ops: Array) -> napi::Result<(), ErrorCodeName> {
+        let open = self.open()?;
         let mut requests = Vec::new();
         // What parsed before a malformed record still goes out, in order.
-        let parsed = self.parse_records(env, &ops, &mut requests);
-        self.lane.send(requests);
-        parsed
+        let parsed = open.parse_records(env, &ops, &mut requests);
+        open.lane.send(requests);
+        parsed.map_err(|error| {
+            napi::Error::new(ErrorCodeName(ErrorCode::InvalidArgument), error.reason)
+        })
     }
 
     /// Runs a script registered with `registerScript`.
     #[napi(catch_unwind)]
-    pub fn script(&self, env: &Env, id: u32, handle: u32, keys: Vec<String>, args: Vec<String>) {
-        let Some(script) = scripts::script(handle) else {
-            return self.reject(env, id, "unknown script handle");
+    pub fn script(
+        &self,
+        env: &Env,
+        id: u32,
+        handle: u32,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> napi::Result<(), ErrorCodeName> {
+        let shape = match scripts::script(handle) {
+            Some(script) => Ok(Shape::Script { script, keys, args }),
+            None => Err(invalid("unknown script handle")),
         };
-        self.enqueue(env, id, Shape::Script { script, keys, args });
+        self.open()?.enqueue(env, id, shape);
+        Ok(())
     }
 
     /// Panics on purpose, inside the operation's task or right here, so the test
     /// suite can prove a panic rejects a promise instead of killing Node.
     #[napi(catch_unwind)]
-    pub fn panic_for_testing(&self, env: &Env, id: u32, in_task: bool) {
+    pub fn panic_for_testing(
+        &self,
+        env: &Env,
+        id: u32,
+        in_task: bool,
+    ) -> napi::Result<(), ErrorCodeName> {
         if !in_task {
             panic!("deliberate panic on the JS thread");
         }
-        self.submit(env, id, |_| async move {
+        self.open()?.submit(env, id, |_| async move {
             panic!("deliberate panic inside an operation");
         });
+        Ok(())
     }
 
     /// Deletes every key matching `pattern` with SCAN + UNLINK in batches of about
     /// `count`, never KEYS; resolves to the number of keys removed.
     #[napi(catch_unwind)]
-    pub fn scan_delete(&self, env: &Env, id: u32, pattern: String, count: u32) {
-        self.query(env, id, move |connection| async move {
+    pub fn scan_delete(
+        &self,
+        env: &Env,
+        id: u32,
+        pattern: String,
+        count: u32,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.open()?.query(env, id, move |connection| async move {
             scan::scan_delete(connection, &pattern, count.max(1))
                 .await
                 .map(Value::Int)
         });
+        Ok(())
     }
 }
 
 impl NativeClient {
+    fn open(&self) -> Result<Ref<'_, Open>, napi::Error<ErrorCodeName>> {
+        Ref::filter_map(self.open.borrow(), Option::as_ref).map_err(|_| closed("Redis connection"))
+    }
+}
+
+impl Open {
     fn parse_records(
         &self,
         env: &Env,
@@ -169,7 +231,7 @@ impl NativeClient {
             let (Some(kind), Some(id)) = (ops.get::<u32>(index)?, ops.get::<u32>(index + 1)?)
             else {
                 return Err(napi::Error::new(
-                    Status::InvalidArg,
+                    napi::Status::InvalidArg,
                     "truncated operation record",
                 ));
             };
@@ -202,7 +264,7 @@ impl NativeClient {
                 }
                 None => {
                     return Err(napi::Error::new(
-                        Status::InvalidArg,
+                        napi::Status::InvalidArg,
                         format!("unknown operation kind {kind}"),
                     ))
                 }
@@ -215,15 +277,11 @@ impl NativeClient {
         Ok(())
     }
 
-    /// Queues a command on the ordered lane (see `lane`).
-    fn enqueue(&self, env: &Env, id: u32, shape: Shape) {
-        self.lane.send(vec![self.request(env, id, shape)]);
-    }
-
-    fn request(&self, env: &Env, id: u32, shape: Shape) -> Request {
-        self.sink.begin(env);
-        let guard = CompletionGuard::new(self.sink.clone(), id);
-        Request { shape, guard }
+    /// Queues a command on the ordered lane (see `lane`); a malformed one is rejected.
+    fn enqueue(&self, env: &Env, id: u32, shape: Result<Shape, LayerError>) {
+        if let Some(request) = self.request_or_reject(env, id, shape) {
+            self.lane.send(vec![request]);
+        }
     }
 
     /// The lane request for a well-formed call; a malformed one is rejected at once.
@@ -233,19 +291,14 @@ impl NativeClient {
         id: u32,
         shape: Result<Shape, LayerError>,
     ) -> Option<Request> {
+        self.sink.begin(env);
+        let guard = CompletionGuard::new(self.sink.clone(), id);
         match shape {
-            Ok(shape) => Some(self.request(env, id, shape)),
+            Ok(shape) => Some(Request { shape, guard }),
             Err(error) => {
-                self.sink.begin(env);
-                CompletionGuard::new(self.sink.clone(), id).finish(Err(error));
+                guard.finish(Err(error));
                 None
             }
-        }
-    }
-
-    fn enqueue_or_reject(&self, env: &Env, id: u32, shape: Result<Shape, LayerError>) {
-        if let Some(request) = self.request_or_reject(env, id, shape) {
-            self.lane.send(vec![request]);
         }
     }
 
@@ -266,12 +319,6 @@ impl NativeClient {
     {
         self.submit(env, id, |connection| async move {
             connection.run(operation).await.map(Reply::from)
-        });
-    }
-
-    fn reject(&self, env: &Env, id: u32, message: &'static str) {
-        self.submit(env, id, move |_| async move {
-            Err(LayerError::new(ErrorCode::InvalidArgument, message))
         });
     }
 }

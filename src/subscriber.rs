@@ -11,6 +11,7 @@
 //! worker that only listens stays up (as with node-redis); with none, or after
 //! `close()`, it does not.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
@@ -21,13 +22,13 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{sys, Env, Status};
 use napi_derive::napi;
 use redis::{PushInfo, PushKind, Value};
-use redis_layer_core::managed::{EventSink, PushSink};
+use redis_layer_core::managed::PushSink;
 use redis_layer_core::AnyConnection;
-use redis_layer_core::{ConnectionConfig, ErrorCode, Event, LayerError, ManagedConnection};
+use redis_layer_core::{ConnectionConfig, ErrorCode, LayerError, ManagedConnection};
 
-use crate::dispatch::{Batch, CompletionSink, Outcome};
+use crate::dispatch::{closed, Batch, CompletionSink, ErrorCodeName, EventRelay, Outcome};
 use crate::options::NativeOptions;
-use crate::reply::Reply;
+use crate::reply::{check, js_string, Reply};
 
 const DEFAULT_MAX_MESSAGES: u32 = 100_000;
 const DEFAULT_MAX_BYTES: u32 = 64 * 1024 * 1024;
@@ -43,7 +44,6 @@ pub struct SubscriberLimits {
 }
 
 type Waker = ThreadsafeFunction<(), (), MessageBatch, Status, false, true>;
-type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
 type Log = Arc<dyn Fn(&'static str, String) + Send + Sync>;
 
 struct Delivery {
@@ -94,7 +94,9 @@ struct Inbox {
 }
 
 /// One drained inbox as a flat array: `[dropped, pattern, channel, payload, …]`,
-/// `pattern` being null for a plain channel message.
+/// `pattern` being null for a plain channel message. A message JavaScript cannot
+/// hold (a string past V8's limit) keeps its place with its payload's size in bytes
+/// instead of the payload, and `pattern` null, for the broker to log and skip.
 pub struct MessageBatch {
     deliveries: VecDeque<Delivery>,
     dropped: i64,
@@ -114,17 +116,47 @@ impl ToNapiValue for MessageBatch {
             napi::check_status!(sys::napi_set_element(env, array, 0, dropped))?;
             for (index, delivery) in batch.deliveries.into_iter().enumerate() {
                 let base = 1 + (index * 3) as u32;
-                let pattern = match delivery.pattern {
-                    Some(pattern) => String::to_napi_value(env, pattern)?,
-                    None => Null::to_napi_value(env, Null)?,
+                let [pattern, channel, payload] = match delivery.to_js(env) {
+                    Ok(parts) => parts,
+                    Err(_) => [
+                        Null::to_napi_value(env, Null)?,
+                        match js_string(env, &delivery.channel) {
+                            Ok(channel) => channel,
+                            Err(_) => Null::to_napi_value(env, Null)?,
+                        },
+                        f64::to_napi_value(env, delivery.payload.len() as f64)?,
+                    ],
                 };
-                let channel = String::to_napi_value(env, delivery.channel)?;
-                let payload = String::to_napi_value(env, delivery.payload)?;
                 napi::check_status!(sys::napi_set_element(env, array, base, pattern))?;
                 napi::check_status!(sys::napi_set_element(env, array, base + 1, channel))?;
                 napi::check_status!(sys::napi_set_element(env, array, base + 2, payload))?;
             }
             Ok(array)
+        }
+    }
+}
+
+impl Delivery {
+    /// `[pattern, channel, payload]` as JavaScript values.
+    ///
+    /// # Safety
+    /// JS thread, live env.
+    unsafe fn to_js(&self, env: sys::napi_env) -> Result<[sys::napi_value; 3], LayerError> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let pattern = match &self.pattern {
+                Some(pattern) => js_string(env, pattern)?,
+                None => {
+                    let mut null = std::ptr::null_mut();
+                    check(env, sys::napi_get_null(env, &mut null))?;
+                    null
+                }
+            };
+            Ok([
+                pattern,
+                js_string(env, &self.channel)?,
+                js_string(env, &self.payload)?,
+            ])
         }
     }
 }
@@ -223,23 +255,41 @@ impl State {
 }
 
 /// The state plus the function that wakes the JS thread; what the socket's push
-/// sink and the operation tasks hold.
+/// sink and the operation tasks hold. The function is released on close.
 struct Mailbox {
     state: Arc<State>,
-    waker: Waker,
+    waker: Mutex<Option<Waker>>,
 }
 
 impl Mailbox {
     fn wake(&self) {
-        self.waker.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        if let Some(waker) = lock(&self.waker).as_ref() {
+            waker.call((), ThreadsafeFunctionCallMode::NonBlocking);
+        }
+    }
+
+    /// Holds the event loop open exactly while a subscription is active (JS thread).
+    fn sync_keep_alive(&self, env: &Env) {
+        let waker = lock(&self.waker);
+        let raw = waker
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |waker| waker.raw());
+        self.state.sync_keep_alive(env.raw(), raw);
+    }
+
+    fn release(&self) {
+        let waker = lock(&self.waker).take();
+        drop(waker);
     }
 }
 
 #[napi]
 pub struct NativeSubscriber {
     connection: ManagedConnection,
-    sink: Arc<CompletionSink>,
+    /// `None` once closed: the completion callback then goes with the last call in flight.
+    sink: RefCell<Option<Arc<CompletionSink>>>,
     mailbox: Arc<Mailbox>,
+    events: Arc<EventRelay>,
 }
 
 #[napi]
@@ -270,26 +320,14 @@ impl NativeSubscriber {
             referenced: Mutex::new(false),
         });
         let waker = build_waker(on_messages, state.clone())?;
-        let mailbox = Arc::new(Mailbox { state, waker });
+        let mailbox = Arc::new(Mailbox {
+            state,
+            waker: Mutex::new(Some(waker)),
+        });
 
-        let events: Arc<EventCallback> = Arc::new(
-            on_event
-                .build_threadsafe_function::<Vec<String>>()
-                .weak::<true>()
-                .callee_handled::<false>()
-                .build()?,
-        );
-        let log: Log = Arc::new(move |level, message| {
-            events.call(
-                vec![level.to_string(), message],
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
-        });
-        let event_log = log.clone();
-        let event_sink: EventSink = Arc::new(move |event: Event| {
-            let (level, message) = event.describe();
-            event_log(level, message);
-        });
+        let events = EventRelay::new(on_event)?;
+        let relay = events.clone();
+        let log: Log = Arc::new(move |level, message| relay.log(level, message));
         let push_mailbox = mailbox.clone();
         let push_sink: PushSink = Arc::new(move |push: PushInfo| {
             if let Some(delivery) = Delivery::from_push(push) {
@@ -298,13 +336,17 @@ impl NativeSubscriber {
                 }
             }
         });
-        let connection =
-            ManagedConnection::new(ConnectionConfig::from(options), event_sink, Some(push_sink));
+        let connection = ManagedConnection::new(
+            ConnectionConfig::from(options),
+            events.sink(),
+            Some(push_sink),
+        );
         connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), log));
         Ok(Self {
             connection,
-            sink: Arc::new(CompletionSink::new(on_batch)?),
+            sink: RefCell::new(Some(Arc::new(CompletionSink::new(on_batch)?))),
             mailbox,
+            events,
         })
     }
 
@@ -321,16 +363,14 @@ impl NativeSubscriber {
     }
 
     #[napi(catch_unwind)]
-    pub fn connect(&self, env: &Env, id: u32) {
-        if self.is_closed() {
-            return self.reject_closed(env, id);
-        }
+    pub fn connect(&self, env: &Env, id: u32) -> napi::Result<(), ErrorCodeName> {
         self.submit(env, id, |connection| async move {
             connection.connect().await.map(|()| Reply::Nil)
-        });
+        })
     }
 
-    /// Ends the socket; messages not yet delivered are discarded.
+    /// Ends the socket and gives up its callbacks into JavaScript; messages not yet
+    /// delivered are discarded, calls in flight still settle, later calls throw.
     #[napi(catch_unwind)]
     pub fn close(&self, env: &Env) {
         let state = &self.mailbox.state;
@@ -338,42 +378,59 @@ impl NativeSubscriber {
         *lock(&state.subscriptions) = Subscriptions::default();
         *lock(&state.inbox) = Inbox::default();
         self.connection.close();
-        state.sync_keep_alive(env.raw(), self.mailbox.waker.raw());
+        self.mailbox.sync_keep_alive(env);
+        self.mailbox.release();
+        drop(self.sink.borrow_mut().take());
+        self.events.close();
     }
 
     #[napi(catch_unwind)]
-    pub fn subscribe(&self, env: &Env, id: u32, channel: String) {
-        self.add(env, id, Kind::Channel, channel);
+    pub fn subscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        channel: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.add(env, id, Kind::Channel, channel)
     }
 
     #[napi(catch_unwind)]
-    pub fn psubscribe(&self, env: &Env, id: u32, pattern: String) {
-        self.add(env, id, Kind::Pattern, pattern);
+    pub fn psubscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        pattern: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.add(env, id, Kind::Pattern, pattern)
     }
 
     #[napi(catch_unwind)]
-    pub fn unsubscribe(&self, env: &Env, id: u32, channel: String) {
-        self.remove(env, id, Kind::Channel, channel);
+    pub fn unsubscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        channel: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.remove(env, id, Kind::Channel, channel)
     }
 
     #[napi(catch_unwind)]
-    pub fn punsubscribe(&self, env: &Env, id: u32, pattern: String) {
-        self.remove(env, id, Kind::Pattern, pattern);
+    pub fn punsubscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        pattern: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.remove(env, id, Kind::Pattern, pattern)
     }
 }
 
 impl NativeSubscriber {
-    fn is_closed(&self) -> bool {
-        self.mailbox.state.closed.load(Ordering::Acquire)
-    }
-
     /// Registers `name`, then subscribes. While Redis is unreachable the name stays
     /// registered and the call succeeds: the reconnect hook subscribes it when Redis
     /// is back, as node-redis' offline queue would.
-    fn add(&self, env: &Env, id: u32, kind: Kind, name: String) {
-        if self.is_closed() {
-            return self.reject_closed(env, id);
-        }
+    fn add(&self, env: &Env, id: u32, kind: Kind, name: String) -> napi::Result<(), ErrorCodeName> {
+        let sink = self.sink()?;
         let token = {
             let mut subscriptions = lock(&self.mailbox.state.subscriptions);
             subscriptions.next_token += 1;
@@ -381,89 +438,101 @@ impl NativeSubscriber {
             subscriptions.of(kind).insert(name.clone(), token);
             token
         };
-        self.mailbox
-            .state
-            .sync_keep_alive(env.raw(), self.mailbox.waker.raw());
+        self.mailbox.sync_keep_alive(env);
         let mailbox = self.mailbox.clone();
-        self.submit(env, id, move |connection| async move {
-            let sent = name.clone();
-            let result = connection
-                .run(move |mut socket| async move {
-                    match kind {
-                        Kind::Channel => socket.subscribe(sent).await,
-                        Kind::Pattern => socket.psubscribe(sent).await,
-                    }
-                })
-                .await;
-            match result {
-                Ok(()) => Ok(Reply::Nil),
-                Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
-                Err(error) => {
-                    let removed = {
-                        let mut subscriptions = lock(&mailbox.state.subscriptions);
-                        let names = subscriptions.of(kind);
-                        let ours = names.get(&name) == Some(&token);
-                        if ours {
-                            names.remove(&name);
+        sink.spawn(
+            env,
+            id,
+            self.connection.clone(),
+            move |connection| async move {
+                let sent = name.clone();
+                let result = connection
+                    .run(move |mut socket| async move {
+                        match kind {
+                            Kind::Channel => socket.subscribe(sent).await,
+                            Kind::Pattern => socket.psubscribe(sent).await,
                         }
-                        ours
-                    };
-                    if removed {
-                        // Only the JS thread may unref the waker; its callback does.
-                        mailbox.wake();
+                    })
+                    .await;
+                match result {
+                    Ok(()) => Ok(Reply::Nil),
+                    Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
+                    Err(error) => {
+                        let removed = {
+                            let mut subscriptions = lock(&mailbox.state.subscriptions);
+                            let names = subscriptions.of(kind);
+                            let ours = names.get(&name) == Some(&token);
+                            if ours {
+                                names.remove(&name);
+                            }
+                            ours
+                        };
+                        if removed {
+                            // Only the JS thread may unref the waker; its callback does.
+                            mailbox.wake();
+                        }
+                        Err(error)
                     }
-                    Err(error)
                 }
-            }
-        });
+            },
+        );
+        Ok(())
     }
 
     /// Forgets `name`, then unsubscribes. A socket that is down has no subscriptions
     /// to end, and the reconnect hook no longer restores the name, so that succeeds.
-    fn remove(&self, env: &Env, id: u32, kind: Kind, name: String) {
-        if self.is_closed() {
-            return self.submit(env, id, |_| async { Ok(Reply::Nil) });
-        }
+    fn remove(
+        &self,
+        env: &Env,
+        id: u32,
+        kind: Kind,
+        name: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        let sink = self.sink()?;
         lock(&self.mailbox.state.subscriptions)
             .of(kind)
             .remove(&name);
-        self.mailbox
-            .state
-            .sync_keep_alive(env.raw(), self.mailbox.waker.raw());
-        self.submit(env, id, move |connection| async move {
-            let result = connection
-                .run(move |mut socket| async move {
-                    match kind {
-                        Kind::Channel => socket.unsubscribe(name).await,
-                        Kind::Pattern => socket.punsubscribe(name).await,
+        self.mailbox.sync_keep_alive(env);
+        sink.spawn(
+            env,
+            id,
+            self.connection.clone(),
+            move |connection| async move {
+                let result = connection
+                    .run(move |mut socket| async move {
+                        match kind {
+                            Kind::Channel => socket.unsubscribe(name).await,
+                            Kind::Pattern => socket.punsubscribe(name).await,
+                        }
+                    })
+                    .await;
+                match result {
+                    Ok(()) => Ok(Reply::Nil),
+                    Err(error) if is_unreachable(&error) || error.code == ErrorCode::Closed => {
+                        Ok(Reply::Nil)
                     }
-                })
-                .await;
-            match result {
-                Ok(()) => Ok(Reply::Nil),
-                Err(error) if is_unreachable(&error) || error.code == ErrorCode::Closed => {
-                    Ok(Reply::Nil)
+                    Err(error) => Err(error),
                 }
-                Err(error) => Err(error),
-            }
-        });
+            },
+        );
+        Ok(())
     }
 
-    fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F)
+    fn sink(&self) -> Result<Arc<CompletionSink>, napi::Error<ErrorCodeName>> {
+        self.sink
+            .borrow()
+            .clone()
+            .ok_or_else(|| closed("Redis subscriber"))
+    }
+
+    fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F) -> napi::Result<(), ErrorCodeName>
     where
         F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
         Fut: Future<Output = Outcome> + Send + 'static,
     {
-        self.sink.spawn(env, id, self.connection.clone(), operation);
-    }
-
-    fn reject_closed(&self, env: &Env, id: u32) {
-        self.submit(env, id, |_| async {
-            Err(LayerError::new(
-                ErrorCode::Closed,
-                "Redis subscriber is closed",
-            ))
-        });
+        self.sink()?
+            .spawn(env, id, self.connection.clone(), operation);
+        Ok(())
     }
 }
 

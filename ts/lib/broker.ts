@@ -112,6 +112,8 @@ function toDate(value: unknown): Date {
 /** One pub/sub socket: subscribe-like calls settle by id, in batches, like `Dispatcher`. */
 class SubscriberSocket {
   readonly native: NativeSubscriber;
+  /** After close() the native socket refuses calls (it has released its callbacks). */
+  closed = false;
   private readonly pending = new Map<number, { resolve(): void; reject(error: Error): void }>();
   private nextId = 1;
 
@@ -137,6 +139,11 @@ class SubscriberSocket {
         reject(fromNative(error));
       }
     });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.native.close();
   }
 
   private settle(batch: unknown[]): void {
@@ -273,7 +280,11 @@ export class MessageBroker {
     const socket = this.socket;
     if (!socket) return Promise.resolve();
     return socket
-      .then((open) => open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name))))
+      .then((open) => {
+        // A closed socket has no subscriptions left to end.
+        if (open.closed) return;
+        return open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name)));
+      })
       .then(() => log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
   }
 
@@ -336,7 +347,7 @@ export class MessageBroker {
 
   private reset(socket: SubscriberSocket, unhook: () => void): void {
     unhook();
-    socket.native.close();
+    socket.close();
     if (this.opened !== socket) return;
     this.socket = undefined;
     this.opened = undefined;
@@ -355,7 +366,12 @@ export class MessageBroker {
           maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
         });
       }
-      for (let i = 1; i < batch.length; i += 3) this.deliver(batch[i] as string | null, batch[i + 1] as string, batch[i + 2] as string);
+      for (let i = 1; i < batch.length; i += 3) {
+        const payload = batch[i + 2];
+        if (typeof payload === 'string') this.deliver(batch[i] as string | null, batch[i + 1] as string, payload);
+        // What no JavaScript string can hold comes as its size in bytes (src/subscriber.rs).
+        else log('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel: batch[i + 1], bytes: payload });
+      }
     } catch (error) {
       log('error', 'Message delivery error', describeError(error));
     }
