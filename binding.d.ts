@@ -13,6 +13,10 @@ export declare class NativeClient {
   constructor(options: NativeOptions, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onEvent: (event: [level: string, message: string]) => void)
   get isConnected(): boolean
   connect(id: number): void
+  /**
+   * Ends the socket and gives up its callbacks into JavaScript; calls in flight
+   * still settle (they fail, the socket being closed), later calls throw.
+   */
   close(): void
   get(id: number, key: string): void
   set(id: number, key: string, value: string, ttlSeconds?: number | undefined | null): void
@@ -50,7 +54,10 @@ export declare class NativeSubscriber {
   /** Messages received and not yet handed to JavaScript, including those dropped. */
   get backlog(): number
   connect(id: number): void
-  /** Ends the socket; messages not yet delivered are discarded. */
+  /**
+   * Ends the socket and gives up its callbacks into JavaScript; messages not yet
+   * delivered are discarded, calls in flight still settle, later calls throw.
+   */
   close(): void
   subscribe(id: number, channel: string): void
   psubscribe(id: number, pattern: string): void
@@ -58,13 +65,21 @@ export declare class NativeSubscriber {
   punsubscribe(id: number, pattern: string): void
 }
 
+/**
+ * What `options` connect to, without credentials (for the connect log line); throws
+ * with the error's `code` (`ERR_INVALID_URL`) when they cannot be resolved.
+ */
+export declare function describeTarget(options: NativeOptions): string
+
 /** Connection settings for one socket. Defaults apply where a field is missing. */
 export interface NativeOptions {
   url?: string
   username?: string
   password?: string
   database?: number
+  /** 0: no limit. */
   connectTimeoutMs?: number
+  /** 0: no limit. */
   commandTimeoutMs?: number
   reconnectDelayMs?: number
   maxReconnectDelayMs?: number
@@ -73,6 +88,9 @@ export interface NativeOptions {
   /** Sentinel master name; with `sentinel_nodes`, for Sentinel mode. */
   sentinelMasterName?: string
   sentinelNodes?: Array<string>
+  /** The master's credentials when they differ from `username` / `password`. */
+  sentinelMasterUsername?: string
+  sentinelMasterPassword?: string
   /** PEM CA certificate(s) to trust for `rediss://` (default: the system store). */
   tlsCa?: string
   /** PEM client certificate and key, for servers that require client auth. */

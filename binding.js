@@ -837,4 +837,5 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeSubscriber = nativeBinding.NativeSubscriber
+module.exports.describeTarget = nativeBinding.describeTarget
 module.exports.registerScript = nativeBinding.registerScript

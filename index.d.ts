@@ -18,4 +18,4 @@ export type { SessionData, SessionOwner, SessionServiceOptions } from './lib/ses
 export { RateLimiter, rateLimiter } from './lib/rateLimiter';
 export type { RateLimitConfig, RateLimitResult, RateLimitAlgorithm } from './lib/rateLimiter';
 export { LockService, lockService, Lock, lockFenceKey } from './lib/lock';
-export type { AcquireOptions } from './lib/lock';
+export type { AcquireOptions, LockServiceOptions } from './lib/lock';

@@ -81,7 +81,8 @@ afterAll(() => {
 
 function startLoad(connection: RedisConnection, prefix: string, replicas: number) {
   const cache = new CacheService(connection);
-  const sessions = new SessionService(connection, { waitForReplicas: replicas, replicaTimeoutMs: 200 });
+  // Each worker logs one user in again and again; the per-user device cap is not what this suite tests.
+  const sessions = new SessionService(connection, { waitForReplicas: replicas, replicaTimeoutMs: 200, maxSessionsPerUser: 1_000_000 });
   const limiter = new RateLimiter(connection);
   const locks = new LockService(connection);
   const broker = new MessageBroker(connection);

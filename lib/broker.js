@@ -84,6 +84,8 @@ function toDate(value) {
 /** One pub/sub socket: subscribe-like calls settle by id, in batches, like `Dispatcher`. */
 class SubscriberSocket {
     native;
+    /** After close() the native socket refuses calls (it has released its callbacks). */
+    closed = false;
     pending = new Map();
     nextId = 1;
     constructor(options, limits, onMessages) {
@@ -102,6 +104,10 @@ class SubscriberSocket {
                 reject((0, errors_1.fromNative)(error));
             }
         });
+    }
+    close() {
+        this.closed = true;
+        this.native.close();
     }
     settle(batch) {
         for (let i = 0; i < batch.length; i += 3) {
@@ -220,7 +226,12 @@ class MessageBroker {
         if (!socket)
             return Promise.resolve();
         return socket
-            .then((open) => open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name))))
+            .then((open) => {
+            // A closed socket has no subscriptions left to end.
+            if (open.closed)
+                return;
+            return open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name)));
+        })
             .then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
     }
     /**
@@ -280,7 +291,7 @@ class MessageBroker {
     }
     reset(socket, unhook) {
         unhook();
-        socket.native.close();
+        socket.close();
         if (this.opened !== socket)
             return;
         this.socket = undefined;
@@ -299,8 +310,14 @@ class MessageBroker {
                     maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
                 });
             }
-            for (let i = 1; i < batch.length; i += 3)
-                this.deliver(batch[i], batch[i + 1], batch[i + 2]);
+            for (let i = 1; i < batch.length; i += 3) {
+                const payload = batch[i + 2];
+                if (typeof payload === 'string')
+                    this.deliver(batch[i], batch[i + 1], payload);
+                // What no JavaScript string can hold comes as its size in bytes (src/subscriber.rs).
+                else
+                    (0, logger_1.log)('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel: batch[i + 1], bytes: payload });
+            }
         }
         catch (error) {
             (0, logger_1.log)('error', 'Message delivery error', (0, logger_1.describeError)(error));

@@ -5,13 +5,14 @@ const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const json_1 = require("./json");
 const logger_1 = require("./logger");
+const fill_1 = require("./fill");
 /**
  * The seed's CacheService: JSON values under the caller's keys, failing soft
  * (a Redis error or a corrupt value is logged and answered with null / false / -1 / 0).
  */
 class CacheService {
     connection;
-    loading = new Map();
+    flights = new fill_1.SingleFlight();
     constructor(connection) {
         this.connection = connection ?? connection_1.redisConnection;
     }
@@ -54,8 +55,17 @@ class CacheService {
             return false;
         });
     }
+    /** Deletes the key and cancels any fill of it in flight (its lease), so a value loaded before is not stored after. */
     del(key) {
-        return this.command('Cache delete error', { key }, () => ['DEL', (0, errors_1.requireString)(key, 'key')], (n) => n > 0, false);
+        if (typeof key !== 'string')
+            return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(key, 'key'));
+        const client = this.client('Cache delete error', { key });
+        if (!client)
+            return Promise.resolve(false);
+        return (0, fill_1.deleteWithLease)(client.dispatcher, key).catch((error) => {
+            (0, logger_1.log)('error', 'Cache delete error', { key, ...(0, logger_1.describeError)(error) });
+            return false;
+        });
     }
     exists(key) {
         return this.command('Cache exists error', { key }, () => ['EXISTS', (0, errors_1.requireString)(key, 'key')], (n) => n === 1, false);
@@ -95,7 +105,13 @@ class CacheService {
             return values;
         }, fail);
     }
-    /** Writes all pairs; with a TTL, atomically (MULTI/EXEC of SET … EX), so no key is ever left without one. */
+    /**
+     * Writes all pairs as one MULTI/EXEC of SET (… EX with a TTL), so no key is ever left without
+     * its TTL. On a cluster the transaction is atomic per hash slot; if any part fails (or times
+     * out), every key of the call is deleted so none is left holding part of it, and the answer is
+     * false. A transaction is never re-sent by the cluster client, so the deletion, sent after the
+     * failure on the same per-node connection, follows any write of the call that still lands.
+     */
     mset(keyValuePairs, ttlSeconds) {
         let ttl;
         try {
@@ -122,20 +138,16 @@ class CacheService {
         if (!client)
             return Promise.resolve(false);
         const { dispatcher } = client;
-        const recover = (error) => {
-            (0, logger_1.log)('error', 'Cache mset error', (0, logger_1.describeError)(error));
-            return false;
-        };
-        if (ttl === undefined) {
-            return dispatcher.command(['MSET', ...entries.flat()], () => true, recover);
-        }
-        const commands = entries.map(([key, text]) => ['SET', key, text, 'EX', String(ttl)]);
-        return dispatcher.run((id) => dispatcher.native.pipeline(id, commands, true), (replies) => {
+        const expiry = ttl === undefined ? [] : ['EX', String(ttl)];
+        const commands = entries.map(([key, text]) => ['SET', key, text, ...expiry]);
+        return dispatcher
+            .run((id) => dispatcher.native.pipeline(id, commands, true), (replies) => {
             const failed = replies.find((reply) => reply !== 'OK');
             if (failed !== undefined)
-                return recover(new Error(`SET in MSET transaction failed: ${String(failed?.message ?? failed)}`));
+                throw new Error(`SET in MSET transaction failed: ${String(failed?.message ?? failed)}`);
             return true;
-        }, recover);
+        })
+            .catch((error) => undoMset(dispatcher, entries.map(([key]) => key), error));
     }
     expire(key, ttlSeconds) {
         return this.command('Cache expire error', { key }, () => {
@@ -165,38 +177,65 @@ class CacheService {
     /**
      * Cache-aside with single flight: concurrent misses on one key run `loader` once
      * and share its value; a loader error rejects every waiter and caches nothing.
+     * The value is stored only if no invalidation of the key (del, the services'
+     * invalidate methods) happened since the load began (see fill.ts).
      */
     getOrSet(key, loader, ttlSeconds) {
+        let ttl;
         try {
             (0, errors_1.requireString)(key, 'key');
             if (typeof loader !== 'function')
                 throw new TypeError(`loader must be a function, got ${(0, errors_1.describeType)(loader)}`);
-            (0, errors_1.optionalTtl)(ttlSeconds, 'ttlSeconds');
+            ttl = (0, errors_1.optionalTtl)(ttlSeconds, 'ttlSeconds');
         }
         catch (error) {
             return Promise.reject(error);
         }
-        const running = this.loading.get(key)?.flight;
-        if (running)
-            return running;
-        // The map holds a holder that forgets the flight when it lands: a churning Map's
-        // rehashed-away stores keep pointing at old entries (see PendingTable), and through
-        // the promise they would keep every loaded value alive until the next full GC.
-        const holder = {};
-        const flight = (async () => {
+        return this.flights.run(key, async () => {
             const cached = await this.get(key);
             if (cached !== null)
                 return cached;
+            const token = await this.beginFill(key);
             const value = await loader();
-            await this.set(key, value, ttlSeconds);
+            if (token !== null)
+                await this.storeFill(key, token, value, ttl);
             return value;
-        })().finally(() => {
-            holder.flight = undefined;
-            this.loading.delete(key);
         });
-        holder.flight = flight;
-        this.loading.set(key, holder);
-        return flight;
+    }
+    /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
+    async beginFill(key) {
+        const client = this.client('Cache set error', { key });
+        if (!client)
+            return null;
+        try {
+            const [token] = await (0, fill_1.beginFills)(client.dispatcher, [key]);
+            return token;
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
+            return null;
+        }
+    }
+    async storeFill(key, token, value, ttl) {
+        let text;
+        try {
+            text = (0, json_1.toJson)(value);
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
+            return;
+        }
+        const client = this.client('Cache set error', { key });
+        if (!client)
+            return;
+        try {
+            const [stored] = await (0, fill_1.storeFills)(client.dispatcher, [[key, token, text, ttl]]);
+            if (!stored)
+                (0, logger_1.log)('debug', 'Cache fill not stored: the key was invalidated during the load', { key });
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
+        }
     }
     /** @internal The command client, or null (logged) while not connected. */
     client(context, meta) {
@@ -227,6 +266,22 @@ class CacheService {
     }
 }
 exports.CacheService = CacheService;
+/**
+ * After a failed mset some slot groups may have committed (or, after a timeout, all of
+ * them, later): deleting every key of the call leaves none holding part of it. Deleting
+ * is safe for a cache: a key holding its old value is merely a miss afterwards.
+ */
+async function undoMset(dispatcher, keys, error) {
+    (0, logger_1.log)('error', 'Cache mset error', (0, logger_1.describeError)(error));
+    try {
+        await dispatcher.run((id) => dispatcher.native.command(id, ['DEL', ...keys]));
+        (0, logger_1.log)('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
+    }
+    catch (undoError) {
+        (0, logger_1.log)('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...(0, logger_1.describeError)(undoError) });
+    }
+    return false;
+}
 function parseOrMiss(reply, key) {
     try {
         return (0, json_1.fromJson)(reply);

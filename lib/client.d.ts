@@ -24,7 +24,11 @@ export declare class RedisClient {
     readonly dispatcher: Dispatcher;
     /** @internal */
     constructor(dispatcher: Dispatcher);
-    /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
+    /**
+     * Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes.
+     * Commands that change the shared socket's state (MULTI, SELECT, SUBSCRIBE, CLIENT REPLY, …)
+     * reject with a `RedisLayerError` of code `ERR_UNSAFE_COMMAND` naming what to use instead.
+     */
     sendCommand<T = unknown>(args: string[]): Promise<T>;
     get(key: string): Promise<string | null>;
     set(key: string, value: string, options?: SetOptions): Promise<string | null>;
@@ -58,6 +62,7 @@ export declare class Multi {
     private readonly commands;
     /** @internal */
     constructor(dispatcher: Dispatcher, atomic: boolean);
+    /** Queues any command; throws `ERR_UNSAFE_COMMAND` for the ones `sendCommand` refuses. */
     addCommand(args: RedisArgument[]): this;
     get(key: string): this;
     set(key: string, value: string, options?: SetOptions): this;

@@ -13,6 +13,60 @@ function toArgs(args, name) {
         throw new TypeError(`${name}[${i}] must be a string or a finite number, got ${(0, errors_1.describeType)(arg)}`);
     });
 }
+const TRANSACTION = 'use client.multi() … exec() for an atomic batch, or a Lua script (EVAL) for check-and-set';
+const PUBSUB = 'use the MessageBroker (subscribe, psubscribe), which keeps a socket of its own';
+const PER_SOCKET = 'it would apply to every service on this socket and be lost on reconnect';
+/**
+ * Commands that change the state of the socket they run on. Every service shares these
+ * sockets, so such a command would change what other callers' commands mean (a `get`
+ * queued inside someone's MULTI reads `QUEUED`); each entry says what to use instead.
+ * `CLIENT …` entries are matched on their subcommand.
+ */
+const CONNECTION_STATE = {
+    MULTI: TRANSACTION,
+    EXEC: TRANSACTION,
+    DISCARD: TRANSACTION,
+    WATCH: TRANSACTION,
+    UNWATCH: TRANSACTION,
+    SELECT: "set the `database` option of the RedisConnection (one connection per database)",
+    SUBSCRIBE: PUBSUB,
+    PSUBSCRIBE: PUBSUB,
+    SSUBSCRIBE: PUBSUB,
+    UNSUBSCRIBE: PUBSUB,
+    PUNSUBSCRIBE: PUBSUB,
+    SUNSUBSCRIBE: PUBSUB,
+    MONITOR: 'run MONITOR from redis-cli',
+    RESET: 'use connection.close() and a new RedisConnection',
+    QUIT: 'use connection.close()',
+    HELLO: 'the connection negotiates the protocol and credentials itself (`username`, `password` options)',
+    AUTH: 'set the `username` and `password` options of the RedisConnection',
+    READONLY: 'the connection routes cluster commands itself',
+    READWRITE: 'the connection routes cluster commands itself',
+    ASKING: 'the connection follows cluster redirections itself',
+    SYNC: 'replication needs a socket of its own (redis-cli --rdb)',
+    PSYNC: 'replication needs a socket of its own (redis-cli --rdb)',
+    REPLCONF: 'replication needs a socket of its own',
+    'CLIENT REPLY': PER_SOCKET,
+    'CLIENT TRACKING': PER_SOCKET,
+    'CLIENT CACHING': PER_SOCKET,
+    'CLIENT SETNAME': PER_SOCKET,
+    'CLIENT SETINFO': PER_SOCKET,
+    'CLIENT NO-EVICT': PER_SOCKET,
+    'CLIENT NO-TOUCH': PER_SOCKET,
+};
+/** A command's arguments as strings, refusing the commands above (any letter case). */
+function commandArgs(args) {
+    const checked = toArgs(args, 'args');
+    const name = checked[0]?.toUpperCase();
+    if (name === undefined)
+        return checked;
+    const command = name === 'CLIENT' && checked.length > 1 ? `${name} ${checked[1].toUpperCase()}` : name;
+    const instead = CONNECTION_STATE[command];
+    if (instead !== undefined) {
+        throw new errors_1.RedisLayerError('ERR_UNSAFE_COMMAND', `${command} changes the state of the connection every service shares, so it is refused: ${instead}`);
+    }
+    return checked;
+}
 function keyList(keys, name) {
     return typeof keys === 'string' ? [keys] : (0, errors_1.requireStringArray)(keys, name);
 }
@@ -61,9 +115,13 @@ class RedisClient {
     constructor(dispatcher) {
         this.dispatcher = dispatcher;
     }
-    /** Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes. */
+    /**
+     * Runs any command: `sendCommand(['HSET', 'h', 'f', 'v'])`. Replies keep RESP2 shapes.
+     * Commands that change the shared socket's state (MULTI, SELECT, SUBSCRIBE, CLIENT REPLY, …)
+     * reject with a `RedisLayerError` of code `ERR_UNSAFE_COMMAND` naming what to use instead.
+     */
     sendCommand(args) {
-        return this.send(() => toArgs(args, 'args'));
+        return this.send(() => commandArgs(args));
     }
     get(key) {
         if (typeof key !== 'string')
@@ -144,8 +202,9 @@ class Multi {
         this.dispatcher = dispatcher;
         this.atomic = atomic;
     }
+    /** Queues any command; throws `ERR_UNSAFE_COMMAND` for the ones `sendCommand` refuses. */
     addCommand(args) {
-        this.commands.push(toArgs(args, 'args'));
+        this.commands.push(commandArgs(args));
         return this;
     }
     get(key) {

@@ -9,9 +9,9 @@ export interface RedisConnectionOptions {
     username?: string;
     /** Database number (SELECT). */
     database?: number;
-    /** How long connect() may take before it rejects. @default 5000 */
+    /** How long connect() may take before it rejects; 0: no limit (as node-redis). @default 5000 */
     connectTimeoutMs?: number;
-    /** How long one command may wait for its reply. @default 5000 */
+    /** How long one command may wait for its reply; 0: no limit (as node-redis). @default 5000 */
     commandTimeoutMs?: number;
     /** Reconnect delay grows by this much per attempt… @default 50 */
     reconnectDelayMs?: number;
@@ -21,10 +21,16 @@ export interface RedisConnectionOptions {
     cluster?: {
         nodes: string[];
     };
-    /** Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. */
+    /**
+     * Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. The sentinels'
+     * credentials come from their URLs; the master's from masterUsername / masterPassword, else from
+     * username / password. With `rediss://` sentinels the master is reached over TLS too, with `tls`.
+     */
     sentinel?: {
         masterName: string;
         nodes: string[];
+        masterUsername?: string;
+        masterPassword?: string;
     };
     /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
     tls?: {
@@ -39,15 +45,26 @@ export interface RedisConnectionOptions {
  * instead of queueing.
  */
 export declare class RedisConnection {
-    private readonly native;
+    private native;
+    /** The settings of the last connect(), environment applied. */
+    private resolved;
     private clients;
     private connecting;
+    /** Sockets of the connect() in progress, so close() can end them before they are installed. */
+    private opening;
+    /** Counts close() calls: a connect() that sees it change lost to a close. */
+    private closes;
     private readonly closeHooks;
     constructor(options?: RedisConnectionOptions);
     /** True between a successful connect() and close() while the command socket is up. */
     get isConnected(): boolean;
     /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
     connect(): Promise<void>;
+    /**
+     * @internal connectRedis(options): new settings for a connection that is not connected; the same
+     * settings again are fine; other settings while connected (or connecting) are an Error.
+     */
+    reconfigure(options: RedisConnectionOptions): void;
     getClient(): RedisClient;
     getSubscriber(): RedisClient;
     getPublisher(): RedisClient;
@@ -61,4 +78,9 @@ export declare class RedisConnection {
     private open;
 }
 export declare const redisConnection: RedisConnection;
-export declare const connectRedis: () => Promise<void>;
+/**
+ * Connects the shared `redisConnection`, first applying `options` (the same as
+ * `new RedisConnection(options)`'s). Rejects with an Error when it is already connected with
+ * other options.
+ */
+export declare const connectRedis: (options?: RedisConnectionOptions) => Promise<void>;

@@ -33,6 +33,14 @@ function toNative(options) {
         }
         native.sentinelMasterName = sentinel.masterName;
         native.sentinelNodes = nodeList(sentinel.nodes, 'options.sentinel.nodes');
+        for (const name of ['masterUsername', 'masterPassword']) {
+            const value = sentinel[name];
+            if (value !== undefined && typeof value !== 'string') {
+                throw new TypeError(`options.sentinel.${name} must be a string, got ${(0, errors_1.describeType)(value)}`);
+            }
+        }
+        native.sentinelMasterUsername = sentinel.masterUsername;
+        native.sentinelMasterPassword = sentinel.masterPassword;
     }
     if (tls !== undefined) {
         if (tls === null || typeof tls !== 'object')
@@ -70,6 +78,33 @@ function validate(options) {
     }
     return toNative(given);
 }
+const nonEmpty = (value) => (value === undefined || value === '' ? undefined : value);
+/**
+ * Fills what the options left open from `env` (this realm's `process.env` at connect() time:
+ * Jest gives each test file its own): REDIS_URL, REDIS_PASSWORD, and REDIS_CLUSTER_NODES when
+ * no URL is set at all. Native code never reads the environment.
+ */
+function withEnvironment(options, env) {
+    const native = { ...options };
+    native.password ??= nonEmpty(env.REDIS_PASSWORD);
+    if (native.url !== undefined || native.clusterNodes !== undefined || native.sentinelNodes !== undefined) {
+        return { native, source: 'options' };
+    }
+    native.url = nonEmpty(env.REDIS_URL);
+    if (native.url !== undefined)
+        return { native, source: 'REDIS_URL' };
+    const nodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((node) => node.trim()).filter((node) => node !== '');
+    if (nodes.length > 0) {
+        native.clusterNodes = nodes;
+        return { native, source: 'REDIS_CLUSTER_NODES' };
+    }
+    return { native, source: 'default URL' };
+}
+/** Same settings, whatever the key order. */
+function sameOptions(a, b) {
+    const canonical = (options) => JSON.stringify(Object.entries(options).filter(([, value]) => value !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)));
+    return canonical(a) === canonical(b);
+}
 /**
  * The seed's three connections (commands, subscriber, publisher), each one socket
  * that reconnects by itself. Commands issued while a socket is down fail at once
@@ -77,8 +112,14 @@ function validate(options) {
  */
 class RedisConnection {
     native;
+    /** The settings of the last connect(), environment applied. */
+    resolved;
     clients;
     connecting;
+    /** Sockets of the connect() in progress, so close() can end them before they are installed. */
+    opening = [];
+    /** Counts close() calls: a connect() that sees it change lost to a close. */
+    closes = 0;
     closeHooks = new Set();
     constructor(options) {
         this.native = validate(options);
@@ -92,11 +133,26 @@ class RedisConnection {
         if (this.clients)
             return Promise.resolve();
         if (!this.connecting) {
-            this.connecting = this.open().finally(() => {
-                this.connecting = undefined;
+            const connecting = this.open().finally(() => {
+                if (this.connecting === connecting)
+                    this.connecting = undefined;
             });
+            this.connecting = connecting;
         }
         return this.connecting;
+    }
+    /**
+     * @internal connectRedis(options): new settings for a connection that is not connected; the same
+     * settings again are fine; other settings while connected (or connecting) are an Error.
+     */
+    reconfigure(options) {
+        const native = validate(options);
+        if (sameOptions(native, this.native))
+            return;
+        if (this.clients || this.connecting) {
+            throw new Error('connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)');
+        }
+        this.native = native;
     }
     getClient() {
         return this.role('client');
@@ -117,6 +173,13 @@ class RedisConnection {
                 (0, logger_1.log)('error', 'Redis close hook failed', { message: error?.message });
             }
         }
+        // Counted first: a connect() still opening gives up its sockets when it sees the count change.
+        this.closes += 1;
+        this.connecting = undefined;
+        const opening = this.opening;
+        this.opening = [];
+        for (const client of opening)
+            client.dispatcher.native.close();
         const clients = this.clients;
         this.clients = undefined;
         if (!clients)
@@ -132,7 +195,7 @@ class RedisConnection {
     }
     /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
     nativeOptions() {
-        return { ...this.native };
+        return { ...(this.resolved ?? withEnvironment(this.native, process.env).native) };
     }
     role(role) {
         if (!this.clients)
@@ -140,26 +203,53 @@ class RedisConnection {
         return this.clients[role];
     }
     async open() {
-        const native = this.native;
+        const closes = this.closes;
+        const failed = (error) => {
+            (0, logger_1.log)('error', 'Redis connection failed', (0, logger_1.describeError)(error));
+            throw error;
+        };
+        const { native, source } = withEnvironment(this.native, process.env);
+        let target;
+        try {
+            target = (0, native_1.describeTarget)(native);
+        }
+        catch (error) {
+            return failed((0, errors_1.fromNative)(error));
+        }
+        (0, logger_1.log)('info', `Redis connecting to ${target} (${source})`);
+        this.resolved = native;
         const created = {
             client: new client_1.RedisClient(new native_1.Dispatcher(native, 'client')),
             subscriber: new client_1.RedisClient(new native_1.Dispatcher(native, 'subscriber')),
             publisher: new client_1.RedisClient(new native_1.Dispatcher(native, 'publisher')),
         };
         const all = Object.values(created);
+        this.opening = all;
         const results = await Promise.allSettled(all.map((client) => client.dispatcher.run((id) => client.dispatcher.native.connect(id))));
+        if (this.opening === all)
+            this.opening = [];
         const failure = results.find((result) => result.status === 'rejected');
-        if (failure) {
+        if (failure || this.closes !== closes) {
             for (const client of all)
                 client.dispatcher.native.close();
-            (0, logger_1.log)('error', 'Redis connection failed', { code: failure.reason?.code, message: failure.reason?.message });
-            throw failure.reason;
         }
+        if (this.closes !== closes)
+            throw new errors_1.RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
+        if (failure)
+            return failed(failure.reason);
         this.clients = created;
         (0, logger_1.log)('info', 'All Redis connections established');
     }
 }
 exports.RedisConnection = RedisConnection;
 exports.redisConnection = new RedisConnection();
-const connectRedis = () => exports.redisConnection.connect();
+/**
+ * Connects the shared `redisConnection`, first applying `options` (the same as
+ * `new RedisConnection(options)`'s). Rejects with an Error when it is already connected with
+ * other options.
+ */
+const connectRedis = (options) => (0, errors_1.rejectWith)(() => {
+    if (options !== undefined)
+        exports.redisConnection.reconfigure(options);
+}).then(() => exports.redisConnection.connect());
 exports.connectRedis = connectRedis;

@@ -13,3 +13,9 @@ export declare function requireTtl(value: unknown, name: string): number;
 export declare function describeType(value: unknown): string;
 /** A rejected promise for bad input, so async-shaped methods never throw synchronously. */
 export declare function rejectWith<T>(build: () => T): Promise<T>;
+/**
+ * A reply of a shape the caller cannot use (another client's MULTI left the socket
+ * queuing, a proxy in the way): an error, never a guessed value. The message names the
+ * shape only, never the content, which may hold a credential.
+ */
+export declare function unexpectedReply(what: string, reply: unknown): RedisLayerError;

@@ -8,6 +8,7 @@ exports.optionalTtl = optionalTtl;
 exports.requireTtl = requireTtl;
 exports.describeType = describeType;
 exports.rejectWith = rejectWith;
+exports.unexpectedReply = unexpectedReply;
 /** Every error redis-layer raises for Redis trouble carries a stable `code`. */
 class RedisLayerError extends Error {
     code;
@@ -76,4 +77,13 @@ function rejectWith(build) {
     catch (error) {
         return Promise.reject(error);
     }
+}
+/**
+ * A reply of a shape the caller cannot use (another client's MULTI left the socket
+ * queuing, a proxy in the way): an error, never a guessed value. The message names the
+ * shape only, never the content, which may hold a credential.
+ */
+function unexpectedReply(what, reply) {
+    const shape = Array.isArray(reply) ? `an array of ${reply.length}` : describeType(reply);
+    return new RedisLayerError('ERR_UNEXPECTED_REPLY', `${what}: unexpected reply from Redis (${shape})`);
 }

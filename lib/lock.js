@@ -28,6 +28,28 @@ const RETRY_MAX_MS = 200;
 function lockFenceKey(resource) {
     return (0, slot_1.sameSlotKey)(keys_1.CacheKeys.lock(resource), ':fence');
 }
+/** The acquire script's grant: [fencing token, replicas online on the master]; anything else is an error, never NaN. */
+function grantOf(reply) {
+    if (Array.isArray(reply) && reply.length === 2) {
+        const [text, replicas] = reply;
+        const fence = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : Number.NaN;
+        if (Number.isSafeInteger(fence) && typeof replicas === 'number' && Number.isSafeInteger(replicas) && replicas >= 0) {
+            return [fence, replicas];
+        }
+    }
+    throw (0, errors_1.unexpectedReply)('lock acquire', reply);
+}
+/** Release and extend answer 1 (done) or 0 (not the holder). */
+function doneOf(what) {
+    return (reply) => {
+        if (reply !== 0 && reply !== 1)
+            throw (0, errors_1.unexpectedReply)(what, reply);
+        return reply === 1;
+    };
+}
+function releaseToken(connection, resource, token) {
+    return (0, run_1.runScript)(connection, scripts.release, [keys_1.CacheKeys.lock(resource)], [token], doneOf('lock release'));
+}
 function requireMs(value, name, allowZero) {
     if (typeof value !== 'number')
         throw new TypeError(`${name} must be a number of milliseconds, got ${(0, errors_1.describeType)(value)}`);
@@ -52,29 +74,41 @@ class Lock {
         this.fencingToken = fencingToken;
     }
     /** Releases the lock; false when it is no longer ours (expired, or taken over since). */
-    async release() {
-        const done = await (0, run_1.runScript)(this.connection, scripts.release, [keys_1.CacheKeys.lock(this.resource)], [this.token]);
-        return done === 1;
+    release() {
+        return releaseToken(this.connection, this.resource, this.token);
     }
     /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
     async extend(ttlMs) {
         const ttl = requireMs(ttlMs, 'ttlMs', false);
-        const done = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [
-            this.token,
-            String(ttl),
-        ]);
-        return done === 1;
+        return (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
     }
 }
 exports.Lock = Lock;
 /**
  * Distributed mutual exclusion on `lock:<resource>` (SET NX PX with a random token).
- * Redis trouble rejects: a lock never "fails open".
+ * Redis trouble rejects: a lock never "fails open". A lock is handed out only once its
+ * fencing token is on every replica online on the master, so a failover to one of them
+ * continues the token sequence.
  */
 class LockService {
     connection;
-    constructor(connection) {
+    waitForReplicas;
+    replicaTimeoutMs;
+    constructor(connection, options) {
         this.connection = connection ?? connection_1.redisConnection;
+        if (options !== undefined && (options === null || typeof options !== 'object')) {
+            throw new TypeError(`options must be an object, got ${(0, errors_1.describeType)(options)}`);
+        }
+        const replicas = options?.waitForReplicas ?? 0;
+        const timeout = options?.replicaTimeoutMs ?? 200;
+        if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 0) {
+            throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${String(replicas)}`);
+        }
+        if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+            throw new RangeError(`options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`);
+        }
+        this.waitForReplicas = replicas;
+        this.replicaTimeoutMs = timeout;
     }
     /** The lock, or null when someone else still holds it after `waitMs`. */
     async acquire(resource, ttlMs, options = {}) {
@@ -88,15 +122,37 @@ class LockService {
         let delay = RETRY_MIN_MS;
         for (;;) {
             const token = (0, node_crypto_1.randomBytes)(16).toString('base64url');
-            const fence = await (0, run_1.runScript)(this.connection, scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
-            if (fence !== null)
-                return new Lock(this.connection, resource, token, Number(fence));
+            const grant = await (0, run_1.runScript)(this.connection, scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
+            if (grant !== null)
+                return this.handOut(resource, token, grant);
             const left = deadline - Date.now();
             if (left <= 0)
                 return null;
             // Jitter keeps waiters from retrying in lockstep.
             await new Promise((resolve) => setTimeout(resolve, Math.min(left, delay / 2 + Math.random() * delay)));
             delay = Math.min(delay * 2, RETRY_MAX_MS);
+        }
+    }
+    /**
+     * The granted lock, once its fencing token is on every online replica (and at least
+     * waitForReplicas). A grant that cannot be handed out (an unexpected reply, replicas
+     * behind) is released, not left to its TTL.
+     */
+    async handOut(resource, token, grant) {
+        try {
+            const [fence, online] = grantOf(grant);
+            const replicas = Math.max(online, this.waitForReplicas);
+            if (replicas > 0) {
+                const reached = await (0, run_1.replicaAcks)(this.connection, keys_1.CacheKeys.lock(resource), replicas, this.replicaTimeoutMs);
+                if (reached < replicas) {
+                    throw new errors_1.RedisLayerError('ERR_NOT_REPLICATED', `lock on ${resource}: ${reached} of ${replicas} replicas acknowledged the grant within ${this.replicaTimeoutMs} ms`);
+                }
+            }
+            return new Lock(this.connection, resource, token, fence);
+        }
+        catch (error) {
+            await releaseToken(this.connection, resource, token).catch((releaseError) => (0, logger_1.log)('error', 'Lock release error', { resource, ...(0, logger_1.describeError)(releaseError) }));
+            throw error;
         }
     }
     /**

@@ -14,3 +14,9 @@ export declare function setLogger(logger: Logger): void;
 export declare function log(level: Exclude<LogLevel, 'silent'>, message: string, meta?: Record<string, unknown>): void;
 /** A description of an error for logs: code and message only. */
 export declare function describeError(error: unknown): Record<string, unknown>;
+/**
+ * A short, non-reversible stand-in for a credential or personal value (a session id, an
+ * IP address, an e-mail) in logs and error messages: the first 8 hex digits of its SHA-256.
+ * Equal values give equal tags, so log lines about one session can still be correlated.
+ */
+export declare function redactedTag(value: string): string;

@@ -4,6 +4,8 @@ exports.defaultLogger = void 0;
 exports.setLogger = setLogger;
 exports.log = log;
 exports.describeError = describeError;
+exports.redactedTag = redactedTag;
+const node_crypto_1 = require("node:crypto");
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 function configuredLevel() {
     const wanted = (process.env.LOG_LEVEL ?? 'warn').toLowerCase();
@@ -58,4 +60,12 @@ function describeError(error) {
         return code === undefined ? { message: error.message } : { code, message: error.message };
     }
     return { message: String(error) };
+}
+/**
+ * A short, non-reversible stand-in for a credential or personal value (a session id, an
+ * IP address, an e-mail) in logs and error messages: the first 8 hex digits of its SHA-256.
+ * Equal values give equal tags, so log lines about one session can still be correlated.
+ */
+function redactedTag(value) {
+    return (0, node_crypto_1.createHash)('sha256').update(value).digest('hex').slice(0, 8);
 }

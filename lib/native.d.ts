@@ -2,6 +2,7 @@ import type { NativeClient as NativeClientHandle, NativeOptions } from '../bindi
 import { RedisLayerError } from './errors';
 export type { NativeOptions };
 export declare const registerScript: (source: string) => number;
+export declare const describeTarget: (options: NativeOptions) => string;
 /**
  * The native socket's operations, queued in call order and handed to native code
  * once per microtask turn (or every SLICE calls) as one flat array: one crossing for

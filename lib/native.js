@@ -1,12 +1,13 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.Dispatcher = exports.NativeQueue = exports.registerScript = void 0;
+exports.Dispatcher = exports.NativeQueue = exports.describeTarget = exports.registerScript = void 0;
 const errors_1 = require("./errors");
 const logger_1 = require("./logger");
 const pending_1 = require("./pending");
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const binding = require('../binding.js');
 exports.registerScript = binding.registerScript;
+exports.describeTarget = binding.describeTarget;
 const MAX_ID = 0xffffffff;
 // Record kinds of `NativeClient.submitBatch` (src/client.rs `Kind`).
 const GET = 0;

@@ -25,6 +25,7 @@ export declare const feedPageEpochKey: (userId: string, page: number) => string;
  */
 export declare class PostCacheService {
     private readonly cache;
+    private readonly flights;
     constructor(connection?: RedisConnection);
     getPost<T = any>(postId: string): Promise<T | null>;
     setPost<T extends {
@@ -32,12 +33,33 @@ export declare class PostCacheService {
     }>(post: T): Promise<void>;
     /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
     getUserFeed<T = any>(userId: string, page: number): Promise<T[] | null>;
-    setUserFeed<T = any>(userId: string, page: number, posts: T[]): Promise<void>;
+    /**
+     * The cached page, or `loader()`'s posts, stored unless the feed was invalidated
+     * while the loader ran. Concurrent misses on one page run the loader once; a loader
+     * error rejects every waiter and stores nothing.
+     */
+    getUserFeedOrLoad<T = any>(userId: string, page: number, loader: () => Promise<T[]> | T[]): Promise<T[]>;
+    /**
+     * For callers who load a page themselves: take this token before reading the database
+     * and pass it to setUserFeed, which then stores the page only if no invalidation
+     * covering it happened in between. Null (logged) when Redis cannot be read.
+     */
+    beginFeedWrite(userId: string, page: number): Promise<string | null>;
+    /**
+     * Stores the page, tagged with the feed's epochs. With a `token` from beginFeedWrite, only
+     * if the epochs are still the token's (a null token stores nothing); without one, the
+     * epochs read now are used, so a page loaded before an invalidation and stored after it is
+     * served (as in the seed).
+     */
+    setUserFeed<T = any>(userId: string, page: number, posts: T[], token?: string | null): Promise<void>;
     getPostComments<T = any>(postId: string): Promise<T[] | null>;
     setPostComments<T = any>(postId: string, comments: T[]): Promise<void>;
     getPostReactions<T = any>(postId: string): Promise<T[] | null>;
     setPostReactions<T = any>(postId: string, reactions: T[]): Promise<void>;
-    /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
+    /**
+     * Deletes the post's keys (cancelling their fills in flight) and retires every cached
+     * feed page: one epoch bump, whatever the number of pages.
+     */
     invalidatePost(postId: string): Promise<void>;
     /** Retires every cached feed page in O(1); pages expire on their own TTL. */
     invalidateAllFeeds(): Promise<void>;
@@ -46,6 +68,8 @@ export declare class PostCacheService {
     warmPostCache<T extends {
         id: string;
     }>(post: T): Promise<void>;
+    /** The page if it is served (see getUserFeed) and, when both epochs are readable, the token a page written now would need. */
+    private readPage;
     /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
     private bump;
 }

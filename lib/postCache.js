@@ -6,6 +6,7 @@ const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const json_1 = require("./json");
 const keys_1 = require("./keys");
+const fill_1 = require("./fill");
 const logger_1 = require("./logger");
 const native_1 = require("./native");
 const slot_1 = require("./scripts/slot");
@@ -67,6 +68,9 @@ local epoch = redis.call('INCR', KEYS[1])
 if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return epoch
 `);
+/** The write token of a feed page: the two epochs it is tagged with, `global:user`. */
+const feedToken = (global, user) => `${global}:${user}`;
+const EPOCH = /^\d+$/;
 function requirePage(page) {
     if (typeof page !== 'number')
         throw new TypeError(`page must be a number, got ${(0, errors_1.describeType)(page)}`);
@@ -80,6 +84,7 @@ function requirePage(page) {
  */
 class PostCacheService {
     cache;
+    flights = new fill_1.SingleFlight();
     constructor(connection) {
         this.cache = new cache_1.CacheService(connection ?? connection_1.redisConnection);
     }
@@ -93,34 +98,67 @@ class PostCacheService {
     /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
     async getUserFeed(userId, page) {
         const id = (0, errors_1.requireString)(userId, 'userId');
+        return (await this.readPage(id, requirePage(page))).page;
+    }
+    /**
+     * The cached page, or `loader()`'s posts, stored unless the feed was invalidated
+     * while the loader ran. Concurrent misses on one page run the loader once; a loader
+     * error rejects every waiter and stores nothing.
+     */
+    async getUserFeedOrLoad(userId, page, loader) {
+        const id = (0, errors_1.requireString)(userId, 'userId');
         const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
-        const client = this.cache.client('Feed get error', { key });
-        if (!client)
-            return null;
-        const { dispatcher } = client;
-        return dispatcher.run((rid) => dispatcher.native.command(rid, ['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]), (reply) => {
-            const [text, tag, global, user] = reply;
-            if (text === null || tag === null || global === null || user === null || tag !== `${global}:${user}`)
-                return null;
-            let value;
-            try {
-                value = (0, json_1.fromJson)(text);
-            }
-            catch (error) {
-                (0, logger_1.log)('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...(0, logger_1.describeError)(error) });
-                return null;
-            }
-            return (0, userCache_1.shapedOrMiss)(value, key, 'array');
-        }, (error) => {
-            (0, logger_1.log)('error', 'Feed get error', { key, ...(0, logger_1.describeError)(error) });
-            return null;
+        if (typeof loader !== 'function')
+            throw new TypeError(`loader must be a function, got ${(0, errors_1.describeType)(loader)}`);
+        return this.flights.run(key, async () => {
+            const cached = await this.readPage(id, page);
+            if (cached.page !== null)
+                return cached.page;
+            const token = cached.token ?? (await this.beginFeedWrite(id, page));
+            const posts = await loader();
+            if (!Array.isArray(posts))
+                throw new TypeError(`loader must resolve to an array of posts, got ${(0, errors_1.describeType)(posts)}`);
+            await this.setUserFeed(id, page, posts, token);
+            return posts;
         });
     }
-    async setUserFeed(userId, page, posts) {
+    /**
+     * For callers who load a page themselves: take this token before reading the database
+     * and pass it to setUserFeed, which then stores the page only if no invalidation
+     * covering it happened in between. Null (logged) when Redis cannot be read.
+     */
+    async beginFeedWrite(userId, page) {
+        const id = (0, errors_1.requireString)(userId, 'userId');
+        const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
+        const client = this.cache.client('Feed set error', { key });
+        if (!client)
+            return null;
+        try {
+            return await currentToken(client.dispatcher, id);
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
+            return null;
+        }
+    }
+    /**
+     * Stores the page, tagged with the feed's epochs. With a `token` from beginFeedWrite, only
+     * if the epochs are still the token's (a null token stores nothing); without one, the
+     * epochs read now are used, so a page loaded before an invalidation and stored after it is
+     * served (as in the seed).
+     */
+    async setUserFeed(userId, page, posts, token) {
         const id = (0, errors_1.requireString)(userId, 'userId');
         const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
         if (!Array.isArray(posts))
             throw new TypeError(`posts must be an array, got ${(0, errors_1.describeType)(posts)}`);
+        if (token !== undefined && token !== null && typeof token !== 'string') {
+            throw new TypeError(`token must be a string from beginFeedWrite, got ${(0, errors_1.describeType)(token)}`);
+        }
+        if (token === null) {
+            (0, logger_1.log)('debug', 'Feed page not stored: no write token', { key });
+            return;
+        }
         let text;
         try {
             text = (0, json_1.toJson)(posts, 'posts');
@@ -135,11 +173,12 @@ class PostCacheService {
         const { dispatcher } = client;
         try {
             // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
-            const [global, user] = await Promise.all([
-                readEpoch(dispatcher, exports.FEED_EPOCH_KEY, 0),
-                readEpoch(dispatcher, (0, exports.userFeedEpochKey)(id), exports.FEED_TTL),
-            ]);
-            await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page)], [text, String(exports.FEED_TTL), `${global}:${user}`]));
+            const current = await currentToken(dispatcher, id);
+            if (token !== undefined && token !== current) {
+                (0, logger_1.log)('debug', 'Feed page not stored: the feed was invalidated during the load', { key });
+                return;
+            }
+            await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page)], [text, String(exports.FEED_TTL), current]));
         }
         catch (error) {
             (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
@@ -165,11 +204,14 @@ class PostCacheService {
             throw new TypeError(`reactions must be an array, got ${(0, errors_1.describeType)(reactions)}`);
         await this.cache.set(key, reactions, exports.REACTIONS_TTL);
     }
-    /** Deletes the post's keys and retires every cached feed page: one epoch bump, whatever the number of pages. */
+    /**
+     * Deletes the post's keys (cancelling their fills in flight) and retires every cached
+     * feed page: one epoch bump, whatever the number of pages.
+     */
     async invalidatePost(postId) {
         const id = (0, errors_1.requireString)(postId, 'postId');
         const keys = [keys_1.CacheKeys.post(id), keys_1.CacheKeys.postComments(id), keys_1.CacheKeys.postReactions(id)];
-        if (await this.bump('Post cache invalidation error', exports.FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...keys])) {
+        if (await this.bump('Post cache invalidation error', exports.FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...(0, fill_1.withLeases)(keys)])) {
             (0, logger_1.log)('info', 'Post cache invalidated', { postId: id });
         }
     }
@@ -187,6 +229,38 @@ class PostCacheService {
     }
     async warmPostCache(post) {
         await this.setPost(post);
+    }
+    /** The page if it is served (see getUserFeed) and, when both epochs are readable, the token a page written now would need. */
+    async readPage(id, page) {
+        const key = keys_1.CacheKeys.userFeed(id, page);
+        const miss = { page: null, token: null };
+        const client = this.cache.client('Feed get error', { key });
+        if (!client)
+            return miss;
+        const { dispatcher } = client;
+        let reply;
+        try {
+            reply = await dispatcher.run((rid) => dispatcher.native.command(rid, ['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]));
+            if (!Array.isArray(reply) || reply.length !== 4)
+                throw (0, errors_1.unexpectedReply)('feed page read', reply);
+        }
+        catch (error) {
+            (0, logger_1.log)('error', 'Feed get error', { key, ...(0, logger_1.describeError)(error) });
+            return miss;
+        }
+        const [text, tag, global, user] = reply;
+        const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
+        if (text === null || token === null || tag !== token)
+            return { page: null, token };
+        let value;
+        try {
+            value = (0, json_1.fromJson)(text);
+        }
+        catch (error) {
+            (0, logger_1.log)('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...(0, logger_1.describeError)(error) });
+            return { page: null, token };
+        }
+        return { page: (0, userCache_1.shapedOrMiss)(value, key, 'array'), token };
     }
     /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
     async bump(context, epochKey, ttl, meta, alongside) {
@@ -210,6 +284,16 @@ class PostCacheService {
 exports.PostCacheService = PostCacheService;
 /** The current value of one epoch key (restarted from the server clock when missing or garbage). */
 function readEpoch(dispatcher, key, ttl) {
-    return dispatcher.run((rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]), (reply) => String(reply));
+    return dispatcher.run((rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]), (reply) => {
+        const epoch = typeof reply === 'number' ? String(reply) : reply;
+        if (typeof epoch !== 'string' || !EPOCH.test(epoch))
+            throw (0, errors_1.unexpectedReply)('feed epoch', reply);
+        return epoch;
+    });
+}
+/** The token a page of this user's feed written now is tagged with: both epochs, read together. */
+async function currentToken(dispatcher, userId) {
+    const [global, user] = await Promise.all([readEpoch(dispatcher, exports.FEED_EPOCH_KEY, 0), readEpoch(dispatcher, (0, exports.userFeedEpochKey)(userId), exports.FEED_TTL)]);
+    return feedToken(global, user);
 }
 exports.postCacheService = new PostCacheService();

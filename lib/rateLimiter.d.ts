@@ -3,7 +3,10 @@ export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
 export interface RateLimitConfig {
     /** Length of the window in milliseconds (fractions round up). */
     windowMs: number;
-    /** Requests allowed per window (an integer >= 1). */
+    /**
+     * Requests allowed per window (an integer >= 1). Sliding log: in any window of
+     * `windowMs`. GCRA: the sustained rate, one request every `windowMs / maxRequests` ms.
+     */
     maxRequests: number;
     /** For the caller's HTTP layer (as the seed); the limiter does not use it. */
     message?: string;
@@ -13,11 +16,18 @@ export interface RateLimitConfig {
      */
     failOpen?: boolean;
     /**
-     * `'sliding-log'`: exact, one sorted-set entry per allowed request (the seed's model).
-     * `'gcra'`: the same quota as a burst that refills evenly, O(1) memory per key.
+     * `'sliding-log'`: at most `maxRequests` in any window of `windowMs`, one sorted-set
+     * entry per allowed request (the seed's model).
+     * `'gcra'`: up to `burst` at once, refilling by one every `windowMs / maxRequests` ms;
+     * O(1) memory per key. It allows up to `burst + maxRequests - 1` in one window of `windowMs`.
      * @default 'sliding-log'
      */
     algorithm?: RateLimitAlgorithm;
+    /**
+     * GCRA only (an integer >= 1): how many requests may pass at once. `1` spaces requests
+     * evenly, so no window of `windowMs` holds more than `maxRequests`. @default maxRequests
+     */
+    burst?: number;
 }
 export interface RateLimitResult {
     allowed: boolean;

@@ -15,7 +15,7 @@ function validate(config) {
     if (config === null || typeof config !== 'object' || Array.isArray(config)) {
         throw new TypeError(`config must be an object, got ${(0, errors_1.describeType)(config)}`);
     }
-    const { windowMs, maxRequests, failOpen, algorithm } = config;
+    const { windowMs, maxRequests, failOpen, algorithm, burst } = config;
     if (typeof windowMs !== 'number')
         throw new TypeError(`config.windowMs must be a number, got ${(0, errors_1.describeType)(windowMs)}`);
     if (!Number.isFinite(windowMs) || windowMs <= 0 || windowMs > 2 ** 31) {
@@ -33,12 +33,48 @@ function validate(config) {
     if (algorithm !== undefined && algorithm !== 'sliding-log' && algorithm !== 'gcra') {
         throw new RangeError(`config.algorithm must be 'sliding-log' or 'gcra', got ${String(algorithm)}`);
     }
+    if (burst !== undefined) {
+        if (algorithm !== 'gcra')
+            throw new RangeError(`config.burst applies to algorithm 'gcra' only`);
+        if (typeof burst !== 'number')
+            throw new TypeError(`config.burst must be a number, got ${(0, errors_1.describeType)(burst)}`);
+        if (!Number.isSafeInteger(burst) || burst < 1)
+            throw new RangeError(`config.burst must be an integer >= 1, got ${burst}`);
+    }
     return {
         windowMs: Math.ceil(windowMs),
         maxRequests,
         failOpen: failOpen ?? true,
         algorithm: algorithm ?? 'sliding-log',
+        capacity: burst ?? maxRequests,
     };
+}
+/**
+ * Rate-limit types are code constants that never hold `:`, so a key
+ * `rate_limit:<type>:<identifier>` names one (type, identifier) pair: the identifier,
+ * which callers often take from a request, may hold anything.
+ */
+function requireType(type) {
+    const name = (0, errors_1.requireString)(type, 'type');
+    if (name.includes(':')) {
+        throw new RangeError(`type must not contain ':' (a constant such as 'login'; variable parts go in the identifier), got '${name}'`);
+    }
+    return name;
+}
+/** A finite number, or one sent as text (Lua replies turn fractions into integers, so they travel as strings). */
+const isNumeric = (value) => typeof value === 'number' ? Number.isFinite(value) : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
+/** The scripts' `{allowed 0|1, count, slot time, now}`; any other shape (a socket in a bad state, say) is an error. */
+function scriptReply(reply) {
+    if (Array.isArray(reply) &&
+        reply.length === 4 &&
+        (reply[0] === 0 || reply[0] === 1) &&
+        Number.isSafeInteger(reply[1]) &&
+        reply[1] >= 0 &&
+        isNumeric(reply[2]) &&
+        isNumeric(reply[3])) {
+        return [reply[0] === 1, reply[1], Number(reply[2]), Number(reply[3])];
+    }
+    throw new errors_1.RedisLayerError('ERR_UNEXPECTED_REPLY', `Rate limiter script returned an unexpected reply: ${(0, errors_1.describeType)(reply)}`);
 }
 /**
  * The seed's RateLimiter with the check-and-record done in one Lua step, so exactly
@@ -51,48 +87,49 @@ class RateLimiter {
     }
     async checkLimit(identifier, type, config) {
         (0, errors_1.requireString)(identifier, 'identifier');
-        (0, errors_1.requireString)(type, 'type');
+        requireType(type);
         const checked = validate(config);
-        const { windowMs, maxRequests, algorithm } = checked;
+        const { windowMs, maxRequests, algorithm, capacity } = checked;
+        // Identifiers are often IP addresses or e-mails: logs carry a tag of them, never the value.
+        const who = () => ({ identifierTag: (0, logger_1.redactedTag)(identifier), type });
         let reply;
         try {
-            reply = await (0, run_1.runScript)(this.connection, scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [
-                String(windowMs),
-                String(maxRequests),
-            ]);
+            reply = await (0, run_1.runScript)(this.connection, scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [String(windowMs), String(maxRequests), String(capacity)], scriptReply);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Rate limiter error', { identifier, type, failOpen: checked.failOpen, ...(0, logger_1.describeError)(error) });
+            (0, logger_1.log)('error', 'Rate limiter error', { ...who(), failOpen: checked.failOpen, ...(0, logger_1.describeError)(error) });
             return degraded(checked);
         }
-        const [allowedFlag, count, slotText, nowText] = reply;
-        const now = Number(nowText);
-        const allowed = allowedFlag === 1;
+        const [allowed, count, slot, now] = reply;
         const remaining = algorithm === 'gcra' ? count : Math.max(0, maxRequests - count);
-        const nextSlot = algorithm === 'gcra' ? Number(slotText) : Number(slotText) + windowMs;
+        const nextSlot = algorithm === 'gcra' ? slot : slot + windowMs;
         const resetTime = Math.ceil(nextSlot);
         const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(nextSlot - now));
         if (!allowed)
-            (0, logger_1.log)('warn', 'Rate limit exceeded', { identifier, type, currentCount: algorithm === 'gcra' ? maxRequests : count });
+            (0, logger_1.log)('warn', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
         return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
     }
     async resetLimit(identifier, type) {
         (0, errors_1.requireString)(identifier, 'identifier');
-        (0, errors_1.requireString)(type, 'type');
+        requireType(type);
         try {
-            return (await (0, run_1.runCommand)(this.connection, ['DEL', keys_1.CacheKeys.rateLimit(type, identifier)])) === 1;
+            const deleted = await (0, run_1.runCommand)(this.connection, ['DEL', keys_1.CacheKeys.rateLimit(type, identifier)]);
+            if (deleted !== 0 && deleted !== 1) {
+                throw new errors_1.RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${(0, errors_1.describeType)(deleted)}`);
+            }
+            return deleted === 1;
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Rate limiter reset error', { identifier, type, ...(0, logger_1.describeError)(error) });
+            (0, logger_1.log)('error', 'Rate limiter reset error', { identifierTag: (0, logger_1.redactedTag)(identifier), type, ...(0, logger_1.describeError)(error) });
             return false;
         }
     }
 }
 exports.RateLimiter = RateLimiter;
-function degraded({ windowMs, maxRequests, failOpen }) {
+function degraded({ windowMs, capacity, failOpen }) {
     const now = Date.now();
     return failOpen
-        ? { allowed: true, remaining: maxRequests, resetTime: now + windowMs, retryAfterMs: 0, degraded: true }
+        ? { allowed: true, remaining: capacity, resetTime: now + windowMs, retryAfterMs: 0, degraded: true }
         : {
             allowed: false,
             remaining: 0,

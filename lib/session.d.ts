@@ -17,7 +17,8 @@ export interface SessionOwner {
 /** Keeps `updates` from choosing T, so an explicit type argument or the default SessionData applies (works before TS 5.4's NoInfer). */
 type Declared<T> = [T][T extends unknown ? 0 : never];
 /**
- * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * Every session id of a user (sorted set, scored by an upper bound of the session's
+ * expiry time in ms, so the most recently active sort last), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
  * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
@@ -42,12 +43,18 @@ export interface SessionServiceOptions {
     waitForReplicas?: number;
     /** How long to wait for the replicas. @default 200 */
     replicaTimeoutMs?: number;
+    /**
+     * Sessions (devices) one user may hold. A login beyond it logs out the user's least
+     * recently active sessions: deleted, not only unlisted. @default 100
+     */
+    maxSessionsPerUser?: number;
 }
 export declare class SessionService {
     private readonly connection;
     private readonly indexBumped;
     private readonly waitForReplicas;
     private readonly replicaTimeoutMs;
+    private readonly maxSessionsPerUser;
     constructor(connection?: RedisConnection, options?: SessionServiceOptions);
     /**
      * With `waitForReplicas`, a write is acknowledged only once that many replicas have it
@@ -57,7 +64,10 @@ export declare class SessionService {
     private replicated;
     /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
     generateSessionId(): string;
-    /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+    /**
+     * Stores the session and makes it the user's latest; beyond `maxSessionsPerUser`, the
+     * user's least recently active sessions are logged out. Rejects when Redis cannot store it.
+     */
     createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void>;
     /**
      * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
@@ -67,7 +77,9 @@ export declare class SessionService {
     /**
      * Merges `updates` into the stored session (server-side, so concurrent updates keep
      * each other's fields), refreshes `lastActivity` and slides the expiry. Resolves false
-     * when the session does not exist (it is never created here). (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
+     * when the session does not exist (it is never created here). The owner never changes:
+     * `userId` may name the owner (then it is checked and left as stored) or be undefined
+     * (ignored, as from a spread DTO); another owner, '' or null rejects. (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
      */
     updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(sessionId: string, updates: Partial<Declared<T>>): Promise<R>;
     /** Deletes the session and forgets it in the user's index. Resolves false when there was none. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
@@ -77,9 +89,10 @@ export declare class SessionService {
     /** Restarts the 24 h expiry of a live session (as the seed, only one that has a TTL); resolves to whether it did. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
     extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
     /**
-     * Every live session of the user, newest first. Ids of sessions that expired on their
-     * own are pruned from the index here. Listing does not count as activity. Redis
-     * trouble is logged and answered with [], as the seed.
+     * Every live session of the user, the most recently active first (by the index's expiry
+     * bounds, so to within an hour). Ids of sessions that are gone are pruned from the index
+     * here. Listing does not count as activity. Redis trouble is logged and answered with
+     * [], as the seed.
      */
     getActiveSessions<T extends SessionOwner = SessionData>(userId: string): Promise<T[]>;
     /**
@@ -92,7 +105,9 @@ export declare class SessionService {
     /**
      * The copy is indexed before the old session goes, which happens only while it still
      * holds the copied text: an update landing meanwhile is copied again, a logout
-     * meanwhile ('gone') wins. The pointer follows last.
+     * meanwhile ('gone') wins. The pointer follows last. The copy is indexed like a login
+     * (a fresh expiry bound, so it lists as the most recent) but never evicts: it replaces
+     * the old entry, so the user's count does not grow.
      */
     private moveOnce;
     private undoCopy;
@@ -100,18 +115,44 @@ export declare class SessionService {
     private take;
     /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
     private copy;
+    /**
+     * Indexes the id with a fresh expiry bound (pruning entries whose bound has passed) and
+     * resolves to the ids beyond `cap` (0 = no cap), which the caller must log out.
+     */
     private index;
     /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
     private unindex;
+    /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
+    private removeOwned;
+    /**
+     * Deletes the user's sessions among `ids` (each only while it is still theirs), then
+     * forgets the ids, batch by batch, so a session is gone before it leaves the index.
+     */
+    private removeAll;
+    /**
+     * Logs out the sessions a login pushed beyond the per-user cap. Trouble is only logged:
+     * the session being created is stored, and the ids stay in the index, so the next
+     * login evicts them.
+     */
+    private evict;
     private prune;
-    /** The merged text, or null when there is no (usable) session. */
-    /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
+    /**
+     * The merged session, parsed (null when there is none). `owner` is the raw owner the
+     * update names ('' for none), checked against the stored one; `userId` itself is never
+     * written, so the owner stays exactly as stored.
+     */
     private merge;
-    /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
+    /** `merge` with the updates already as raw JSON pairs (getSession's hot path); keeps the session's index entry current. */
     private mergePairs;
-    /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
-    private keepIndex;
-    /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
+    /**
+     * Keeps a session that slid from being pruned: raises its index bound (and the index's
+     * expiry) to a fresh one, at most once an hour per session and process. A failed raise
+     * is retried on the session's next slide.
+     */
+    private keepIndexed;
+    /** Notes when this process last set the session's index bound; the least recently noted make room. */
+    private remember;
+    /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
     private sessionIds;
 }
 export declare const sessionService: SessionService;

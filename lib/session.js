@@ -45,9 +45,19 @@ const run_1 = require("./scripts/run");
 const lua = __importStar(require("./scripts/session"));
 const slot_1 = require("./scripts/slot");
 const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
-const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed
+const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed's pointer
+/** How often, at most, one process raises the index bound of a session it slides. */
 const INDEX_BUMP_EVERY_MS = 3_600_000;
-const INDEX_BUMP_MEMORY = 10_000;
+/**
+ * An index entry's score: its session's expiry bound, now + this when the entry is set or
+ * raised. Twice the bump interval beyond the 24 h, so every slide is covered by a bump of
+ * the same process even when one bump failed, and cluster nodes' clocks may differ by up
+ * to an hour.
+ */
+const INDEX_HORIZON_MS = SESSION_TTL_MS + 2 * INDEX_BUMP_EVERY_MS;
+/** Sessions whose last bump one process remembers (the least recently bumped are forgotten). */
+const INDEX_BUMP_MEMORY = 50_000;
+const DEFAULT_MAX_SESSIONS = 100;
 const DELETE_BATCH = 200;
 const RACE_RETRIES = 3;
 const MOVE_RETRIES = 10;
@@ -60,12 +70,14 @@ const scripts = {
     removeOwned: (0, native_1.registerScript)(lua.SESSION_DELETE_OWNED),
     take: (0, native_1.registerScript)(lua.SESSION_TAKE),
     indexAdd: (0, native_1.registerScript)(lua.SESSION_INDEX_ADD),
+    indexTouch: (0, native_1.registerScript)(lua.SESSION_INDEX_TOUCH),
     unindex: (0, native_1.registerScript)(lua.SESSION_UNINDEX),
     ids: (0, native_1.registerScript)(lua.SESSION_IDS),
     prune: (0, native_1.registerScript)(lua.SESSION_PRUNE),
 };
 /**
- * Every session id of a user (sorted set, scored by creation time), beside the seed's
+ * Every session id of a user (sorted set, scored by an upper bound of the session's
+ * expiry time in ms, so the most recently active sort last), beside the seed's
  * `user:{id}:session`, which still names the latest one for backends that read it.
  * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
@@ -79,16 +91,21 @@ class SessionService {
     indexBumped = new Map();
     waitForReplicas;
     replicaTimeoutMs;
+    maxSessionsPerUser;
     constructor(connection, options) {
         this.connection = connection ?? connection_1.redisConnection;
         const replicas = options?.waitForReplicas ?? 0;
         const timeout = options?.replicaTimeoutMs ?? 200;
+        const cap = options?.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS;
         if (!Number.isInteger(replicas) || replicas < 0)
             throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
         if (!Number.isInteger(timeout) || timeout <= 0)
             throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
+        if (!Number.isInteger(cap) || cap < 1)
+            throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
         this.waitForReplicas = replicas;
         this.replicaTimeoutMs = timeout;
+        this.maxSessionsPerUser = cap;
     }
     /**
      * With `waitForReplicas`, a write is acknowledged only once that many replicas have it
@@ -98,12 +115,8 @@ class SessionService {
     async replicated(key) {
         if (this.waitForReplicas === 0)
             return;
-        const replies = await (0, run_1.runPipeline)(this.connection, [
-            ['EXISTS', key],
-            ['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)],
-        ]);
-        const reached = Number(replies[1]);
-        if (!(reached >= this.waitForReplicas)) {
+        const reached = await (0, run_1.replicaAcks)(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs);
+        if (reached < this.waitForReplicas) {
             throw new errors_1.RedisLayerError('ERR_NOT_REPLICATED', `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`);
         }
     }
@@ -111,15 +124,21 @@ class SessionService {
     generateSessionId() {
         return (0, node_crypto_1.randomBytes)(32).toString('base64url');
     }
-    /** Stores the session and makes it the user's latest. Rejects when Redis cannot store it. */
+    /**
+     * Stores the session and makes it the user's latest; beyond `maxSessionsPerUser`, the
+     * user's least recently active sessions are logged out. Rejects when Redis cannot store it.
+     */
     async createSession(sessionId, sessionData) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const userId = ownerOf(sessionData, 'sessionData');
         const text = JSON.stringify(sessionData);
-        await (0, run_1.runCommand)(this.connection, ['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        const stored = await (0, run_1.runCommand)(this.connection, ['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        expectReply('createSession', stored, isOk);
         await this.replicated(keys_1.CacheKeys.session(sessionId));
-        await this.index(userId, sessionId, raw(sessionId), '');
-        (0, logger_1.log)('info', 'Session created', { sessionId, userId });
+        const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
+        (0, logger_1.log)('info', 'Session created', { session: (0, logger_1.redactedTag)(sessionId), userId });
+        if (over.length > 0)
+            await this.evict(userId, over);
     }
     /**
      * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
@@ -132,7 +151,7 @@ class SessionService {
             return await this.mergePairs(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Session get error', { sessionId, ...(0, logger_1.describeError)(error) });
+            (0, logger_1.log)('error', 'Session get error', { session: (0, logger_1.redactedTag)(sessionId), ...(0, logger_1.describeError)(error) });
             return null;
         }
     }
@@ -141,7 +160,8 @@ class SessionService {
         if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
             throw new TypeError(`updates must be an object, got ${(0, errors_1.describeType)(updates)}`);
         }
-        const updated = (await this.merge(sessionId, { lastActivity: new Date(), ...updates })) !== null;
+        const owner = ownerNamed(updates);
+        const updated = (await this.merge(sessionId, owner, { lastActivity: new Date(), ...updates })) !== null;
         if (updated)
             await this.replicated(keys_1.CacheKeys.session(sessionId));
         return updated;
@@ -150,23 +170,23 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const key = keys_1.CacheKeys.session(sessionId);
         for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-            const text = await (0, run_1.runCommand)(this.connection, ['GET', key]);
+            const text = expectReply('deleteSession', await (0, run_1.runCommand)(this.connection, ['GET', key]), isTextOrNull);
             if (text === null)
                 return false;
             const userId = storedOwner(text);
             if (userId === undefined)
-                return (await (0, run_1.runCommand)(this.connection, ['DEL', key])) === 1;
-            const outcome = await (0, run_1.runScript)(this.connection, scripts.removeOwned, [key], [raw(userId)]);
+                return expectReply('deleteSession', await (0, run_1.runCommand)(this.connection, ['DEL', key]), isCount) === 1;
+            const outcome = await this.removeOwned(sessionId, userId);
             if (outcome !== -1) {
                 if (outcome === 1)
                     await this.replicated(key);
                 await this.unindex(userId, '', [sessionId]);
                 if (outcome === 1)
-                    (0, logger_1.log)('info', 'Session deleted', { sessionId, userId });
+                    (0, logger_1.log)('info', 'Session deleted', { session: (0, logger_1.redactedTag)(sessionId), userId });
                 return outcome === 1;
             }
         }
-        throw new Error(`deleteSession: session ${sessionId} kept changing owner`);
+        throw new Error(`deleteSession: the session tagged ${(0, logger_1.redactedTag)(sessionId)} kept changing owner`);
     }
     async deleteUserSessions(userId) {
         (0, errors_1.requireString)(userId, 'userId');
@@ -176,14 +196,9 @@ class SessionService {
             const ids = (await this.sessionIds(userId)).map((entry) => entry.id);
             if (ids.length === 0)
                 break;
-            let left = 0;
-            for (let i = 0; i < ids.length; i += DELETE_BATCH) {
-                const batch = ids.slice(i, i + DELETE_BATCH);
-                const outcomes = await Promise.all(batch.map((id) => (0, run_1.runScript)(this.connection, scripts.removeOwned, [keys_1.CacheKeys.session(id)], [raw(userId)])));
-                deleted += outcomes.filter((outcome) => outcome === 1).length;
-                left = await this.unindex(userId, '', batch);
-            }
-            if (left === 0)
+            const removed = await this.removeAll(userId, ids);
+            deleted += removed.deleted;
+            if (removed.left === 0)
                 break;
         }
         (0, logger_1.log)('info', 'User sessions deleted', { userId, count: deleted });
@@ -191,15 +206,17 @@ class SessionService {
     }
     async extendSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
-        const [done, owner] = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+        const reply = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+        const [done, owner] = expectReply('extendSession', reply, isExtendReply);
         if (done === 1)
-            this.keepIndex(owner === null ? undefined : parseOwner(owner));
+            this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
         return done === 1;
     }
     /**
-     * Every live session of the user, newest first. Ids of sessions that expired on their
-     * own are pruned from the index here. Listing does not count as activity. Redis
-     * trouble is logged and answered with [], as the seed.
+     * Every live session of the user, the most recently active first (by the index's expiry
+     * bounds, so to within an hour). Ids of sessions that are gone are pruned from the index
+     * here. Listing does not count as activity. Redis trouble is logged and answered with
+     * [], as the seed.
      */
     async getActiveSessions(userId) {
         (0, errors_1.requireString)(userId, 'userId');
@@ -208,11 +225,13 @@ class SessionService {
             if (entries.length === 0)
                 return [];
             const texts = await (0, run_1.runCommand)(this.connection, ['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
+            if (!Array.isArray(texts) || texts.length !== entries.length)
+                throw (0, errors_1.unexpectedReply)('getActiveSessions', texts);
             const sessions = [];
             const dead = [];
             const unindexed = [];
             entries.forEach((entry, i) => {
-                const text = texts[i];
+                const text = expectReply('getActiveSessions', texts[i], isTextOrNull);
                 if (text === null || storedOwner(text) !== userId) {
                     if (entry.score !== undefined)
                         dead.push(entry);
@@ -260,22 +279,24 @@ class SessionService {
                 throw error;
             }
             if (outcome === 'moved') {
-                (0, logger_1.log)('info', 'Session rotated', { userId });
+                (0, logger_1.log)('info', 'Session rotated', { userId, from: (0, logger_1.redactedTag)(oldSessionId), to: (0, logger_1.redactedTag)(newSessionId) });
                 return newSessionId;
             }
             await this.undoCopy(userId, newSessionId);
             if (outcome === 'gone')
                 return null;
         }
-        throw new Error(`rotateSession: session ${oldSessionId} could not be moved`);
+        throw new Error(`rotateSession: the session tagged ${(0, logger_1.redactedTag)(oldSessionId)} could not be moved`);
     }
     /**
      * The copy is indexed before the old session goes, which happens only while it still
      * holds the copied text: an update landing meanwhile is copied again, a logout
-     * meanwhile ('gone') wins. The pointer follows last.
+     * meanwhile ('gone') wins. The pointer follows last. The copy is indexed like a login
+     * (a fresh expiry bound, so it lists as the most recent) but never evicts: it replaces
+     * the old entry, so the user's count does not grow.
      */
     async moveOnce(userId, oldId, newId, seen) {
-        await this.index(userId, newId, '', oldId);
+        await this.index(userId, newId, '', 0);
         const oldKey = keys_1.CacheKeys.session(oldId);
         let copied = seen;
         for (let copies = 0; copies < MOVE_RETRIES; copies++) {
@@ -300,31 +321,79 @@ class SessionService {
     }
     /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
     async take(key, expected) {
-        const reply = await (0, run_1.runScript)(this.connection, scripts.take, [key], [expected]);
+        const reply = expectReply('session take', await (0, run_1.runScript)(this.connection, scripts.take, [key], [expected]), isTakeReply);
         if (reply[0] === 2)
-            return { state: 2, text: reply[1] ?? '', pttl: Number(reply[2]) };
+            return { state: 2, text: reply[1], pttl: reply[2] };
         return reply[0] === 1 ? { state: 1 } : { state: 0 };
     }
     /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
     async copy(key, from, mode) {
         const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
-        return (await (0, run_1.runCommand)(this.connection, ['SET', key, from.text, ...expiry, mode])) !== null;
+        const reply = await (0, run_1.runCommand)(this.connection, ['SET', key, from.text, ...expiry, mode]);
+        return expectReply('session copy', reply, isOkOrNull) !== null;
     }
-    async index(userId, sessionId, pointerJson, scoreFrom) {
-        await (0, run_1.runScript)(this.connection, scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), scoreFrom]);
+    /**
+     * Indexes the id with a fresh expiry bound (pruning entries whose bound has passed) and
+     * resolves to the ids beyond `cap` (0 = no cap), which the caller must log out.
+     */
+    async index(userId, sessionId, pointerJson, cap) {
+        const sent = Date.now();
+        const reply = await (0, run_1.runScript)(this.connection, scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)]);
+        const over = expectReply('session index', reply, isTextArray);
+        this.remember(sessionId, sent);
+        return over;
     }
     /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
-    unindex(userId, replacement, ids) {
-        return (0, run_1.runScript)(this.connection, scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
+    async unindex(userId, replacement, ids) {
+        const reply = await (0, run_1.runScript)(this.connection, scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
             replacement,
             ...ids,
         ]);
+        return expectReply('session unindex', reply, isCount);
+    }
+    /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
+    async removeOwned(sessionId, userId) {
+        const reply = await (0, run_1.runScript)(this.connection, scripts.removeOwned, [keys_1.CacheKeys.session(sessionId)], [raw(userId)]);
+        const outcome = expectReply('session delete', reply, isDeleteOutcome);
+        if (outcome === 1)
+            this.indexBumped.delete(sessionId);
+        return outcome;
+    }
+    /**
+     * Deletes the user's sessions among `ids` (each only while it is still theirs), then
+     * forgets the ids, batch by batch, so a session is gone before it leaves the index.
+     */
+    async removeAll(userId, ids) {
+        let deleted = 0;
+        let left = 0;
+        for (let i = 0; i < ids.length; i += DELETE_BATCH) {
+            const batch = ids.slice(i, i + DELETE_BATCH);
+            const outcomes = await Promise.all(batch.map((id) => this.removeOwned(id, userId)));
+            deleted += outcomes.filter((outcome) => outcome === 1).length;
+            left = await this.unindex(userId, '', batch);
+        }
+        return { deleted, left };
+    }
+    /**
+     * Logs out the sessions a login pushed beyond the per-user cap. Trouble is only logged:
+     * the session being created is stored, and the ids stay in the index, so the next
+     * login evicts them.
+     */
+    async evict(userId, ids) {
+        const sessions = ids.map(logger_1.redactedTag);
+        try {
+            const { deleted } = await this.removeAll(userId, ids);
+            (0, logger_1.log)('info', 'Sessions beyond the per-user limit logged out', { userId, sessions, deleted });
+        }
+        catch (error) {
+            (0, logger_1.log)('warn', 'Sessions beyond the per-user limit not logged out', { userId, sessions, ...(0, logger_1.describeError)(error) });
+        }
     }
     async prune(userId, dead, unindexed) {
         const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
         try {
             await (0, run_1.runScript)(this.connection, scripts.prune, [userSessionsKey(userId)], [
-                String(REFRESH_TTL_MS),
+                String(INDEX_HORIZON_MS),
                 String(dead.length),
                 ...pairs,
                 ...unindexed,
@@ -335,30 +404,35 @@ class SessionService {
             (0, logger_1.log)('warn', 'Session index not pruned', { userId, ...(0, logger_1.describeError)(error) });
         }
     }
-    /** The merged text, or null when there is no (usable) session. */
-    /** The merged session, parsed (null when there is none), after keeping its user's index alive. */
-    merge(sessionId, updates) {
+    /**
+     * The merged session, parsed (null when there is none). `owner` is the raw owner the
+     * update names ('' for none), checked against the stored one; `userId` itself is never
+     * written, so the owner stays exactly as stored.
+     */
+    merge(sessionId, owner, updates) {
         const pairs = [];
-        for (const [field, value] of Object.entries(updates))
-            pairs.push(raw(field), raw(value));
-        const newOwner = Object.prototype.hasOwnProperty.call(updates, 'userId') ? raw(updates.userId) : '';
-        return this.mergePairs(sessionId, newOwner, pairs);
+        for (const [field, value] of Object.entries(updates)) {
+            if (field !== 'userId')
+                pairs.push(raw(field), raw(value));
+        }
+        return this.mergePairs(sessionId, owner, pairs);
     }
-    /** `merge` with the updates already as raw JSON pairs (getSession's hot path). */
-    async mergePairs(sessionId, newOwner, pairs) {
+    /** `merge` with the updates already as raw JSON pairs (getSession's hot path); keeps the session's index entry current. */
+    async mergePairs(sessionId, owner, pairs) {
         const keys = [keys_1.CacheKeys.session(sessionId)];
-        const args = [String(SESSION_TTL_MS), newOwner, ...pairs];
-        let reply = await (0, run_1.runScript)(this.connection, scripts.merge, keys, args);
-        if (reply[0] === NEEDS_FULL_MERGE)
-            reply = await (0, run_1.runScript)(this.connection, scripts.mergeFull, keys, args);
+        const args = [String(SESSION_TTL_MS), owner, ...pairs];
+        let reply = expectReply('session merge', await (0, run_1.runScript)(this.connection, scripts.merge, keys, args), isMergeReply);
+        if (reply[0] === NEEDS_FULL_MERGE) {
+            reply = expectReply('session merge', await (0, run_1.runScript)(this.connection, scripts.mergeFull, keys, args), isMergeReply);
+        }
         switch (reply[0]) {
             case 1: {
-                const session = parseSession(reply[1] ?? '', sessionId);
-                this.keepIndex(ownerOfRecord(session));
+                const session = parseSession(reply[1], sessionId);
+                this.keepIndexed(ownerOfRecord(session), sessionId);
                 return session;
             }
             case -1:
-                (0, logger_1.log)('warn', 'Session is not a JSON object, treated as missing', { sessionId });
+                (0, logger_1.log)('warn', 'Session is not a JSON object, treated as missing', { session: (0, logger_1.redactedTag)(sessionId) });
                 return null;
             case -2:
                 throw new RangeError('updates.userId must name the session owner; create a new session to change users');
@@ -366,31 +440,42 @@ class SessionService {
                 return null;
         }
     }
-    /** Keeps the user's index alive as long as a session of theirs slides (at most hourly per user). */
-    keepIndex(userId) {
+    /**
+     * Keeps a session that slid from being pruned: raises its index bound (and the index's
+     * expiry) to a fresh one, at most once an hour per session and process. A failed raise
+     * is retried on the session's next slide.
+     */
+    keepIndexed(userId, sessionId) {
         if (userId === undefined)
             return;
         const now = Date.now();
-        if (now - (this.indexBumped.get(userId) ?? 0) < INDEX_BUMP_EVERY_MS)
+        const last = this.indexBumped.get(sessionId);
+        if (last !== undefined && now - last < INDEX_BUMP_EVERY_MS)
             return;
-        if (this.indexBumped.size >= INDEX_BUMP_MEMORY)
-            this.indexBumped.clear();
-        this.indexBumped.set(userId, now);
-        (0, run_1.runCommand)(this.connection, ['PEXPIRE', userSessionsKey(userId), String(REFRESH_TTL_MS), 'GT']).catch((error) => {
-            this.indexBumped.delete(userId);
-            (0, logger_1.log)('warn', 'Session index expiry not extended', { userId, ...(0, logger_1.describeError)(error) });
+        this.remember(sessionId, now);
+        (0, run_1.runScript)(this.connection, scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch((error) => {
+            this.indexBumped.delete(sessionId);
+            (0, logger_1.log)('warn', 'Session index entry not extended', { userId, session: (0, logger_1.redactedTag)(sessionId), ...(0, logger_1.describeError)(error) });
         });
     }
-    /** The user's indexed ids (newest first), plus the seed's latest-session pointer (sessions the seed created). */
+    /** Notes when this process last set the session's index bound; the least recently noted make room. */
+    remember(sessionId, at) {
+        this.indexBumped.delete(sessionId);
+        if (this.indexBumped.size >= INDEX_BUMP_MEMORY) {
+            const oldest = this.indexBumped.keys().next();
+            if (!oldest.done)
+                this.indexBumped.delete(oldest.value);
+        }
+        this.indexBumped.set(sessionId, at);
+    }
+    /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
     async sessionIds(userId) {
-        const [pointer, ...ranked] = await (0, run_1.runScript)(this.connection, scripts.ids, [
-            userSessionsKey(userId),
-            keys_1.CacheKeys.userSession(userId),
-        ], []);
+        const reply = await (0, run_1.runScript)(this.connection, scripts.ids, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], []);
+        const [pointer, ...ranked] = expectReply('session index read', reply, isIdsReply);
         const entries = [];
         for (let i = 0; i + 1 < ranked.length; i += 2)
-            entries.push({ id: String(ranked[i]), score: String(ranked[i + 1]) });
-        const latest = pointer === null || pointer === undefined ? undefined : parseOwner(pointer);
+            entries.push({ id: ranked[i], score: ranked[i + 1] });
+        const latest = pointer === null ? undefined : parseOwner(pointer);
         if (latest !== undefined && !entries.some((entry) => entry.id === latest))
             entries.push({ id: latest });
         return entries;
@@ -404,9 +489,48 @@ function ownerOf(data, name) {
     const userId = data.userId;
     if (typeof userId !== 'string')
         throw new TypeError(`${name}.userId must be a string, got ${(0, errors_1.describeType)(userId)}`);
+    if (userId === '')
+        throw new RangeError(`${name}.userId must not be empty`);
     return userId;
 }
-/** A JSON scalar (string or number) as the id string it names. */
+/**
+ * The owner an update names, as raw JSON for the merge script's check, or '' when it
+ * names none (no `userId`, or `userId: undefined` as a spread DTO carries it). The id
+ * of a user is a non-empty string, or a number naming the same keys.
+ */
+function ownerNamed(updates) {
+    if (!Object.prototype.hasOwnProperty.call(updates, 'userId'))
+        return '';
+    const userId = updates.userId;
+    if (userId === undefined)
+        return '';
+    if (typeof userId === 'string' || typeof userId === 'number') {
+        if (userId === '' || (typeof userId === 'number' && !Number.isFinite(userId))) {
+            throw new RangeError(`updates.userId must name the session owner, got ${userId === '' ? 'an empty string' : userId}`);
+        }
+        return raw(userId);
+    }
+    throw new TypeError(`updates.userId must name the session owner (a string) or be left out, got ${(0, errors_1.describeType)(userId)}`);
+}
+/** The reply if `ok` accepts its shape; otherwise ERR_UNEXPECTED_REPLY, never a guessed value. */
+function expectReply(what, reply, ok) {
+    if (!ok(reply))
+        throw (0, errors_1.unexpectedReply)(what, reply);
+    return reply;
+}
+const isOk = (reply) => reply === 'OK';
+const isOkOrNull = (reply) => reply === 'OK' || reply === null;
+const isCount = (reply) => Number.isInteger(reply) && reply >= 0;
+const isTextOrNull = (reply) => reply === null || typeof reply === 'string';
+const isTextArray = (reply) => Array.isArray(reply) && reply.every((item) => typeof item === 'string');
+const isDeleteOutcome = (reply) => reply === 1 || reply === 0 || reply === -1;
+const isExtendReply = (reply) => Array.isArray(reply) && (reply[0] === 0 || (reply[0] === 1 && isTextOrNull(reply[1])));
+const isTakeReply = (reply) => Array.isArray(reply) &&
+    (reply[0] === 0 || reply[0] === 1 || (reply[0] === 2 && typeof reply[1] === 'string' && Number.isInteger(reply[2])));
+const isMergeReply = (reply) => Array.isArray(reply) &&
+    (reply[0] === 1 ? typeof reply[1] === 'string' : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
+/** {pointer or null, id, score, id, score, ...}: ids and scores as strings. */
+const isIdsReply = (reply) => Array.isArray(reply) && reply.length % 2 === 1 && isTextOrNull(reply[0]) && reply.every((item, i) => i === 0 || typeof item === 'string');
 /** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
 function idText(value) {
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;
@@ -435,8 +559,9 @@ function parseSession(text, sessionId) {
     try {
         session = JSON.parse(text);
     }
-    catch (error) {
-        (0, logger_1.log)('warn', 'Session is not JSON, treated as missing', { sessionId, ...(0, logger_1.describeError)(error) });
+    catch {
+        // The parser's message quotes the text, which is personal data: only the tag is logged.
+        (0, logger_1.log)('warn', 'Session is not JSON, treated as missing', { session: (0, logger_1.redactedTag)(sessionId) });
         return null;
     }
     if (session === null || typeof session !== 'object' || Array.isArray(session))

@@ -28,7 +28,7 @@ export declare class UserCacheService {
     setUserProfile<T extends {
         id: string;
     }>(user: T): Promise<void>;
-    /** One UNLINK of the four user keys: one round trip instead of the seed's four. */
+    /** One UNLINK of the four user keys and their fill leases (cancelling fills in flight): one round trip instead of the seed's four. */
     invalidateUser(userId: string): Promise<void>;
     invalidateUserFriends(userId: string): Promise<void>;
     /** Writes the user and its profile (the seed's two SETs, sent together). */

@@ -7,6 +7,7 @@ const cache_1 = require("./cache");
 const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const keys_1 = require("./keys");
+const fill_1 = require("./fill");
 const logger_1 = require("./logger");
 /** The seed's TTLs in seconds; cache warming writes with the same ones. */
 exports.USER_TTL = 3600;
@@ -69,10 +70,10 @@ class UserCacheService {
     async setUserProfile(user) {
         await this.cache.set(keys_1.CacheKeys.userProfile(requireEntityId(user, 'user')), user, exports.PROFILE_TTL);
     }
-    /** One UNLINK of the four user keys: one round trip instead of the seed's four. */
+    /** One UNLINK of the four user keys and their fill leases (cancelling fills in flight): one round trip instead of the seed's four. */
     async invalidateUser(userId) {
         const id = (0, errors_1.requireString)(userId, 'userId');
-        const keys = [keys_1.CacheKeys.user(id), keys_1.CacheKeys.userFriends(id), keys_1.CacheKeys.userProfile(id), keys_1.CacheKeys.userSettings(id)];
+        const keys = (0, fill_1.withLeases)([keys_1.CacheKeys.user(id), keys_1.CacheKeys.userFriends(id), keys_1.CacheKeys.userProfile(id), keys_1.CacheKeys.userSettings(id)]);
         const client = this.cache.client('User cache invalidation error', { userId: id });
         if (!client)
             return;

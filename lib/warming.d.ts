@@ -25,7 +25,8 @@ export declare const DEFAULT_WARMING_INTERVAL_MS: number;
 /**
  * The seed's CacheWarmingService. Repositories are the backend's, handed in at
  * construction or with setRepositories(); every item is validated and serialised
- * before the first write, and writes go out as pipelines of SET … EX.
+ * before the first write, and a key is written only if no invalidation of it happened
+ * since its load began (fill leases, see fill.ts).
  */
 export declare class CacheWarmingService {
     private readonly connection;

@@ -3,6 +3,7 @@ Object.defineProperty(exports, "__esModule", { value: true });
 exports.cacheWarmingService = exports.CacheWarmingService = exports.DEFAULT_WARMING_INTERVAL_MS = void 0;
 const connection_1 = require("./connection");
 const errors_1 = require("./errors");
+const fill_1 = require("./fill");
 const json_1 = require("./json");
 const keys_1 = require("./keys");
 const logger_1 = require("./logger");
@@ -12,8 +13,6 @@ const userCache_1 = require("./userCache");
 exports.DEFAULT_WARMING_INTERVAL_MS = 30 * 60 * 1000;
 const TRENDING_POSTS = 100;
 const ACTIVE_USERS = 1000;
-/** SETs per pipeline: 1000 users (2000 SETs) are four round trips. */
-const PIPELINE_CHUNK = 500;
 const MAX_TIMER_MS = 2 ** 31 - 1;
 function checkRepository(value, name, methods) {
     if (value === undefined)
@@ -62,41 +61,44 @@ function serialise(item, name) {
         throw new TypeError(`${name} cannot be stored as JSON: ${error?.message ?? String(error)}`);
     }
 }
-async function userWrites(repository, ids) {
+const userLayout = (id) => [
+    [keys_1.CacheKeys.user(id), userCache_1.USER_TTL],
+    [keys_1.CacheKeys.userProfile(id), userCache_1.PROFILE_TTL],
+];
+const postLayout = (id) => [[keys_1.CacheKeys.post(id), postCache_1.POST_TTL]];
+/**
+ * Takes the fill leases of every key of `ids` (before the database is read, so an
+ * invalidation during the read cancels that key's write), then loads the entities and
+ * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
+ */
+async function load(client, repository, name, layout, ids) {
     if (ids.length === 0)
         return [];
-    const users = await call(repository, 'findByIds', ids, 'userRepository');
-    return users.flatMap((user, i) => {
-        const json = serialise(user, `userRepository.findByIds()[${i}]`);
-        return [
-            [keys_1.CacheKeys.user(user.id), json, userCache_1.USER_TTL],
-            [keys_1.CacheKeys.userProfile(user.id), json, userCache_1.PROFILE_TTL],
-        ];
+    const keys = ids.flatMap((id) => layout(id));
+    const tokens = await (0, fill_1.beginFills)(client.dispatcher, keys.map(([key]) => key));
+    const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
+    const entities = await call(repository, 'findByIds', ids, name);
+    return entities.flatMap((entity, i) => {
+        const json = serialise(entity, `${name}.findByIds()[${i}]`);
+        return layout(entity.id).flatMap(([key, ttl]) => {
+            const token = leased.get(key);
+            leased.delete(key);
+            return token === undefined ? [] : [[key, token, json, ttl]];
+        });
     });
 }
-async function postWrites(repository, ids) {
-    if (ids.length === 0)
-        return [];
-    const posts = await call(repository, 'findByIds', ids, 'postRepository');
-    return posts.map((post, i) => [keys_1.CacheKeys.post(post.id), serialise(post, `postRepository.findByIds()[${i}]`), postCache_1.POST_TTL]);
-}
-/** Pipelines of SET … EX, sent together; any failed SET rejects the whole call. */
-async function write(client, writes) {
-    const { dispatcher } = client;
-    const chunks = [];
-    for (let i = 0; i < writes.length; i += PIPELINE_CHUNK) {
-        chunks.push(writes.slice(i, i + PIPELINE_CHUNK).map(([key, json, ttl]) => ['SET', key, json, 'EX', String(ttl)]));
-    }
-    await Promise.all(chunks.map((commands) => dispatcher.run((id) => dispatcher.native.pipeline(id, commands, false), (replies) => {
-        const failed = replies.find((reply) => reply !== 'OK');
-        if (failed !== undefined)
-            throw (0, errors_1.fromNative)(failed);
-    })));
+/** Stores the fills whose leases still hold (sent together); any Redis error rejects the whole call. */
+async function write(client, fills) {
+    const stored = await (0, fill_1.storeFills)(client.dispatcher, fills);
+    const cancelled = stored.filter((ok) => !ok).length;
+    if (cancelled > 0)
+        (0, logger_1.log)('info', 'Cache warming skipped keys invalidated while loading', { keys: cancelled });
 }
 /**
  * The seed's CacheWarmingService. Repositories are the backend's, handed in at
  * construction or with setRepositories(); every item is validated and serialised
- * before the first write, and writes go out as pipelines of SET … EX.
+ * before the first write, and a key is written only if no invalidation of it happened
+ * since its load began (fill leases, see fill.ts).
  */
 class CacheWarmingService {
     connection;
@@ -121,17 +123,17 @@ class CacheWarmingService {
         const ids = (0, errors_1.requireStringArray)(userIds, 'userIds');
         const repository = this.repository('userRepository');
         const client = this.connection.getClient();
-        const writes = await userWrites(repository, ids);
-        await write(client, writes);
-        (0, logger_1.log)('info', 'User cache warmed', { count: writes.length / 2 });
+        const fills = await load(client, repository, 'userRepository', userLayout, ids);
+        await write(client, fills);
+        (0, logger_1.log)('info', 'User cache warmed', { count: fills.length / 2 });
     }
     async warmPostCache(postIds) {
         const ids = (0, errors_1.requireStringArray)(postIds, 'postIds');
         const repository = this.repository('postRepository');
         const client = this.connection.getClient();
-        const writes = await postWrites(repository, ids);
-        await write(client, writes);
-        (0, logger_1.log)('info', 'Post cache warmed', { count: writes.length });
+        const fills = await load(client, repository, 'postRepository', postLayout, ids);
+        await write(client, fills);
+        (0, logger_1.log)('info', 'Post cache warmed', { count: fills.length });
     }
     /**
      * As the seed: the 100 trending posts and the 1000 most active users, each re-read
@@ -144,9 +146,9 @@ class CacheWarmingService {
         this.popularRuns++;
         try {
             const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
-            const postBatch = await postWrites(posts, trending.map((post) => post.id));
+            const postBatch = await load(client, posts, 'postRepository', postLayout, trending.map((post) => post.id));
             const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
-            const userBatch = await userWrites(users, active.map((user) => user.id));
+            const userBatch = await load(client, users, 'userRepository', userLayout, active.map((user) => user.id));
             await write(client, [...postBatch, ...userBatch]);
             (0, logger_1.log)('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
         }

@@ -12,7 +12,9 @@ exports.LOCK_EXTEND = exports.LOCK_RELEASE = exports.LOCK_ACQUIRE = void 0;
  * KEYS: lock, fence. ARGV: token, ttlMs, fenceTtlMs.
  * The fencing token is max(last + 1, server time in µs): it grows with every grant,
  * and still grows after the fence key expired (an idle resource keeps no state).
- * Reply: the fencing token as a string, or nil when the lock is held.
+ * Reply: { fencing token as a string, replicas online (synced, streaming) on this
+ * server }, or nil when the lock is held. The caller WAITs for those replicas before
+ * handing out the token.
  */
 exports.LOCK_ACQUIRE = `
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
@@ -22,7 +24,9 @@ local last = tonumber(redis.call('GET', KEYS[2]) or '')
 if last and last + 1 > fence then fence = last + 1 end
 local text = string.format('%.0f', fence)
 redis.call('SET', KEYS[2], text, 'PX', ARGV[3])
-return text
+local replicas = 0
+for _ in string.gmatch(redis.call('INFO', 'replication'), 'state=online') do replicas = replicas + 1 end
+return { text, replicas }
 `;
 /** KEYS: lock. ARGV: token. Reply: 1 released | 0 not the holder (or expired). */
 exports.LOCK_RELEASE = `

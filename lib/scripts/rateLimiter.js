@@ -33,7 +33,7 @@ end
 `;
 /**
  * Sliding log: one sorted-set entry per allowed request, scored by its time in whole
- * ms (the seed's format). ARGV: windowMs, maxRequests.
+ * ms (the seed's format). ARGV: windowMs, maxRequests (a third, GCRA's burst, is unused).
  * Reply: {allowed 0|1, entries in window, oldest entry score, now}.
  */
 exports.SLIDING_LOG = `${SERVER_NOW}
@@ -55,26 +55,29 @@ if allowed == 0 or count > 1 then oldest = tonumber(redis.call('ZRANGE', KEYS[1]
 return {allowed, count, oldest, now}
 `;
 /**
- * GCRA: one string per key holding the theoretical arrival time (TAT). A request is
- * allowed when TAT + interval - window <= now; the full quota is a burst, after which
- * one request frees up every window / maxRequests ms. ARGV: windowMs, maxRequests.
+ * GCRA: one string per key holding the theoretical arrival time (TAT). Requests are
+ * spaced interval = window / maxRequests apart, and up to burst of them may come at
+ * once: a request is allowed when TAT - (burst - 1) * interval <= now. Any n allowed
+ * requests then span at least (n - burst) * interval, so a window holds at most
+ * burst + maxRequests - 1. ARGV: windowMs, maxRequests, burst.
  * Reply: {allowed 0|1, remaining, next slot time, now}.
  */
 exports.GCRA = `${SERVER_NOW}
 local window = tonumber(ARGV[1])
 local max = tonumber(ARGV[2])
+local burst = tonumber(ARGV[3])
 local interval = window / max
 local tat = tonumber(first_call('GET', KEYS[1]) or '') or now
 if tat < now then tat = now end
 local allowed = 0
 -- A thousandth of a millisecond of slack absorbs the rounding of the stored TAT.
-if now + 0.001 >= tat + interval - window then
+if now + 0.001 >= tat - (burst - 1) * interval then
   tat = tat + interval
   redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now))
   allowed = 1
 end
-local remaining = math.floor((now + window - tat) / interval + 0.000001)
+local remaining = math.floor((now + burst * interval - tat) / interval + 0.000001)
 if remaining < 0 then remaining = 0 end
-local next_slot = tat - window + interval * (remaining + 1)
+local next_slot = tat - burst * interval + interval * (remaining + 1)
 return {allowed, remaining, string.format('%.3f', next_slot), string.format('%.3f', now)}
 `;

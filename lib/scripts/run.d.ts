@@ -5,3 +5,8 @@ export declare function runScript<T = unknown>(connection: RedisConnection, hand
 export declare function runPipeline(connection: RedisConnection, commands: string[][]): Promise<unknown[]>;
 /** One command; rejects with a RedisLayerError on any Redis trouble. */
 export declare function runCommand<T = unknown>(connection: RedisConnection, args: string[]): Promise<T>;
+/**
+ * Redis WAIT on the node holding `key` (the EXISTS routes the pipeline there on a cluster
+ * and orders it after the caller's write): how many replicas acknowledged, within timeoutMs.
+ */
+export declare function replicaAcks(connection: RedisConnection, key: string, replicas: number, timeoutMs: number): Promise<number>;

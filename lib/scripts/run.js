@@ -3,6 +3,7 @@ Object.defineProperty(exports, "__esModule", { value: true });
 exports.runScript = runScript;
 exports.runPipeline = runPipeline;
 exports.runCommand = runCommand;
+exports.replicaAcks = replicaAcks;
 const errors_1 = require("../errors");
 /** The command client, or a rejected-style error with a stable code while not connected. */
 function dispatcherOf(connection) {
@@ -46,4 +47,18 @@ function runCommand(connection, args) {
     catch (error) {
         return Promise.reject(error);
     }
+}
+/**
+ * Redis WAIT on the node holding `key` (the EXISTS routes the pipeline there on a cluster
+ * and orders it after the caller's write): how many replicas acknowledged, within timeoutMs.
+ */
+async function replicaAcks(connection, key, replicas, timeoutMs) {
+    const replies = await runPipeline(connection, [
+        ['EXISTS', key],
+        ['WAIT', String(replicas), String(timeoutMs)],
+    ]);
+    const reached = replies[1];
+    if (typeof reached !== 'number')
+        throw (0, errors_1.unexpectedReply)('WAIT', reached);
+    return reached;
 }

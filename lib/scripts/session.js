@@ -13,7 +13,7 @@
  * (both names are the seed's), so SessionService orders single-slot steps instead.
  */
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.SESSION_PRUNE = exports.SESSION_IDS = exports.SESSION_UNINDEX = exports.SESSION_INDEX_ADD = exports.SESSION_TAKE = exports.SESSION_DELETE_OWNED = exports.SESSION_EXTEND = exports.SESSION_MERGE = exports.SESSION_MERGE_FULL = void 0;
+exports.SESSION_PRUNE = exports.SESSION_IDS = exports.SESSION_UNINDEX = exports.SESSION_INDEX_TOUCH = exports.SESSION_INDEX_ADD = exports.SESSION_TAKE = exports.SESSION_DELETE_OWNED = exports.SESSION_EXTEND = exports.SESSION_MERGE = exports.SESSION_MERGE_FULL = void 0;
 const JSON_VALUES = `
 local function string_end(s, i)
   local j = i + 1
@@ -194,19 +194,26 @@ local function decoded_string(text)
   if ok and type(value) == 'string' then return value end
   return nil
 end
-
+`;
+/**
+ * The index's clock. An entry's score is an upper bound on its session's expiry (ms on
+ * this node's clock), so entries scored in the past name sessions that are gone, and
+ * the index key itself lives as long as its latest bound.
+ */
+const INDEX_TIME = `
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function keep_ttl(key, ttl)
-  if redis.call('PTTL', key) == -1 then redis.call('PEXPIRE', key, ttl) end
+local function keep_until(key, bound, now)
+  local left = redis.call('PTTL', key)
+  if left == -1 or left < bound - now then redis.call('PEXPIREAT', key, bound) end
 end
 `;
 /**
  * KEYS: session. ARGV: ttlMs, key/value pairs (raw JSON; '' removes) from ARGV[3],
- * ARGV[2]: the raw userId the update carries, '' for none.
+ * ARGV[2]: the raw userId the update names, which must be the owner's ('' for none).
  * Only an existing session is changed, so a write racing a logout cannot revive it.
  * Reply: {1, merged, userId} | {0} missing | {-1} not an object | {-2} other user.
  */
@@ -271,17 +278,47 @@ return {2, text, redis.call('PTTL', KEYS[1])}
 `;
 /**
  * KEYS: user index, user pointer. ARGV: id, pointer JSON ('' leaves the pointer alone),
- * userTtlMs, an id whose score the entry takes ('' = now; rotation keeps the creation time).
+ * pointerTtlMs, horizonMs (the new entry's score is now + horizonMs), cap (0 = none).
+ * Forgets entries whose bound has passed, then adds the id. An index whose TTL exceeds
+ * the horizon predates expiry bounds: its entries get the widest bound instead.
+ * Reply: the ids beyond the cap, least recently active first (never the id added); the
+ * caller deletes their sessions and then unindexes them, so no live session is ever
+ * left out of the index.
  */
-exports.SESSION_INDEX_ADD = `${JSON_MEMBERS}
-local score = now_ms()
-if ARGV[4] ~= '' then score = redis.call('ZSCORE', KEYS[1], ARGV[4]) or score end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
-if ARGV[2] ~= '' then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+exports.SESSION_INDEX_ADD = `${INDEX_TIME}
+local now = now_ms()
+local bound = now + tonumber(ARGV[4])
+if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[4]) then
+  -- Written by an earlier build (scored by creation time, kept 30 days): any entry may
+  -- name a live session, and every live session expires within the horizon.
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do redis.call('ZADD', KEYS[1], 'GT', bound, id) end
+  redis.call('PEXPIREAT', KEYS[1], bound)
 else
-  keep_ttl(KEYS[1], ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
+end
+redis.call('ZADD', KEYS[1], 'GT', bound, ARGV[1])
+keep_until(KEYS[1], bound, now)
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+local cap = tonumber(ARGV[5])
+local over = redis.call('ZCARD', KEYS[1]) - cap
+local evict = {}
+if cap > 0 and over > 0 then
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, over)) do
+    if id ~= ARGV[1] and #evict < over then evict[#evict + 1] = id end
+  end
+end
+return evict
+`;
+/**
+ * KEYS: user index. ARGV: id, horizonMs. Raises an indexed id's bound to now + horizonMs
+ * (a session that slid), never lowers it, never adds an id.
+ */
+exports.SESSION_INDEX_TOUCH = `${INDEX_TIME}
+local now = now_ms()
+local bound = now + tonumber(ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'GT', bound, ARGV[1])
+  keep_until(KEYS[1], bound, now)
 end
 return 1
 `;
@@ -319,17 +356,22 @@ for i = 1, #ranked do out[i + 1] = ranked[i] end
 return out
 `;
 /**
- * KEYS: user index. ARGV: userTtlMs, n, then n (id, score) pairs to forget, then ids to add.
- * An entry is forgotten only while it keeps the score the caller read, so an id
- * re-created since (a caller-chosen id) stays indexed.
+ * KEYS: user index. ARGV: horizonMs, n, then n (id, score) pairs to forget, then ids to
+ * add (scored now + horizonMs). An entry is forgotten only while it keeps the score the
+ * caller read, so an id re-created since (a caller-chosen id) stays indexed.
  */
-exports.SESSION_PRUNE = `${JSON_MEMBERS}
+exports.SESSION_PRUNE = `${INDEX_TIME}
 local dead = tonumber(ARGV[2])
 for i = 3, 2 + dead * 2, 2 do
   if redis.call('ZSCORE', KEYS[1], ARGV[i]) == ARGV[i + 1] then redis.call('ZREM', KEYS[1], ARGV[i]) end
 end
 local now = now_ms()
-for i = 3 + dead * 2, #ARGV do redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i]) end
-if redis.call('EXISTS', KEYS[1]) == 1 then keep_ttl(KEYS[1], ARGV[1]) end
+local bound = now + tonumber(ARGV[1])
+local added = false
+for i = 3 + dead * 2, #ARGV do
+  redis.call('ZADD', KEYS[1], 'NX', bound, ARGV[i])
+  added = true
+end
+if added then keep_until(KEYS[1], bound, now) end
 return 1
 `;
