@@ -5,17 +5,22 @@ use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ToRedisArgs, Value};
 
+/// A cheap-to-clone handle on one live connection, whatever the topology.
 #[derive(Clone)]
 pub enum AnyConnection {
+    /// One server: standalone, or the master Sentinel named.
     Single(MultiplexedConnection),
+    /// A Redis Cluster; redis-rs routes each command to its slot's node.
     Cluster(ClusterConnection),
 }
 
 impl AnyConnection {
+    /// Whether this is a cluster connection, which heals itself and is never replaced.
     pub fn is_cluster(&self) -> bool {
         matches!(self, AnyConnection::Cluster(_))
     }
 
+    /// Subscribes to `channel`; messages arrive through the connection's push sink.
     pub async fn subscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
         match self {
             AnyConnection::Single(c) => c.subscribe(channel).await,
@@ -23,6 +28,7 @@ impl AnyConnection {
         }
     }
 
+    /// Stops the subscription to `channel`.
     pub async fn unsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
         match self {
             AnyConnection::Single(c) => c.unsubscribe(channel).await,
@@ -30,6 +36,7 @@ impl AnyConnection {
         }
     }
 
+    /// Subscribes to the channels matching `pattern`.
     pub async fn psubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
         match self {
             AnyConnection::Single(c) => c.psubscribe(pattern).await,
@@ -37,6 +44,7 @@ impl AnyConnection {
         }
     }
 
+    /// Stops the subscription to `pattern`.
     pub async fn punsubscribe(&mut self, pattern: impl ToRedisArgs) -> RedisResult<()> {
         match self {
             AnyConnection::Single(c) => c.punsubscribe(pattern).await,

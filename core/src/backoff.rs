@@ -1,3 +1,5 @@
+//! The delay between reconnect attempts.
+
 use std::time::Duration;
 
 /// Linear backoff capped at `max`: the seed's `Math.min(retries * 50, 1000)` with
@@ -21,5 +23,22 @@ mod tests {
                 Duration::from_millis(seed)
             );
         }
+    }
+
+    #[test]
+    fn grows_by_the_configured_step_up_to_the_cap() {
+        let ms = Duration::from_millis;
+        let delays = |step, max| {
+            (1..=5)
+                .map(|retries| reconnect_delay(retries, ms(step), ms(max)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(delays(20, 70), [ms(20), ms(40), ms(60), ms(70), ms(70)]);
+        assert_eq!(
+            delays(100, 250),
+            [ms(100), ms(200), ms(250), ms(250), ms(250)]
+        );
+        assert_eq!(delays(500, 200), [ms(200); 5]);
+        assert_eq!(delays(0, 1000), [ms(0); 5]);
     }
 }

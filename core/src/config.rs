@@ -1,3 +1,5 @@
+//! Connection settings as the application gives them, resolved into what to open.
+
 use std::fmt;
 use std::time::Duration;
 
@@ -7,23 +9,31 @@ use redis::{
 
 use crate::error::{ErrorCode, LayerError};
 
+/// The server used when no URL is given.
 pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 
 /// Where the data lives. Cluster and Sentinel use redis-rs' own clients: no
 /// home-made sharding or failover.
 #[derive(Clone, Default)]
 pub enum Topology {
+    /// One server, named by the connection's URL.
     #[default]
     Standalone,
+    /// A Redis Cluster reached through any of its nodes.
     Cluster {
+        /// Seed node URLs; redis-rs discovers the rest of the cluster from them.
         nodes: Vec<String>,
     },
     /// Sentinel credentials come from the sentinel URLs; the master's from
     /// `master_username` / `master_password`, else the connection's own.
     Sentinel {
+        /// The name the sentinels monitor the master under.
         master_name: String,
+        /// Sentinel URLs, all with one scheme and one set of credentials.
         nodes: Vec<String>,
+        /// The master's ACL user, when it differs from the connection's.
         master_username: Option<String>,
+        /// The master's password, when it differs from the connection's.
         master_password: Option<String>,
     },
 }
@@ -64,8 +74,11 @@ fn set_or_not(secret: &Option<String>) -> &'static str {
 /// PEM material for TLS beyond the system trust store (`rediss://` URLs).
 #[derive(Clone, Default)]
 pub struct TlsSettings {
+    /// A CA certificate to trust in addition to the system's.
     pub ca: Option<Vec<u8>>,
+    /// A client certificate, for servers that require one (used together with `key`).
     pub cert: Option<Vec<u8>>,
+    /// The client certificate's private key.
     pub key: Option<Vec<u8>>,
 }
 
@@ -73,17 +86,25 @@ pub struct TlsSettings {
 /// here: the JavaScript layer fills the gaps from `process.env` at `connect()` time.
 #[derive(Clone)]
 pub struct ConnectionConfig {
+    /// Standalone, cluster or Sentinel.
     pub topology: Topology,
+    /// Certificates for `rediss://` connections; `None` trusts the system store only.
     pub tls: Option<TlsSettings>,
+    /// The standalone server's URL; [`DEFAULT_URL`] when `None`.
     pub url: Option<String>,
+    /// ACL user, overriding the one in the URLs.
     pub username: Option<String>,
+    /// Password, overriding the one in the URLs.
     pub password: Option<String>,
+    /// Database index, overriding the one in the URL (not used on a cluster).
     pub database: Option<i64>,
-    /// `None`: wait for a connection as long as it takes.
+    /// How long opening a connection may take; `None`: as long as it takes.
     pub connect_timeout: Option<Duration>,
-    /// `None`: wait for every reply as long as it takes.
+    /// How long a reply may take; `None`: as long as it takes.
     pub command_timeout: Option<Duration>,
+    /// How much longer each reconnect attempt waits than the one before.
     pub reconnect_step: Duration,
+    /// The longest wait between reconnect attempts.
     pub reconnect_max: Duration,
 }
 
@@ -122,13 +143,18 @@ impl fmt::Debug for ConnectionConfig {
 /// What to open, resolved from a [`Topology`].
 #[derive(Clone)]
 pub enum Endpoint {
+    /// One server.
     Single(ConnectionInfo),
+    /// The cluster's seed nodes.
     Cluster(Vec<ConnectionInfo>),
     /// Every sentinel shares one scheme and one set of credentials (redis-rs' sentinel
     /// client applies one set to all); the master uses TLS exactly when they do.
     Sentinel {
+        /// The name the sentinels monitor the master under.
         master_name: String,
+        /// Where the sentinels listen, with their own credentials.
         sentinels: Vec<ConnectionInfo>,
+        /// Credentials, database and protocol for the master.
         master_settings: RedisConnectionInfo,
     },
 }
@@ -136,8 +162,11 @@ pub enum Endpoint {
 /// A resolved target: what to connect to and a credential-free name for messages.
 #[derive(Clone)]
 pub struct Target {
+    /// What to connect to.
     pub endpoint: Endpoint,
+    /// Certificates for TLS connections.
     pub tls: Option<TlsSettings>,
+    /// The target as messages and logs name it, without credentials.
     pub display: String,
 }
 

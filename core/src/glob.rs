@@ -1,3 +1,5 @@
+//! Literal text inside Redis glob patterns.
+
 /// Escapes the characters Redis' glob matcher treats specially (`* ? [ ] \`), so
 /// caller data inside a SCAN pattern can only ever match itself.
 pub fn escape_glob(literal: &str) -> String {

@@ -1,6 +1,8 @@
 //! The napi-free core of redis-layer: configuration, error classification and a
 //! reconnecting multiplexed connection. Everything here is testable with `cargo test`.
 
+#![warn(missing_docs)]
+
 pub mod any;
 pub mod backoff;
 pub mod config;

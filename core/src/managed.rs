@@ -13,7 +13,7 @@ use std::time::Duration;
 use redis::aio::MultiplexedConnection;
 use redis::cluster::ClusterClient;
 use redis::sentinel::{SentinelClientBuilder, SentinelServerType};
-use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisResult};
+use redis::{AsyncConnectionConfig, PushInfo, PushKind, RedisError, RedisResult};
 use redis::{ClientTlsConfig, ConnectionAddr, ConnectionInfo, RedisConnectionInfo};
 use redis::{TlsCertificates, TlsMode};
 use tokio::runtime::Handle;
@@ -23,22 +23,32 @@ use tokio::task::AbortHandle;
 use crate::any::AnyConnection;
 use crate::backoff::reconnect_delay;
 use crate::config::{ConnectionConfig, Endpoint, Target, TlsSettings};
-use crate::error::{ErrorCode, LayerError};
+use crate::error::{is_auth_failure, ErrorCode, LayerError};
 
 /// Lifecycle events, for the application's logger.
 #[derive(Clone, Debug)]
 pub enum Event {
+    /// A connection is up.
     Connected {
+        /// The server or topology, without credentials.
         target: String,
+        /// False for the first connection after `connect()`, true after a reconnect.
         reconnected: bool,
     },
+    /// The connection broke; commands fail with `ERR_NOT_CONNECTED` until it is back.
     Disconnected {
+        /// The server or topology, without credentials.
         target: String,
+        /// Why the connection was given up.
         reason: String,
     },
+    /// One reconnect attempt failed; the next follows after the backoff delay.
     ReconnectFailed {
+        /// The server or topology, without credentials.
         target: String,
+        /// Counts from 1 since the connection broke.
         attempt: u32,
+        /// Why the attempt failed.
         error: LayerError,
     },
 }
@@ -74,6 +84,8 @@ impl Event {
     }
 }
 
+/// Receives the lifecycle events; called from the connection's own tasks, so it must
+/// return quickly.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 /// Receives server pushes (pub/sub messages) other than disconnect notices.
 pub type PushSink = Arc<dyn Fn(PushInfo) + Send + Sync>;
@@ -102,12 +114,16 @@ struct Inner {
     on_reconnect: Mutex<Option<ReconnectHook>>,
 }
 
+/// A connection that fails commands at once while it is down and reconnects in the
+/// background. Clones share one connection.
 #[derive(Clone)]
 pub struct ManagedConnection {
     inner: Arc<Inner>,
 }
 
 impl ManagedConnection {
+    /// A connection that opens nothing until [`connect`](Self::connect); `events` receives
+    /// its lifecycle and `push` the server's pushes (pub/sub messages).
     pub fn new(config: ConnectionConfig, events: EventSink, push: Option<PushSink>) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -122,10 +138,12 @@ impl ManagedConnection {
         }
     }
 
+    /// The settings this connection was made with.
     pub fn config(&self) -> &ConnectionConfig {
         &self.inner.config
     }
 
+    /// Sets the function run after every successful reconnect (not after `connect()`).
     pub fn set_reconnect_hook(&self, hook: ReconnectHook) {
         *lock(&self.inner.on_reconnect) = Some(hook);
     }
@@ -183,6 +201,7 @@ impl ManagedConnection {
         Ok(())
     }
 
+    /// Whether a connection is up right now.
     pub fn is_connected(&self) -> bool {
         lock(&self.inner.state).connection.is_some()
     }
@@ -425,6 +444,7 @@ async fn open_cluster(
     nodes: Vec<ConnectionInfo>,
     tls: Option<&TlsSettings>,
 ) -> RedisResult<AnyConnection> {
+    let seeds = nodes.clone();
     let settings = nodes.first().map(|n| n.redis_settings().clone());
     // The cluster client always has a connect timeout; "none" is one tokio treats as never.
     let mut builder = ClusterClient::builder(nodes)
@@ -456,7 +476,37 @@ async fn open_cluster(
         });
     }
     let client = builder.build()?;
-    Ok(AnyConnection::Cluster(client.get_async_connection().await?))
+    match client.get_async_connection().await {
+        Ok(connection) => Ok(AnyConnection::Cluster(connection)),
+        Err(err) => Err(seed_auth_failure(inner, &seeds, tls).await.unwrap_or(err)),
+    }
+}
+
+/// redis-rs' cluster client reports a failed start as one I/O error that keeps its cause
+/// only as text. One plain connection per seed node recovers a refused password as an
+/// error of its own kind, so it is classified as on a single server.
+async fn seed_auth_failure(
+    inner: &Inner,
+    seeds: &[ConnectionInfo],
+    tls: Option<&TlsSettings>,
+) -> Option<RedisError> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(inner.config.connect_timeout)
+        .set_response_timeout(inner.config.command_timeout);
+    for seed in seeds {
+        let Ok(client) = single_client(seed.clone(), tls) else {
+            continue;
+        };
+        if let Err(err) = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+        {
+            if is_auth_failure(&err) {
+                return Some(err);
+            }
+        }
+    }
+    None
 }
 
 /// Listens for `+switch-master` on the sentinels, so a failover moves writes to the

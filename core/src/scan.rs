@@ -9,6 +9,8 @@ use redis::{RedisResult, Value};
 
 use crate::any::AnyConnection;
 
+/// Deletes every key matching `pattern`, scanning `count` keys per round trip; returns
+/// how many were deleted.
 pub async fn scan_delete(connection: AnyConnection, pattern: &str, count: u32) -> RedisResult<i64> {
     match connection {
         AnyConnection::Single(mut single) => scan_node(&mut single, None, pattern, count).await,
