@@ -221,7 +221,9 @@ describe('LockService replies and replicas', () => {
     try {
       await waitUntil(() => /state=online/.test(master.cli('INFO', 'replication')));
       await connection.connect();
-      const locks = new LockService(connection, { replicaTimeoutMs: 500 });
+      // A healthy replica acknowledges well within 5 s however loaded the machine; the stalled one gets 500 ms.
+      const locks = new LockService(connection, { replicaTimeoutMs: 5000 });
+      const impatient = new LockService(connection, { replicaTimeoutMs: 500 });
       const lock = await locks.acquire('replicated', 10_000);
       // WAIT returned: the replica has this grant's fence already.
       expect(replica.cli('GET', lockFenceKey('replicated'))).toBe(String(lock!.fencingToken));
@@ -231,7 +233,7 @@ describe('LockService replies and replicas', () => {
       let stopped = true;
       try {
         const started = Date.now();
-        const error = await locks.acquire('stalled', 10_000).catch((e: unknown) => e);
+        const error = await impatient.acquire('stalled', 10_000).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(RedisLayerError);
         expect(error).toMatchObject({ code: 'ERR_NOT_REPLICATED', message: expect.stringMatching(/0 of 1 replicas/) });
         expect(Date.now() - started).toBeGreaterThanOrEqual(450);
