@@ -4,8 +4,7 @@
 //! back to calls by position.
 //!
 //! Several batches may be in flight, so the server works on one while JavaScript
-//! handles the replies of the previous one (with a single batch in flight the two
-//! took turns, and each sat idle half the time). Order holds because each batch is
+//! handles the replies of the previous one. Order holds because each batch is
 //! polled once, which hands its bytes to redis-rs' FIFO send queue, before the next
 //! batch is made; a full queue parks senders in FIFO order too.
 //!
@@ -14,6 +13,9 @@
 //! write, so no call overtakes it. A `NOSCRIPT` all the same (an operator's SCRIPT
 //! FLUSH) pauses the lane until the batches on the wire have settled, then their
 //! script calls go out again first, in call order (see `LostScriptCalls`).
+//!
+//! On a cluster each call goes out on its own, routed by redis-rs (see
+//! `redis_layer_core::cluster`), and scripts carry their source until loaded.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -25,8 +27,8 @@ use std::task::Poll;
 use futures_util::future::{join, join_all};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use redis::aio::ConnectionLike;
-use redis::cluster_routing::Slot;
 use redis::{Cmd, Pipeline, Value};
+use redis_layer_core::cluster::{self, error_reply};
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 use tokio::sync::mpsc;
 
@@ -144,6 +146,17 @@ impl ScriptsGuard<'_> {
         }
         &mut self.0.states[index]
     }
+
+    /// The script's state before this call, which then becomes `next` unless the
+    /// script was loaded already.
+    fn advance(&mut self, handle: u32, next: ScriptState) -> ScriptState {
+        let state = self.state(handle);
+        let was = *state;
+        if was != ScriptState::Loaded {
+            *state = next;
+        }
+        was
+    }
 }
 
 pub struct Request {
@@ -163,8 +176,8 @@ impl Lane {
         Self { sender }
     }
 
-    /// Queues calls in order. One send per JavaScript submission: per-call sends woke
-    /// the I/O thread mid-submission, and it then fought the JS thread for the queue.
+    /// Queues calls in order, one channel send per JavaScript submission, so the I/O
+    /// thread wakes once for a submission rather than part-way through it.
     pub fn send(&self, requests: Vec<Request>) {
         if requests.is_empty() {
             return;
@@ -323,9 +336,8 @@ async fn send(
             let load = match &request.shape {
                 Shape::Script { script, .. } => {
                     let known = known.get_or_insert_with(|| scripts.on(generation));
-                    let state = known.state(script.handle);
-                    let load = *state != ScriptState::Loaded;
-                    *state = ScriptState::Loaded;
+                    let load =
+                        known.advance(script.handle, ScriptState::Loaded) != ScriptState::Loaded;
                     loads.push(load);
                     load
                 }
@@ -438,12 +450,7 @@ fn single(reply: Option<Value>, connection: &ManagedConnection) -> Outcome {
 
 fn single_value(reply: Option<Value>, connection: &ManagedConnection) -> Result<Value, LayerError> {
     match reply {
-        Some(Value::ServerError(error)) => {
-            let error = LayerError::from_server(&error);
-            connection.notice(&error);
-            Err(error)
-        }
-        Some(value) => Ok(value),
+        Some(value) => error_reply(value).inspect_err(|error| connection.notice(error)),
         None => Err(LayerError::new(
             ErrorCode::Protocol,
             "missing reply from Redis",
@@ -455,9 +462,7 @@ fn json(reply: Result<Value, LayerError>) -> Outcome {
     reply.map(crate::json_array::json_array)
 }
 
-/// A cluster pipeline must stay within one slot (redis-rs routes it by its first
-/// key), so on a cluster every call goes out on its own and redis-rs routes it;
-/// a transaction is split per slot: atomic within each slot, never a CROSSSLOT error.
+/// On a cluster the batch's calls go out at once, each on its own.
 async fn run_cluster_batch(
     connection: &ManagedConnection,
     scripts: &LoadedScripts,
@@ -474,31 +479,16 @@ async fn run_cluster_batch(
 async fn run_in_cluster(connection: &ManagedConnection, scripts: &LoadedScripts, request: Request) {
     let Request { shape, guard } = request;
     let outcome = match shape {
-        Shape::Single(command) => query(connection, command).await.map(Reply::from),
-        Shape::JsonArray(command) => json(query(connection, command).await),
-        Shape::Pipeline(commands) if one_slot(&commands) => {
-            // Routed as a whole by its first key, so keyless commands such as WAIT run
-            // on the node that took the writes before them.
-            let count = commands.len();
-            let mut pipe = redis::pipe();
-            for command in commands {
-                pipe.add_command(command);
-            }
-            connection
-                .run(|mut socket| async move { socket.req_packed_commands(&pipe, 0, count).await })
-                .await
-                .map(|values| Reply::List(values.into_iter().map(Reply::from).collect()))
-        }
+        Shape::Single(command) => cluster::query(connection, command).await.map(Reply::from),
+        Shape::JsonArray(command) => json(cluster::query(connection, command).await),
         Shape::Pipeline(commands) => {
-            let replies = join_all(
-                commands
-                    .into_iter()
-                    .map(|command| query(connection, command)),
-            )
-            .await;
-            Ok(Reply::List(replies.into_iter().map(inline).collect()))
+            cluster::pipeline(connection, commands, |error| Reply::Error(error.message))
+                .await
+                .map(Reply::List)
         }
-        Shape::Transaction(commands) => transaction_per_slot(connection, commands).await,
+        Shape::Transaction(commands) => cluster::transaction(connection, commands)
+            .await
+            .map(|values| Reply::List(values.into_iter().map(Reply::from).collect())),
         Shape::Script { script, keys, args } => {
             script_in_cluster(connection, scripts, &script, &keys, &args)
                 .await
@@ -519,149 +509,33 @@ async fn script_in_cluster(
     args: &[String],
 ) -> Result<Value, LayerError> {
     let generation = connection.current()?.1;
-    let (command, start_load) = {
-        let mut known = scripts.on(generation);
-        let state = known.state(script.handle);
-        match *state {
-            ScriptState::Loaded => (script.evalsha(keys, args), false),
-            ScriptState::Loading => (script.eval(keys, args), false),
-            ScriptState::Unknown => {
-                *state = ScriptState::Loading;
-                (script.eval(keys, args), true)
-            }
+    let was = scripts
+        .on(generation)
+        .advance(script.handle, ScriptState::Loading);
+    let reply = match was {
+        ScriptState::Loaded => cluster::query_script(connection, script.evalsha(keys, args)).await,
+        ScriptState::Loading => cluster::query_script(connection, script.eval(keys, args)).await,
+        ScriptState::Unknown => {
+            let (reply, loaded) = join(
+                cluster::query_script(connection, script.eval(keys, args)),
+                cluster::query(connection, script.load()),
+            )
+            .await;
+            let state = if loaded.is_ok() {
+                ScriptState::Loaded
+            } else {
+                ScriptState::Unknown
+            };
+            scripts.set(generation, script.handle, state);
+            reply
         }
-    };
-    let reply = if start_load {
-        let (reply, loaded) = join(
-            query_script(connection, command),
-            query(connection, script.load()),
-        )
-        .await;
-        let state = if loaded.is_ok() {
-            ScriptState::Loaded
-        } else {
-            ScriptState::Unknown
-        };
-        scripts.set(generation, script.handle, state);
-        reply
-    } else {
-        query_script(connection, command).await
     };
     match reply? {
         Some(value) => Ok(value),
         // A node that lost it (SCRIPT FLUSH, or a new node after resharding).
         None => {
             scripts.set(generation, script.handle, ScriptState::Unknown);
-            query(connection, script.eval(keys, args)).await
+            cluster::query(connection, script.eval(keys, args)).await
         }
     }
-}
-
-/// Like `query`; `None` when the server does not know the script.
-async fn query_script(
-    connection: &ManagedConnection,
-    command: Cmd,
-) -> Result<Option<Value>, LayerError> {
-    let reply = connection
-        .run(|mut socket| async move {
-            match socket.req_packed_command(&command).await {
-                Err(error) if error.code() == Some("NOSCRIPT") => Ok(None),
-                Ok(Value::ServerError(error)) if error.code() == "NOSCRIPT" => Ok(None),
-                other => other.map(Some),
-            }
-        })
-        .await?;
-    match reply {
-        Some(Value::ServerError(error)) => Err(LayerError::from_server(&error)),
-        other => Ok(other),
-    }
-}
-
-async fn query(connection: &ManagedConnection, command: Cmd) -> Result<Value, LayerError> {
-    connection
-        .run(|mut socket| async move { socket.req_packed_command(&command).await })
-        .await
-        .and_then(|value| match value {
-            Value::ServerError(error) => Err(LayerError::from_server(&error)),
-            value => Ok(value),
-        })
-}
-
-fn inline(result: Result<Value, LayerError>) -> Reply {
-    match result {
-        Ok(value) => Reply::from(value),
-        Err(error) => Reply::Error(error.message),
-    }
-}
-
-fn first_key_slot(command: &Cmd) -> Option<Slot> {
-    command.args_iter().nth(1).and_then(|arg| match arg {
-        redis::Arg::Simple(key) => Some(Slot::for_key(key)),
-        _ => None,
-    })
-}
-
-/// Whether every command naming a key names one in the same slot (keyless ones,
-/// such as WAIT, go along).
-fn one_slot(commands: &[Cmd]) -> bool {
-    let mut slots = commands
-        .iter()
-        .filter(|command| !is_keyless(command))
-        .filter_map(first_key_slot);
-    match slots.next() {
-        Some(first) => slots.all(|slot| slot == first),
-        None => false,
-    }
-}
-
-fn is_keyless(command: &Cmd) -> bool {
-    matches!(
-        command.args_iter().next(),
-        Some(redis::Arg::Simple(name)) if name.eq_ignore_ascii_case(b"WAIT") || name.eq_ignore_ascii_case(b"PING")
-    )
-}
-
-async fn transaction_per_slot(connection: &ManagedConnection, commands: Vec<Cmd>) -> Outcome {
-    let mut groups: Vec<(Option<Slot>, Vec<usize>)> = Vec::new();
-    for (index, command) in commands.iter().enumerate() {
-        let slot = first_key_slot(command);
-        match groups
-            .iter_mut()
-            .find(|(known, _)| known.is_none() || slot.is_none() || *known == slot)
-        {
-            Some((known, members)) => {
-                if known.is_none() {
-                    *known = slot;
-                }
-                members.push(index);
-            }
-            None => groups.push((slot, vec![index])),
-        }
-    }
-    let runs = groups.iter().map(|(_, members)| {
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for &index in members {
-            pipe.add_command(commands[index].clone());
-        }
-        async move {
-            connection
-                .run(|mut socket| async move { pipe.query_async::<Vec<Value>>(&mut socket).await })
-                .await
-        }
-    });
-    let results = join_all(runs).await;
-    let mut replies: Vec<Option<Reply>> = (0..commands.len()).map(|_| None).collect();
-    for ((_, members), result) in groups.iter().zip(results) {
-        let values = result?;
-        for (&index, value) in members.iter().zip(values) {
-            replies[index] = Some(Reply::from(value));
-        }
-    }
-    Ok(Reply::List(
-        replies
-            .into_iter()
-            .map(|reply| reply.unwrap_or(Reply::Nil))
-            .collect(),
-    ))
 }

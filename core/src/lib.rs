@@ -5,6 +5,7 @@
 
 pub mod any;
 pub mod backoff;
+pub mod cluster;
 pub mod config;
 pub mod error;
 pub mod glob;
