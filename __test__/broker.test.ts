@@ -258,6 +258,81 @@ describe('MessageBroker against a shared server', () => {
   });
 });
 
+describe('the connection\'s subscriber socket', () => {
+  let server: TestServer;
+  let connection: RedisConnection;
+  const clients = () => Number(server.cli('INFO', 'clients').match(/connected_clients:(\d+)/)![1]);
+
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+
+  beforeEach(async () => {
+    connection = new RedisConnection({ url: server.url });
+  });
+
+  afterEach(async () => {
+    await connection.close();
+  });
+
+  afterAll(() => server.stop());
+
+  it('is the socket every broker of the connection subscribes on: three sockets in all, as the seed', async () => {
+    const before = clients();
+    await connection.connect();
+    const brokers = [new MessageBroker(connection), new MessageBroker(connection), new MessageBroker(connection)];
+    const got: string[][] = brokers.map(() => []);
+    await Promise.all(brokers.map((b, i) => b.subscribe(`${p}shared${i}`, (m) => void got[i].push(m.type))));
+    await brokers[0].psubscribe(`${p}sharedpat:*`, (m) => void got[0].push(m.type));
+    expect(clients() - before).toBe(3);
+    expect(server.cli('CLIENT', 'LIST', 'TYPE', 'pubsub').trim().split('\n')).toHaveLength(1);
+    for (let i = 0; i < brokers.length; i++) expect(await brokers[i].publish(`${p}shared${i}`, { type: `m${i}`, data: null })).toBe(1);
+    await waitUntil(() => got.every((list) => list.length === 1), 'one message per broker');
+    expect(got).toEqual([['m0'], ['m1'], ['m2']]);
+  });
+
+  it('getSubscriber() subscribes: listeners get the text and the channel, pSubscribe too', async () => {
+    await connection.connect();
+    const subscriber = connection.getSubscriber();
+    const got: Array<[string, string]> = [];
+    const listener = (message: string, channel: string) => void got.push([message, channel]);
+    await subscriber.subscribe(`${p}raw`, listener);
+    await subscriber.pSubscribe(`${p}rawpat:*`, listener);
+    expect(server.cli('PUBLISH', `${p}raw`, 'plain text')).toBe('1');
+    expect(server.cli('PUBLISH', `${p}rawpat:7`, '{"not":"a broker message"}')).toBe('1');
+    await waitUntil(() => got.length === 2, 'both messages');
+    expect(got).toEqual([
+      ['plain text', `${p}raw`],
+      ['{"not":"a broker message"}', `${p}rawpat:7`],
+    ]);
+    await subscriber.unsubscribe(`${p}raw`, listener);
+    await subscriber.pUnsubscribe(`${p}rawpat:*`);
+    expect(numsub(server, `${p}raw`)).toBe(0);
+    expect(numpat(server)).toBe(0);
+    await expect(subscriber.subscribe(`${p}raw`, 'nope' as unknown as () => void)).rejects.toThrow(new TypeError('listener must be a function, got string'));
+  });
+
+  it('keeps one Redis subscription per channel shared by a broker and a listener: it ends with the last of them', async () => {
+    await connection.connect();
+    const channel = `${p}both`;
+    const broker = new MessageBroker(connection);
+    const raw: string[] = [];
+    const typed: string[] = [];
+    const listener = (message: string) => void raw.push(message);
+    const handler = (m: Message) => void typed.push(m.type);
+    await connection.getSubscriber().subscribe(channel, listener);
+    await broker.subscribe(channel, handler);
+    expect(numsub(server, channel)).toBe(1);
+    await connection.getSubscriber().unsubscribe(channel, listener);
+    expect(numsub(server, channel)).toBe(1);
+    expect(await broker.publish(channel, { type: 'still', data: null })).toBe(1);
+    await waitUntil(() => typed.length === 1, 'the broker message');
+    expect(raw).toEqual([]);
+    await broker.unsubscribe(channel, handler);
+    expect(numsub(server, channel)).toBe(0);
+  });
+});
+
 describe('MessageBroker backpressure', () => {
   let server: TestServer;
   let connection: RedisConnection;

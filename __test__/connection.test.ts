@@ -585,11 +585,9 @@ describe('process hygiene', () => {
   it('turns a Rust panic into a rejected promise or a thrown Error, never a dead process', async () => {
     const connection = new RedisConnection({ url: server.url });
     await connection.connect();
-    const { dispatcher } = connection.getClient() as unknown as {
-      dispatcher: { run(submit: (id: number) => void): Promise<unknown>; native: { panicForTesting(id: number, inTask: boolean): void } };
-    };
-    await expect(dispatcher.run((id) => dispatcher.native.panicForTesting(id, true))).rejects.toThrow(/panicked/);
-    await expect(dispatcher.run((id) => dispatcher.native.panicForTesting(id, false))).rejects.toThrow(Error);
+    const dispatcher = connection.dispatcher();
+    await expect(dispatcher.panicForTesting(true)).rejects.toThrow(/panicked/);
+    await expect(dispatcher.panicForTesting(false)).rejects.toThrow(Error);
     expect(await connection.getClient().ping()).toBe('PONG');
     await connection.close();
   });

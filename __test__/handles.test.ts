@@ -60,11 +60,24 @@ describe('close() releases the native handles connect() created', () => {
     await broker.subscribe(`${p}chan`, (message) => {
       seen.push(message.data);
     });
-    expect(live.size).toBeGreaterThan(withClients);
+    // It subscribes on the subscriber socket connect() opened: no socket of its own.
+    expect(live.size).toBe(withClients);
     await broker.publish(`${p}chan`, { type: 't', data: 1 });
     const deadline = Date.now() + 5000;
     while (seen.length === 0 && Date.now() < deadline) await sleep(10);
     expect(seen).toEqual([1]);
+    await connection.close();
+    expect(await settlesTo(before)).toBe(before);
+  });
+
+  it('for the subscriber socket of a broker with inbox bounds of its own', async () => {
+    const before = live.size;
+    const connection = new RedisConnection({ url: server.url });
+    await connection.connect();
+    const withClients = live.size;
+    const broker = new MessageBroker(connection, { maxQueuedMessages: 1000 });
+    await broker.subscribe(`${p}own`, () => undefined);
+    expect(live.size).toBeGreaterThan(withClients);
     await connection.close();
     expect(await settlesTo(before)).toBe(before);
   });

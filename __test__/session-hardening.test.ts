@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
 import { RedisConnection, SessionService, SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
-import { runCommand } from '../lib/scripts/run';
 import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
@@ -399,7 +398,7 @@ describe('replies of the wrong shape', () => {
     const id = newId();
     await service.createSession(id, data(userId));
     const from = log.lines.length;
-    await runCommand(own, ['MULTI']);
+    await own.dispatcher().command(['MULTI']);
     try {
       const unexpected = { code: 'ERR_UNEXPECTED_REPLY' };
       await expect(service.createSession(newId(), data(userId))).rejects.toMatchObject(unexpected);
@@ -413,7 +412,7 @@ describe('replies of the wrong shape', () => {
       const errors = log.lines.slice(from).filter((l) => l.level === 'error');
       expect(errors.map((l) => l.meta?.code)).toEqual(['ERR_UNEXPECTED_REPLY', 'ERR_UNEXPECTED_REPLY']);
     } finally {
-      await runCommand(own, ['DISCARD']);
+      await own.dispatcher().command(['DISCARD']);
     }
     expect((await service.getSession(id))?.userId).toBe(userId);
     await own.close();

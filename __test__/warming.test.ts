@@ -78,8 +78,8 @@ describe('warming on demand', () => {
     const userIds = ids('u', 1000);
     const repos = repositories(userIds, []);
     const warming = new CacheWarmingService(repos, connection);
-    const native = connection.getClient().dispatcher.native;
-    const spies = (['script', 'pipeline', 'set', 'command', 'get'] as const).map((name) => jest.spyOn(native, name));
+    const dispatcher = connection.dispatcher();
+    const spies = (['script', 'pipeline', 'set', 'command', 'get'] as const).map((name) => jest.spyOn(dispatcher, name));
     try {
       await warming.warmUserCache(userIds);
       const [script, ...others] = spies;

@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import type { NativeSubscriber, SubscriberLimits } from '../binding';
-import type { RedisClient } from './client';
+import type { SubscriberLimits } from '../binding';
 import { redisConnection, RedisConnection } from './connection';
-import { RedisLayerError, describeType, fromNative, requireString } from './errors';
+import { inPlaceErrors } from './dispatcher';
+import { describeType, fromNative, requireString } from './errors';
 import { toJson } from './json';
 import { describeError, log } from './logger';
-import type { NativeOptions } from './native';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding: typeof import('../binding') = require('../binding.js');
+import { callEach, Fanout, requireSubscription, Subscriber } from './subscriber';
 
 /** A broker message, as the seed defines it. On the wire `timestamp` is an ISO string. */
 export interface Message<T = any> {
@@ -25,18 +22,17 @@ export interface Message<T = any> {
  */
 export type MessageHandler<T = any> = (message: Message<T>, channel: string) => unknown;
 
+/**
+ * Bounds of the inbox that holds messages for a JavaScript thread that falls behind.
+ * A broker given either gets an inbox, and so a subscriber socket, of its own; without
+ * them it subscribes on the connection's subscriber socket (`getSubscriber()`).
+ */
 export interface MessageBrokerOptions {
-  /**
-   * Messages held for a JavaScript thread that falls behind; past this the oldest
-   * are dropped and the number dropped is logged. @default 100000
-   */
+  /** Past this many messages the oldest are dropped and the number dropped is logged. @default 100000 */
   maxQueuedMessages?: number;
   /** The same bound in bytes of channel names and payloads. @default 67108864 (64 MiB) */
   maxQueuedBytes?: number;
 }
-
-const DEFAULT_MAX_MESSAGES = 100_000;
-const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
 // 64 random bits per process keep ids from different processes apart; the
 // millisecond prefix (never going backwards here) keeps them in time order.
@@ -55,8 +51,9 @@ function nextMessageId(): string {
   return `${lastMillis}-${ID_PREFIX}-${sequence.toString(36).padStart(4, '0')}`;
 }
 
-function limitsFrom(options: unknown): SubscriberLimits {
-  if (options === undefined || options === null) return {};
+/** The inbox bounds the options ask for, or undefined for none (the shared socket's). */
+function limitsFrom(options: unknown): SubscriberLimits | undefined {
+  if (options === undefined || options === null) return undefined;
   if (typeof options !== 'object') throw new TypeError(`options must be an object, got ${describeType(options)}`);
   const { maxQueuedMessages, maxQueuedBytes } = options as MessageBrokerOptions;
   const check = (value: unknown, name: string): number | undefined => {
@@ -66,23 +63,9 @@ function limitsFrom(options: unknown): SubscriberLimits {
     }
     return value;
   };
-  return { maxMessages: check(maxQueuedMessages, 'maxQueuedMessages'), maxBytes: check(maxQueuedBytes, 'maxQueuedBytes') };
-}
-
-function requireCallback(value: unknown): void {
-  if (typeof value !== 'function') throw new TypeError(`callback must be a function, got ${describeType(value)}`);
-}
-
-function callHandler(handler: MessageHandler, message: Message, channel: string): void {
-  const onError = (error: unknown) => log('error', 'Message handler error', { channel, ...describeError(error) });
-  try {
-    const result = handler(message, channel);
-    if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
-      (result as PromiseLike<unknown>).then(undefined, onError);
-    }
-  } catch (error) {
-    onError(error);
-  }
+  const maxMessages = check(maxQueuedMessages, 'maxQueuedMessages');
+  const maxBytes = check(maxQueuedBytes, 'maxQueuedBytes');
+  return maxMessages === undefined && maxBytes === undefined ? undefined : { maxMessages, maxBytes };
 }
 
 /**
@@ -109,62 +92,8 @@ function toDate(value: unknown): Date {
   return typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
 }
 
-/** One pub/sub socket: subscribe-like calls settle by id, in batches, like `Dispatcher`. */
-class SubscriberSocket {
-  readonly native: NativeSubscriber;
-  /** After close() the native socket refuses calls (it has released its callbacks). */
-  closed = false;
-  private readonly pending = new Map<number, { resolve(): void; reject(error: Error): void }>();
-  private nextId = 1;
-
-  constructor(options: NativeOptions, limits: SubscriberLimits, onMessages: (batch: unknown[]) => void) {
-    this.native = new binding.NativeSubscriber(
-      options,
-      limits,
-      (batch) => this.settle(batch),
-      onMessages,
-      ([level, message]) => log(level as 'info', message, { role: 'broker' }),
-    );
-  }
-
-  run(submit: (id: number) => void): Promise<void> {
-    const id = this.nextId;
-    this.nextId = id === 0xffffffff ? 1 : id + 1;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      try {
-        submit(id);
-      } catch (error) {
-        this.pending.delete(id);
-        reject(fromNative(error));
-      }
-    });
-  }
-
-  close(): void {
-    this.closed = true;
-    this.native.close();
-  }
-
-  private settle(batch: unknown[]): void {
-    for (let i = 0; i < batch.length; i += 3) {
-      const entry = this.pending.get(batch[i] as number);
-      if (entry === undefined) continue;
-      this.pending.delete(batch[i] as number);
-      if (batch[i + 1] === true) {
-        entry.resolve();
-      } else {
-        const [code, message] = batch[i + 2] as [string, string];
-        entry.reject(new RedisLayerError(code, message));
-      }
-    }
-  }
-}
-
-interface Subscription {
-  handlers: Set<MessageHandler>;
-  ready: Promise<void>;
-}
+/** Each broker subscription's relay on the subscriber: parses a message once for all its handlers. */
+type Relay = (payload: string, channel: string) => void;
 
 type Kind = 'channel' | 'pattern';
 
@@ -177,18 +106,19 @@ interface Outgoing {
 }
 
 /**
- * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis
- * subscription per channel however many callbacks. Its own socket subscribes
- * lazily on first use, restores subscriptions after reconnects, and closes with
- * the connection.
+ * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis subscription per
+ * channel however many callbacks. It subscribes on the connection's subscriber socket (or
+ * on one of its own, see MessageBrokerOptions), which restores subscriptions after
+ * reconnects; closing the connection ends them. It publishes on the publishing socket.
  */
 export class MessageBroker {
   private readonly connection: RedisConnection;
-  private readonly limits: SubscriberLimits;
-  private readonly channels = new Map<string, Subscription>();
-  private readonly patterns = new Map<string, Subscription>();
-  private socket: Promise<SubscriberSocket> | undefined;
-  private opened: SubscriberSocket | undefined;
+  private readonly limits: SubscriberLimits | undefined;
+  private readonly channels = new Fanout<MessageHandler, Relay>();
+  private readonly patterns = new Fanout<MessageHandler, Relay>();
+  /** The subscriber of this broker's subscriptions, from first use until the connection closes. */
+  private attached: Promise<Subscriber> | undefined;
+  private current: Subscriber | undefined;
   private readonly outbox: Outgoing[] = [];
   private sending = false;
 
@@ -227,7 +157,7 @@ export class MessageBroker {
       if (typeof message.type !== 'string') throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
       messageId = nextMessageId();
       text = messageText(message, messageId);
-      this.connection.getPublisher(); // throws "Redis not connected" before connect()
+      this.connection.dispatcher('publisher'); // throws ERR_NOT_CONNECTED before connect()
     } catch (error) {
       return Promise.reject(error);
     }
@@ -239,53 +169,45 @@ export class MessageBroker {
 
   /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */
   get backlog(): number {
-    return this.opened?.native.backlog ?? 0;
+    return this.current?.backlog ?? 0;
   }
 
   private add(kind: Kind, name: string, callback: MessageHandler): Promise<void> {
     try {
-      requireString(name, kind);
-      requireCallback(callback);
+      requireSubscription(name, kind, callback, 'callback');
     } catch (error) {
       return Promise.reject(error);
     }
-    const map = kind === 'channel' ? this.channels : this.patterns;
-    let subscription = map.get(name);
-    if (!subscription) {
-      const created: Subscription = { handlers: new Set(), ready: Promise.resolve() };
-      created.ready = this.open()
-        .then((socket) => socket.run((id) => (kind === 'channel' ? socket.native.subscribe(id, name) : socket.native.psubscribe(id, name))))
-        .catch((error: unknown) => {
-          if (map.get(name) === created) map.delete(name);
-          throw error;
-        });
-      map.set(name, created);
-      subscription = created;
-    }
-    subscription.handlers.add(callback);
-    return subscription.ready.then(() => log('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }));
+    const open = (handlers: Set<MessageHandler>) => {
+      const relay: Relay = (payload, channel) => deliver(handlers, payload, channel);
+      const ready = this.subscriber().then((subscriber) =>
+        kind === 'channel' ? subscriber.subscribe(name, relay) : subscriber.pSubscribe(name, relay),
+      );
+      return { relay, ready };
+    };
+    return this.fanout(kind)
+      .add(name, callback, open)
+      .then(() => log('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }));
   }
 
   private remove(kind: Kind, name: string, callback: MessageHandler): Promise<void> {
     try {
-      requireString(name, kind);
-      requireCallback(callback);
+      requireSubscription(name, kind, callback, 'callback');
     } catch (error) {
       return Promise.reject(error);
     }
-    const map = kind === 'channel' ? this.channels : this.patterns;
-    const subscription = map.get(name);
-    if (!subscription || !subscription.handlers.delete(callback) || subscription.handlers.size > 0) return Promise.resolve();
-    map.delete(name);
-    const socket = this.socket;
-    if (!socket) return Promise.resolve();
-    return socket
-      .then((open) => {
-        // A closed socket has no subscriptions left to end.
-        if (open.closed) return;
-        return open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name)));
-      })
-      .then(() => log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
+    const close = (relay: Relay): Promise<void> => {
+      const attached = this.attached;
+      if (!attached) return Promise.resolve();
+      return attached
+        .then((subscriber) => (kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay)))
+        .then(() => log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
+    };
+    return this.fanout(kind).remove(name, callback, close);
+  }
+
+  private fanout(kind: Kind): Fanout<MessageHandler, Relay> {
+    return kind === 'channel' ? this.channels : this.patterns;
   }
 
   /**
@@ -297,18 +219,16 @@ export class MessageBroker {
     const batch = this.outbox.splice(0);
     this.sending = batch.length > 0;
     if (!this.sending) return;
-    let publisher: RedisClient;
+    let published: Promise<unknown[]>;
     try {
-      publisher = this.connection.getPublisher();
+      const commands = batch.map((item) => ['PUBLISH', item.channel, item.text]);
+      published = this.connection.dispatcher('publisher').pipeline(commands, false, inPlaceErrors);
     } catch (error) {
       for (const item of batch) item.reject(fromNative(error));
       this.flush();
       return;
     }
-    const pipeline = publisher.pipeline();
-    for (const item of batch) pipeline.publish(item.channel, item.text);
-    pipeline
-      .exec()
+    published
       .then(
         (replies) =>
           batch.forEach((item, i) => {
@@ -322,84 +242,66 @@ export class MessageBroker {
       .finally(() => this.flush());
   }
 
-  /** The broker's socket, opened on first use and closed with the connection. */
-  private open(): Promise<SubscriberSocket> {
-    if (this.socket) return this.socket;
-    let socket: SubscriberSocket;
+  /**
+   * The subscriber of this broker's subscriptions, from first use: the connection's, or
+   * with inbox bounds one of its own, opened here. Both end with the connection.
+   */
+  private subscriber(): Promise<Subscriber> {
+    if (this.attached) return this.attached;
+    const own = this.limits !== undefined;
+    let subscriber: Subscriber;
     try {
-      this.connection.getPublisher(); // throws "Redis not connected" before connect()
-      socket = new SubscriberSocket(this.connection.nativeOptions(), this.limits, (batch) => this.onMessages(batch));
+      if (own) {
+        this.connection.dispatcher(); // throws ERR_NOT_CONNECTED before connect()
+        subscriber = new Subscriber(this.connection.nativeOptions(), 'broker', this.limits);
+      } else {
+        subscriber = this.connection.getSubscriber();
+      }
     } catch (error) {
       return Promise.reject(fromNative(error));
     }
-    const unhook = this.connection.onClose(() => this.reset(socket, unhook));
-    const opening = socket.run((id) => socket.native.connect(id)).then(
-      () => socket,
-      (error: unknown) => {
-        this.reset(socket, unhook);
-        throw error;
-      },
-    );
-    this.socket = opening;
-    this.opened = socket;
-    return opening;
+    const unhook = this.connection.onClose(() => this.reset(subscriber, unhook));
+    const attached = own
+      ? subscriber.connect().then(
+          () => subscriber,
+          (error: unknown) => {
+            this.reset(subscriber, unhook);
+            throw error;
+          },
+        )
+      : Promise.resolve(subscriber);
+    this.attached = attached;
+    this.current = subscriber;
+    return attached;
   }
 
-  private reset(socket: SubscriberSocket, unhook: () => void): void {
+  private reset(subscriber: Subscriber, unhook: () => void): void {
     unhook();
-    socket.close();
-    if (this.opened !== socket) return;
-    this.socket = undefined;
-    this.opened = undefined;
+    if (this.limits !== undefined) subscriber.close();
+    if (this.current !== subscriber) return;
+    this.attached = undefined;
+    this.current = undefined;
     this.channels.clear();
     this.patterns.clear();
   }
+}
 
-  private onMessages(batch: unknown[]): void {
-    // A throw escaping here would be an uncaught exception on the native callback.
-    try {
-      const dropped = batch[0] as number;
-      if (dropped > 0) {
-        log('warn', 'Pub/sub messages dropped: callbacks fell behind and the queue was full', {
-          dropped,
-          maxQueuedMessages: this.limits.maxMessages ?? DEFAULT_MAX_MESSAGES,
-          maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
-        });
-      }
-      for (let i = 1; i < batch.length; i += 3) {
-        const payload = batch[i + 2];
-        if (typeof payload === 'string') this.deliver(batch[i] as string | null, batch[i + 1] as string, payload);
-        // What no JavaScript string can hold comes as its size in bytes (src/subscriber.rs).
-        else log('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel: batch[i + 1], bytes: payload });
-      }
-    } catch (error) {
-      log('error', 'Message delivery error', describeError(error));
-    }
+/** Parses one message's text and hands it to every handler of its subscription. */
+function deliver(handlers: Set<MessageHandler>, payload: string, channel: string): void {
+  if (handlers.size === 0) return;
+  let message: Message;
+  try {
+    const parsed: unknown = JSON.parse(payload);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('message is not a JSON object');
+    // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
+    const fields = parsed as Record<string, unknown>;
+    fields.timestamp = toDate(fields.timestamp);
+    message = fields as unknown as Message;
+  } catch (error) {
+    log('error', 'Message parsing error', { channel, ...describeError(error) });
+    return;
   }
-
-  private deliver(pattern: string | null, channel: string, payload: string): void {
-    const subscription = pattern === null ? this.channels.get(channel) : this.patterns.get(pattern);
-    if (!subscription || subscription.handlers.size === 0) return;
-    let message: Message;
-    try {
-      const parsed: unknown = JSON.parse(payload);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('message is not a JSON object');
-      // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
-      const fields = parsed as Record<string, unknown>;
-      fields.timestamp = toDate(fields.timestamp);
-      message = fields as unknown as Message;
-    } catch (error) {
-      log('error', 'Message parsing error', { channel, ...describeError(error) });
-      return;
-    }
-    const { handlers } = subscription;
-    if (handlers.size === 1) {
-      callHandler(handlers.values().next().value as MessageHandler, message, channel);
-      return;
-    }
-    // A snapshot: handlers added while this message is delivered get the next one.
-    for (const handler of [...handlers]) callHandler(handler, message, channel);
-  }
+  callEach(handlers, message, channel);
 }
 
 export const messageBroker = new MessageBroker();

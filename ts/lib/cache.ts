@@ -1,8 +1,8 @@
-import type { RedisClient } from './client';
+import { failSoft, softly } from './access';
 import { redisConnection, RedisConnection } from './connection';
-import type { Dispatcher } from './native';
+import type { Dispatcher } from './dispatcher';
 import { optionalTtl, rejectWith, requireString, requireStringArray, describeType } from './errors';
-import { fromJson, toJson } from './json';
+import { parseOrMiss, toJson } from './json';
 import { describeError, log } from './logger';
 import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
 
@@ -20,17 +20,8 @@ export class CacheService {
 
   get<T>(key: string): Promise<T | null> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
-    const client = this.client('Cache get error', { key });
-    if (!client) return Promise.resolve(null);
-    const { dispatcher } = client;
-    return dispatcher.get<T | null>(
-      key,
-      (reply) => parseOrMiss<T>(reply, key),
-      (error) => {
-        log('error', 'Cache get error', { key, ...describeError(error) });
-        return null;
-      },
-    );
+    const recover = failSoft('Cache get error', { key }, null);
+    return softly(this.connection, recover, (redis) => redis.get<T | null>(key, (reply) => parseOrMiss<T>(reply, key), recover));
   }
 
   set<T>(key: string, value: T, ttlSeconds?: number): Promise<boolean> {
@@ -42,36 +33,20 @@ export class CacheService {
     } catch (error) {
       return Promise.reject(error);
     }
+    const recover = failSoft('Cache set error', { key }, false);
     try {
       text = toJson(value);
     } catch (error) {
-      log('error', 'Cache set error', { key, ...describeError(error) });
-      return Promise.resolve(false);
+      return Promise.resolve(recover(error));
     }
-    const client = this.client('Cache set error', { key });
-    if (!client) return Promise.resolve(false);
-    const { dispatcher } = client;
-    return dispatcher.set<boolean>(
-      key,
-      text,
-      ttl,
-      () => true,
-      (error) => {
-        log('error', 'Cache set error', { key, ...describeError(error) });
-        return false;
-      },
-    );
+    return softly(this.connection, recover, (redis) => redis.set<boolean>(key, text, ttl, acknowledged, recover));
   }
 
   /** Deletes the key and cancels any fill of it in flight (its lease), so a value loaded before is not stored after. */
   del(key: string): Promise<boolean> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
-    const client = this.client('Cache delete error', { key });
-    if (!client) return Promise.resolve(false);
-    return deleteWithLease(client.dispatcher, key).catch((error) => {
-      log('error', 'Cache delete error', { key, ...describeError(error) });
-      return false;
-    });
+    const recover = failSoft('Cache delete error', { key }, false);
+    return softly(this.connection, recover, (redis) => deleteWithLease(redis, key).catch(recover));
   }
 
   exists(key: string): Promise<boolean> {
@@ -86,31 +61,30 @@ export class CacheService {
       return Promise.reject(error);
     }
     if (list.length === 0) return Promise.resolve([]);
-    const client = this.client('Cache mget error', { keys: list.length });
-    const misses = () => list.map(() => null);
-    const fail = (error: unknown) => {
-      log('error', 'Cache mget error', { keys: list.length, ...describeError(error) });
-      return misses();
+    const logged = failSoft('Cache mget error', { keys: list.length }, undefined);
+    const recover = (error: unknown): (T | null)[] => {
+      logged(error);
+      return list.map(() => null);
     };
-    if (!client) return Promise.resolve(misses());
-    const { dispatcher } = client;
-    return dispatcher.run(
-      (id) => dispatcher.native.jsonArray(id, ['MGET', ...list]),
-      ([text, unchecked]: [string, unknown[]]) => {
-        let values: (T | null)[];
-        try {
-          values = JSON.parse(text) as (T | null)[];
-        } catch (error) {
-          // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
-          return fail(error);
-        }
-        for (let i = 0; i < unchecked.length; i += 2) {
-          const index = unchecked[i] as number;
-          values[index] = parseOrMiss<T>(unchecked[i + 1], list[index]);
-        }
-        return values;
-      },
-      fail,
+    return softly(this.connection, recover, (redis) =>
+      redis.jsonArray(
+        ['MGET', ...list],
+        ([text, unchecked]) => {
+          let values: (T | null)[];
+          try {
+            values = JSON.parse(text) as (T | null)[];
+          } catch (error) {
+            // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
+            return recover(error);
+          }
+          for (let i = 0; i < unchecked.length; i += 2) {
+            const index = unchecked[i] as number;
+            values[index] = parseOrMiss<T>(unchecked[i + 1], list[index]);
+          }
+          return values;
+        },
+        recover,
+      ),
     );
   }
 
@@ -131,29 +105,25 @@ export class CacheService {
     } catch (error) {
       return Promise.reject(error);
     }
+    const recover = failSoft('Cache mset error', {}, false);
     const entries: Array<[string, string]> = [];
     try {
       for (const [key, value] of Object.entries(keyValuePairs)) entries.push([key, toJson(value, `keyValuePairs.${key}`)]);
     } catch (error) {
-      log('error', 'Cache mset error', describeError(error));
-      return Promise.resolve(false);
+      return Promise.resolve(recover(error));
     }
     if (entries.length === 0) return Promise.resolve(true);
-    const client = this.client('Cache mset error', {});
-    if (!client) return Promise.resolve(false);
-    const { dispatcher } = client;
     const expiry = ttl === undefined ? [] : ['EX', String(ttl)];
     const commands = entries.map(([key, text]) => ['SET', key, text, ...expiry]);
-    return dispatcher
-      .run(
-        (id) => dispatcher.native.pipeline(id, commands, true),
-        (replies: unknown[]) => {
+    return softly(this.connection, recover, (redis) =>
+      redis
+        .pipeline(commands, true, (replies: unknown[]) => {
           const failed = replies.find((reply) => reply !== 'OK');
           if (failed !== undefined) throw new Error(`SET in MSET transaction failed: ${String((failed as Error)?.message ?? failed)}`);
           return true;
-        },
-      )
-      .catch((error: unknown) => undoMset(dispatcher, entries.map(([key]) => key), error));
+        })
+        .catch((error: unknown) => undoMset(redis, entries.map(([key]) => key), recover(error))),
+    );
   }
 
   expire(key: string, ttlSeconds: number): Promise<boolean> {
@@ -178,17 +148,8 @@ export class CacheService {
   /** Deletes the keys matching a glob with SCAN + UNLINK in batches (never KEYS); resolves to the count. */
   flushPattern(pattern: string): Promise<number> {
     if (typeof pattern !== 'string') return rejectWith(() => requireString(pattern, 'pattern')) as Promise<never>;
-    const client = this.client('Cache flush pattern error', { pattern });
-    if (!client) return Promise.resolve(0);
-    const { dispatcher } = client;
-    return dispatcher.run<number>(
-      (id) => dispatcher.native.scanDelete(id, pattern, 1000),
-      (count) => count,
-      (error) => {
-        log('error', 'Cache flush pattern error', { pattern, ...describeError(error) });
-        return 0;
-      },
-    );
+    const recover = failSoft('Cache flush pattern error', { pattern }, 0);
+    return softly(this.connection, recover, (redis) => redis.scanDelete(pattern, 1000, undefined, recover));
   }
 
   /**
@@ -218,42 +179,20 @@ export class CacheService {
 
   /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
   private async beginFill(key: string): Promise<string | null> {
-    const client = this.client('Cache set error', { key });
-    if (!client) return null;
     try {
-      const [token] = await beginFills(client.dispatcher, [key]);
+      const [token] = await beginFills(this.connection.dispatcher(), [key]);
       return token;
     } catch (error) {
-      log('error', 'Cache set error', { key, ...describeError(error) });
-      return null;
+      return failSoft('Cache set error', { key }, null)(error);
     }
   }
 
   private async storeFill(key: string, token: string, value: unknown, ttl: number | undefined): Promise<void> {
-    let text: string;
     try {
-      text = toJson(value);
-    } catch (error) {
-      log('error', 'Cache set error', { key, ...describeError(error) });
-      return;
-    }
-    const client = this.client('Cache set error', { key });
-    if (!client) return;
-    try {
-      const [stored] = await storeFills(client.dispatcher, [[key, token, text, ttl]]);
+      const [stored] = await storeFills(this.connection.dispatcher(), [[key, token, toJson(value), ttl]]);
       if (!stored) log('debug', 'Cache fill not stored: the key was invalidated during the load', { key });
     } catch (error) {
-      log('error', 'Cache set error', { key, ...describeError(error) });
-    }
-  }
-
-  /** @internal The command client, or null (logged) while not connected. */
-  client(context: string, meta: Record<string, unknown>): RedisClient | null {
-    try {
-      return this.connection.getClient();
-    } catch (error) {
-      log('error', context, { ...meta, ...describeError(error) });
-      return null;
+      failSoft('Cache set error', { key }, undefined)(error);
     }
   }
 
@@ -270,17 +209,8 @@ export class CacheService {
     } catch (error) {
       return Promise.reject(error);
     }
-    const client = this.client(context, meta);
-    if (!client) return Promise.resolve(fallback);
-    const { dispatcher } = client;
-    return dispatcher.command<T>(
-      args,
-      map,
-      (error) => {
-        log('error', context, { ...meta, ...describeError(error) });
-        return fallback;
-      },
-    );
+    const recover = failSoft(context, meta, fallback);
+    return softly(this.connection, recover, (redis) => redis.command<T>(args, map, recover));
   }
 }
 
@@ -289,24 +219,16 @@ export class CacheService {
  * them, later): deleting every key of the call leaves none holding part of it. Deleting
  * is safe for a cache: a key holding its old value is merely a miss afterwards.
  */
-async function undoMset(dispatcher: Dispatcher, keys: string[], error: unknown): Promise<false> {
-  log('error', 'Cache mset error', describeError(error));
+async function undoMset(dispatcher: Dispatcher, keys: string[], answer: boolean): Promise<boolean> {
   try {
-    await dispatcher.run((id) => dispatcher.native.command(id, ['DEL', ...keys]));
+    await dispatcher.command(['DEL', ...keys]);
     log('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
   } catch (undoError) {
     log('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...describeError(undoError) });
   }
-  return false;
+  return answer;
 }
 
-function parseOrMiss<T>(reply: unknown, key: string): T | null {
-  try {
-    return fromJson<T>(reply);
-  } catch (error) {
-    log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
-    return null;
-  }
-}
+const acknowledged = (): boolean => true;
 
 export const cacheService = new CacheService();

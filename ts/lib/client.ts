@@ -1,5 +1,5 @@
-import { Dispatcher } from './native';
-import { RedisLayerError, fromNative, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
+import { Dispatcher, inPlaceErrors } from './dispatcher';
+import { RedisLayerError, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
 
 export type RedisArgument = string | number;
 
@@ -28,7 +28,7 @@ function toArgs(args: unknown, name: string): string[] {
 }
 
 const TRANSACTION = 'use client.multi() … exec() for an atomic batch, or a Lua script (EVAL) for check-and-set';
-const PUBSUB = 'use the MessageBroker (subscribe, psubscribe), which keeps a socket of its own';
+const PUBSUB = 'use the MessageBroker or getSubscriber(), which subscribe on a socket of their own';
 const PER_SOCKET = 'it would apply to every service on this socket and be lost on reconnect';
 
 /**
@@ -115,8 +115,6 @@ function msetArgs(pairs: unknown): string[] {
 }
 
 const toBoolean = (reply: unknown): boolean => reply === 1;
-const nestedErrors = (replies: unknown[]): unknown[] =>
-  replies.map((reply) => (reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? fromNative(reply) : reply));
 
 /**
  * The general-purpose client `redisConnection.getClient()` returns: node-redis
@@ -291,9 +289,6 @@ export class Multi {
   exec<T extends unknown[] = unknown[]>(): Promise<T> {
     if (this.commands.length === 0) return Promise.resolve([] as unknown[] as T);
     const commands = this.commands.splice(0);
-    return this.dispatcher.run(
-      (id) => this.dispatcher.native.pipeline(id, commands, this.atomic),
-      (replies: unknown[]) => nestedErrors(replies) as T,
-    );
+    return this.dispatcher.pipeline(commands, this.atomic, inPlaceErrors) as Promise<T>;
   }
 }

@@ -1,7 +1,9 @@
 import { RedisClient } from './client';
+import { Dispatcher } from './dispatcher';
 import { RedisLayerError, describeType, fromNative, rejectWith } from './errors';
 import { describeError, log } from './logger';
-import { Dispatcher, NativeOptions, describeTarget } from './native';
+import { NativeOptions, describeTarget } from './native';
+import { Subscriber } from './subscriber';
 
 export interface RedisConnectionOptions {
   /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */
@@ -135,21 +137,32 @@ function sameOptions(a: NativeOptions, b: NativeOptions): boolean {
   return canonical(a) === canonical(b);
 }
 
-type Role = 'client' | 'subscriber' | 'publisher';
+/** The seed's three connections, each one socket. */
+interface Sockets {
+  client: Dispatcher;
+  publisher: Dispatcher;
+  subscriber: Subscriber;
+  /** What getClient() and getPublisher() return. */
+  clientApi: RedisClient;
+  publisherApi: RedisClient;
+}
+
+const notConnected = (): RedisLayerError => new RedisLayerError('ERR_NOT_CONNECTED', 'Redis not connected');
 
 /**
- * The seed's three connections (commands, subscriber, publisher), each one socket
- * that reconnects by itself. Commands issued while a socket is down fail at once
- * instead of queueing.
+ * The seed's three connections, each one socket that reconnects by itself: commands
+ * (`getClient()`), publishing (`getPublisher()`) and subscriptions (`getSubscriber()`,
+ * which every MessageBroker of the connection shares). Commands issued while a socket is
+ * down fail at once instead of queueing.
  */
 export class RedisConnection {
   private native: NativeOptions;
   /** The settings of the last connect(), environment applied. */
   private resolved: NativeOptions | undefined;
-  private clients: Record<Role, RedisClient> | undefined;
+  private sockets: Sockets | undefined;
   private connecting: Promise<void> | undefined;
   /** Sockets of the connect() in progress, so close() can end them before they are installed. */
-  private opening: RedisClient[] = [];
+  private opening: Array<Dispatcher | Subscriber> = [];
   /** Counts close() calls: a connect() that sees it change lost to a close. */
   private closes = 0;
   private readonly closeHooks = new Set<() => void>();
@@ -160,12 +173,12 @@ export class RedisConnection {
 
   /** True between a successful connect() and close() while the command socket is up. */
   get isConnected(): boolean {
-    return this.clients !== undefined && this.clients.client.dispatcher.native.isConnected;
+    return this.sockets !== undefined && this.sockets.client.isConnected;
   }
 
   /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
   connect(): Promise<void> {
-    if (this.clients) return Promise.resolve();
+    if (this.sockets) return Promise.resolve();
     if (!this.connecting) {
       const connecting: Promise<void> = this.open().finally(() => {
         if (this.connecting === connecting) this.connecting = undefined;
@@ -182,22 +195,25 @@ export class RedisConnection {
   reconfigure(options: RedisConnectionOptions): void {
     const native = validate(options);
     if (sameOptions(native, this.native)) return;
-    if (this.clients || this.connecting) {
+    if (this.sockets || this.connecting) {
       throw new Error('connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)');
     }
     this.native = native;
   }
 
+  /** The command client. Throws a RedisLayerError (ERR_NOT_CONNECTED) before connect() and after close(), as every getter. */
   getClient(): RedisClient {
-    return this.role('client');
+    return this.connected().clientApi;
   }
 
-  getSubscriber(): RedisClient {
-    return this.role('subscriber');
+  /** The pub/sub socket: subscribe / pSubscribe with listeners that get each message's text and channel. */
+  getSubscriber(): Subscriber {
+    return this.connected().subscriber;
   }
 
+  /** The client of the publishing socket. */
   getPublisher(): RedisClient {
-    return this.role('publisher');
+    return this.connected().publisherApi;
   }
 
   /** Ends every socket, reconnect loop and registered service timer. */
@@ -214,12 +230,20 @@ export class RedisConnection {
     this.connecting = undefined;
     const opening = this.opening;
     this.opening = [];
-    for (const client of opening) client.dispatcher.native.close();
-    const clients = this.clients;
-    this.clients = undefined;
-    if (!clients) return;
-    for (const client of Object.values(clients)) client.dispatcher.native.close();
+    for (const socket of opening) socket.close();
+    const sockets = this.sockets;
+    this.sockets = undefined;
+    if (!sockets) return;
+    for (const socket of [sockets.client, sockets.publisher, sockets.subscriber]) socket.close();
     log('info', 'Redis connections closed');
+  }
+
+  /**
+   * @internal How services reach Redis: the dispatcher of the command socket (or of the
+   * publishing one). Throws ERR_NOT_CONNECTED before connect() and after close(); see access.ts.
+   */
+  dispatcher(role: 'client' | 'publisher' = 'client'): Dispatcher {
+    return this.connected()[role];
   }
 
   /** @internal Services that own timers or subscriptions stop them here. */
@@ -228,14 +252,14 @@ export class RedisConnection {
     return () => this.closeHooks.delete(hook);
   }
 
-  /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+  /** @internal Settings for sockets a service opens itself (a message broker with inbox bounds of its own). */
   nativeOptions(): NativeOptions {
     return { ...(this.resolved ?? withEnvironment(this.native, process.env).native) };
   }
 
-  private role(role: Role): RedisClient {
-    if (!this.clients) throw new Error('Redis not connected');
-    return this.clients[role];
+  private connected(): Sockets {
+    if (!this.sockets) throw notConnected();
+    return this.sockets;
   }
 
   private async open(): Promise<void> {
@@ -253,24 +277,21 @@ export class RedisConnection {
     }
     log('info', `Redis connecting to ${target} (${source})`);
     this.resolved = native;
-    const created = {
-      client: new RedisClient(new Dispatcher(native, 'client')),
-      subscriber: new RedisClient(new Dispatcher(native, 'subscriber')),
-      publisher: new RedisClient(new Dispatcher(native, 'publisher')),
-    };
-    const all = Object.values(created);
+    const client = new Dispatcher(native, 'client');
+    const publisher = new Dispatcher(native, 'publisher');
+    // The broker's socket: its events log with the broker's role.
+    const subscriber = new Subscriber(native, 'broker');
+    const all = [client, publisher, subscriber];
     this.opening = all;
-    const results = await Promise.allSettled(
-      all.map((client) => client.dispatcher.run((id) => client.dispatcher.native.connect(id))),
-    );
+    const results = await Promise.allSettled(all.map((socket) => socket.connect()));
     if (this.opening === all) this.opening = [];
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failure || this.closes !== closes) {
-      for (const client of all) client.dispatcher.native.close();
+      for (const socket of all) socket.close();
     }
     if (this.closes !== closes) throw new RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
     if (failure) return failed(failure.reason);
-    this.clients = created;
+    this.sockets = { client, publisher, subscriber, clientApi: new RedisClient(client), publisherApi: new RedisClient(publisher) };
     log('info', 'All Redis connections established');
   }
 }

@@ -37,6 +37,16 @@ export function requireStringArray(value: unknown, name: string): string[] {
   return value as string[];
 }
 
+/** The id of an entity the backend hands in (a user, a post); a bad one is a TypeError naming `name`. */
+export function requireEntityId(entity: unknown, name: string): string {
+  if (entity === null || typeof entity !== 'object') {
+    throw new TypeError(`${name} must be an object with a string id, got ${describeType(entity)}`);
+  }
+  const id = (entity as { id?: unknown }).id;
+  if (typeof id !== 'string') throw new TypeError(`${name}.id must be a string, got ${describeType(id)}`);
+  return id;
+}
+
 /** A TTL in whole seconds: undefined/null/0 mean none (as the seed's `if (ttlSeconds)`), fractions round up. */
 export function optionalTtl(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === 0) return undefined;

@@ -8,8 +8,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { unexpectedReply } from './errors';
-import { Dispatcher, registerScript } from './native';
-import { sameSlotKey } from './scripts/slot';
+import type { Dispatcher } from './dispatcher';
+import { registerScript } from './native';
+import { sameSlotKey } from './slot';
 
 /** How long a lease lives: a load that takes longer is returned to its caller but not stored. */
 export const LEASE_TTL_MS = 60_000;
@@ -58,13 +59,10 @@ export function beginFills(dispatcher: Dispatcher, keys: string[]): Promise<stri
   const token = randomBytes(12).toString('base64url');
   return Promise.all(
     keys.map((key) =>
-      dispatcher.run(
-        (id) => dispatcher.native.script(id, BEGIN, [leaseKey(key)], [token, String(LEASE_TTL_MS)]),
-        (reply: unknown) => {
-          if (typeof reply !== 'string') throw unexpectedReply('cache fill lease', reply);
-          return reply;
-        },
-      ),
+      dispatcher.script(BEGIN, [leaseKey(key)], [token, String(LEASE_TTL_MS)], (reply: unknown) => {
+        if (typeof reply !== 'string') throw unexpectedReply('cache fill lease', reply);
+        return reply;
+      }),
     ),
   );
 }
@@ -73,33 +71,26 @@ export function beginFills(dispatcher: Dispatcher, keys: string[]): Promise<stri
 export function storeFills(dispatcher: Dispatcher, fills: Fill[]): Promise<boolean[]> {
   return Promise.all(
     fills.map(([key, token, json, ttl]) =>
-      dispatcher.run(
-        (id) => dispatcher.native.script(id, STORE, [key, leaseKey(key)], [token, json, String(ttl ?? 0)]),
-        (reply: unknown) => {
-          if (reply !== 0 && reply !== 1) throw unexpectedReply('cache fill write', reply);
-          return reply === 1;
-        },
-      ),
+      dispatcher.script(STORE, [key, leaseKey(key)], [token, json, String(ttl ?? 0)], (reply: unknown) => {
+        if (reply !== 0 && reply !== 1) throw unexpectedReply('cache fill write', reply);
+        return reply === 1;
+      }),
     ),
   );
 }
 
 /** Deletes a key and its lease in one step; resolves to whether the key existed. */
 export function deleteWithLease(dispatcher: Dispatcher, key: string): Promise<boolean> {
-  return dispatcher.run(
-    (id) => dispatcher.native.script(id, DELETE, [key, leaseKey(key)], []),
-    (reply: unknown) => {
-      if (typeof reply !== 'number') throw unexpectedReply('cache delete', reply);
-      return reply > 0;
-    },
-  );
+  return dispatcher.script(DELETE, [key, leaseKey(key)], [], (reply: unknown) => {
+    if (typeof reply !== 'number') throw unexpectedReply('cache delete', reply);
+    return reply > 0;
+  });
 }
 
 /**
  * Single flight: concurrent runs for one key share the first one's promise. The map holds
- * a holder that forgets the promise when it settles: a churning Map's rehashed-away stores
- * keep pointing at old entries (see PendingTable), and through the promise they would keep
- * every loaded value alive until the next full GC.
+ * a holder that forgets the promise when it settles, so a churning Map's old backing
+ * stores (see PendingTable) cannot keep loaded values alive.
  */
 export class SingleFlight {
   private readonly running = new Map<string, { flight?: Promise<unknown> }>();

@@ -1,3 +1,6 @@
+import { describeType } from './errors';
+import { describeError, log } from './logger';
+
 /** `JSON.stringify` exactly (toJSON, Dates as ISO strings), but a value JSON cannot hold is an error, not `undefined`. */
 export function toJson(value: unknown, name = 'value'): string {
   const text = JSON.stringify(value);
@@ -12,4 +15,26 @@ export function fromJson<T>(text: unknown): T | null {
   if (text === null || text === undefined) return null;
   if (typeof text !== 'string') throw new SyntaxError('stored value is not a string');
   return JSON.parse(text) as T;
+}
+
+/** Stored JSON parsed; a value that is not JSON is bad data, logged and answered as a miss (null). */
+export function parseOrMiss<T>(text: unknown, key: string): T | null {
+  try {
+    return fromJson<T>(text);
+  } catch (error) {
+    log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
+    return null;
+  }
+}
+
+/**
+ * A parsed value of the wrong shape (say, a string where the seed stores an array) is bad
+ * data like corrupt JSON: logged and answered as a miss.
+ */
+export function shapedOrMiss<T>(value: unknown, key: string, expected: 'object' | 'array'): T | null {
+  if (value === null) return null;
+  const ok = expected === 'array' ? Array.isArray(value) : typeof value === 'object' && !Array.isArray(value);
+  if (ok) return value as T;
+  log('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, { key, got: describeType(value) });
+  return null;
 }

@@ -3,10 +3,10 @@ import { redisConnection, RedisConnection } from './connection';
 import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
+import { replicaAcks } from './access';
 import { registerScript } from './native';
-import { replicaAcks, runScript } from './scripts/run';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts/lock';
-import { sameSlotKey } from './scripts/slot';
+import { sameSlotKey } from './slot';
 
 export interface AcquireOptions {
   /** Keep retrying this long while the lock is held by someone else. @default 0 */
@@ -68,8 +68,8 @@ function doneOf(what: string) {
   };
 }
 
-function releaseToken(connection: RedisConnection, resource: string, token: string): Promise<boolean> {
-  return runScript(connection, scripts.release, [CacheKeys.lock(resource)], [token], doneOf('lock release'));
+async function releaseToken(connection: RedisConnection, resource: string, token: string): Promise<boolean> {
+  return connection.dispatcher().script(scripts.release, [CacheKeys.lock(resource)], [token], doneOf('lock release'));
 }
 
 function requireMs(value: unknown, name: string, allowZero: boolean): number {
@@ -99,7 +99,7 @@ export class Lock {
   /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
   async extend(ttlMs: number): Promise<boolean> {
     const ttl = requireMs(ttlMs, 'ttlMs', false);
-    return runScript(this.connection, scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+    return this.connection.dispatcher().script(scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
   }
 }
 
@@ -143,8 +143,7 @@ export class LockService {
     let delay = RETRY_MIN_MS;
     for (;;) {
       const token = randomBytes(16).toString('base64url');
-      const grant = await runScript<unknown>(
-        this.connection,
+      const grant = await this.connection.dispatcher().script<unknown>(
         scripts.acquire,
         [CacheKeys.lock(resource), lockFenceKey(resource)],
         [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))],

@@ -1,13 +1,14 @@
+import { failSoft } from './access';
 import { CacheService } from './cache';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, requireString, unexpectedReply } from './errors';
-import { fromJson, toJson } from './json';
+import type { Dispatcher } from './dispatcher';
+import { describeType, requireEntityId, requireString, unexpectedReply } from './errors';
+import { parseOrMiss, shapedOrMiss, toJson } from './json';
 import { CacheKeys } from './keys';
 import { SingleFlight, withLeases } from './fill';
-import { describeError, log } from './logger';
-import { Dispatcher, registerScript } from './native';
-import { sameSlotKey } from './scripts/slot';
-import { requireEntityId, shapedOrMiss } from './userCache';
+import { log } from './logger';
+import { registerScript } from './native';
+import { sameSlotKey } from './slot';
 
 /** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
 export const POST_TTL = 1800;
@@ -85,11 +86,13 @@ function requirePage(page: unknown): number {
  * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
  */
 export class PostCacheService {
+  private readonly connection: RedisConnection;
   private readonly cache: CacheService;
   private readonly flights = new SingleFlight();
 
   constructor(connection?: RedisConnection) {
-    this.cache = new CacheService(connection ?? redisConnection);
+    this.connection = connection ?? redisConnection;
+    this.cache = new CacheService(this.connection);
   }
 
   async getPost<T = any>(postId: string): Promise<T | null> {
@@ -135,13 +138,10 @@ export class PostCacheService {
   async beginFeedWrite(userId: string, page: number): Promise<string | null> {
     const id = requireString(userId, 'userId');
     const key = CacheKeys.userFeed(id, requirePage(page));
-    const client = this.cache.client('Feed set error', { key });
-    if (!client) return null;
     try {
-      return await currentToken(client.dispatcher, id);
+      return await currentToken(this.connection.dispatcher(), id);
     } catch (error) {
-      log('error', 'Feed set error', { key, ...describeError(error) });
-      return null;
+      return failSoft('Feed set error', { key }, null)(error);
     }
   }
 
@@ -162,28 +162,18 @@ export class PostCacheService {
       log('debug', 'Feed page not stored: no write token', { key });
       return;
     }
-    let text: string;
     try {
-      text = toJson(posts, 'posts');
-    } catch (error) {
-      log('error', 'Feed set error', { key, ...describeError(error) });
-      return;
-    }
-    const client = this.cache.client('Feed set error', { key });
-    if (!client) return;
-    const { dispatcher } = client;
-    try {
+      const text = toJson(posts, 'posts');
+      const redis = this.connection.dispatcher();
       // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
-      const current = await currentToken(dispatcher, id);
+      const current = await currentToken(redis, id);
       if (token !== undefined && token !== current) {
         log('debug', 'Feed page not stored: the feed was invalidated during the load', { key });
         return;
       }
-      await dispatcher.run((rid) =>
-        dispatcher.native.script(rid, WRITE_PAGE, [key, feedPageEpochKey(id, page)], [text, String(FEED_TTL), current]),
-      );
+      await redis.script(WRITE_PAGE, [key, feedPageEpochKey(id, page)], [text, String(FEED_TTL), current]);
     } catch (error) {
-      log('error', 'Feed set error', { key, ...describeError(error) });
+      failSoft('Feed set error', { key }, undefined)(error);
     }
   }
 
@@ -241,61 +231,38 @@ export class PostCacheService {
   /** The page if it is served (see getUserFeed) and, when both epochs are readable, the token a page written now would need. */
   private async readPage<T>(id: string, page: number): Promise<{ page: T[] | null; token: string | null }> {
     const key = CacheKeys.userFeed(id, page);
-    const miss = { page: null, token: null };
-    const client = this.cache.client('Feed get error', { key });
-    if (!client) return miss;
-    const { dispatcher } = client;
     let reply: unknown;
     try {
-      reply = await dispatcher.run((rid) =>
-        dispatcher.native.command(rid, ['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]),
-      );
+      reply = await this.connection.dispatcher().command(['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]);
       if (!Array.isArray(reply) || reply.length !== 4) throw unexpectedReply('feed page read', reply);
     } catch (error) {
-      log('error', 'Feed get error', { key, ...describeError(error) });
-      return miss;
+      return failSoft('Feed get error', { key }, { page: null, token: null })(error);
     }
     const [text, tag, global, user] = reply as Array<string | null>;
     const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
     if (text === null || token === null || tag !== token) return { page: null, token };
-    let value: unknown;
-    try {
-      value = fromJson(text);
-    } catch (error) {
-      log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
-      return { page: null, token };
-    }
-    return { page: shapedOrMiss<T[]>(value, key, 'array'), token };
+    return { page: shapedOrMiss<T[]>(parseOrMiss(text, key), key, 'array'), token };
   }
 
   /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
   private async bump(context: string, epochKey: string, ttl: number, meta: Record<string, unknown>, alongside?: string[]): Promise<boolean> {
-    const client = this.cache.client(context, meta);
-    if (!client) return false;
-    const { dispatcher } = client;
     try {
-      await Promise.all([
-        dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, [epochKey], [String(ttl)])),
-        alongside && dispatcher.run((rid) => dispatcher.native.command(rid, alongside)),
-      ]);
+      const redis = this.connection.dispatcher();
+      await Promise.all([redis.script(BUMP_EPOCH, [epochKey], [String(ttl)]), alongside && redis.command(alongside)]);
       return true;
     } catch (error) {
-      log('error', context, { ...meta, ...describeError(error) });
-      return false;
+      return failSoft(context, meta, false)(error);
     }
   }
 }
 
 /** The current value of one epoch key (restarted from the server clock when missing or garbage). */
 function readEpoch(dispatcher: Dispatcher, key: string, ttl: number): Promise<string> {
-  return dispatcher.run(
-    (rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]),
-    (reply: unknown) => {
-      const epoch = typeof reply === 'number' ? String(reply) : reply;
-      if (typeof epoch !== 'string' || !EPOCH.test(epoch)) throw unexpectedReply('feed epoch', reply);
-      return epoch;
-    },
-  );
+  return dispatcher.script(READ_EPOCH, [key], [String(ttl)], (reply: unknown) => {
+    const epoch = typeof reply === 'number' ? String(reply) : reply;
+    if (typeof epoch !== 'string' || !EPOCH.test(epoch)) throw unexpectedReply('feed epoch', reply);
+    return epoch;
+  });
 }
 
 /** The token a page of this user's feed written now is tagged with: both epochs, read together. */

@@ -2,8 +2,8 @@ import { redisConnection, RedisConnection } from './connection';
 import { RedisLayerError, describeType, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log, redactedTag } from './logger';
+import { failSoft } from './access';
 import { registerScript } from './native';
-import { runCommand, runScript } from './scripts/run';
 import { GCRA, SLIDING_LOG } from './scripts/rateLimiter';
 
 export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
@@ -154,16 +154,14 @@ export class RateLimiter {
     const who = () => ({ identifierTag: redactedTag(identifier), type });
     let reply: ScriptReply;
     try {
-      reply = await runScript(
-        this.connection,
+      reply = await this.connection.dispatcher().script(
         scripts[algorithm],
         [CacheKeys.rateLimit(type, identifier)],
         [String(windowMs), String(maxRequests), String(capacity)],
         scriptReply,
       );
     } catch (error) {
-      log('error', 'Rate limiter error', { ...who(), failOpen: checked.failOpen, ...describeError(error) });
-      return degraded(checked);
+      return failSoft('Rate limiter error', { ...who(), failOpen: checked.failOpen }, degraded(checked))(error);
     }
     const [allowed, count, slot, now] = reply;
     const remaining = algorithm === 'gcra' ? count : Math.max(0, maxRequests - count);
@@ -180,14 +178,13 @@ export class RateLimiter {
     requireString(identifier, 'identifier');
     requireType(type);
     try {
-      const deleted = await runCommand<unknown>(this.connection, ['DEL', CacheKeys.rateLimit(type, identifier)]);
+      const deleted = await this.connection.dispatcher().command<unknown>(['DEL', CacheKeys.rateLimit(type, identifier)]);
       if (deleted !== 0 && deleted !== 1) {
         throw new RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${describeType(deleted)}`);
       }
       return deleted === 1;
     } catch (error) {
-      log('error', 'Rate limiter reset error', { identifierTag: redactedTag(identifier), type, ...describeError(error) });
-      return false;
+      return failSoft('Rate limiter reset error', { identifierTag: redactedTag(identifier), type }, false)(error);
     }
   }
 }

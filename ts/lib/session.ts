@@ -3,10 +3,10 @@ import { redisConnection, RedisConnection } from './connection';
 import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log, redactedTag } from './logger';
+import { failSoft, replicaAcks } from './access';
 import { registerScript } from './native';
-import { replicaAcks, runCommand, runScript } from './scripts/run';
 import * as lua from './scripts/session';
-import { sameSlotKey } from './scripts/slot';
+import { sameSlotKey } from './slot';
 
 /** The seed's session shape; the default type argument of every method. */
 export interface SessionData {
@@ -89,17 +89,7 @@ type Taken = { state: 0 } | { state: 1 } | Snapshot;
 const raw = (value: unknown): string => JSON.stringify(value) ?? '';
 const LAST_ACTIVITY_KEY = raw('lastActivity');
 
-/**
- * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write of a session done in one Lua step so concurrent calls
- * never lose a field, and a write racing a logout never revives the session (writes
- * only modify an existing key).
- *
- * A session and its user's pointer + index live in different hash slots on Redis
- * Cluster, so operations spanning both are single-slot steps in a safe order: a
- * session exists before it is indexed, and is deleted before it is unindexed, so every
- * live session is always findable through the index (`deleteUserSessions` reaches it).
- */
+/** Options of a SessionService. */
 export interface SessionServiceOptions {
   /**
    * Acknowledge a session write only once this many replicas have it (Redis WAIT), so a
@@ -116,6 +106,20 @@ export interface SessionServiceOptions {
   maxSessionsPerUser?: number;
 }
 
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
+ *
+ * Reads (getSession, getActiveSessions) fail soft as the seed's: Redis trouble is logged
+ * and answered with null / []. Every other method rejects with a RedisLayerError.
+ */
 export class SessionService {
   private readonly connection: RedisConnection;
   private readonly indexBumped = new Map<string, number>();
@@ -165,7 +169,7 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
-    const stored = await runCommand(this.connection, ['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    const stored = await this.connection.dispatcher().command(['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
     expectReply('createSession', stored, isOk);
     await this.replicated(CacheKeys.session(sessionId));
     const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
@@ -183,8 +187,7 @@ export class SessionService {
       // What raw() makes of { lastActivity: new Date() }, without JSON.stringify's toJSON walk.
       return await this.mergePairs<T>(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
     } catch (error) {
-      log('error', 'Session get error', { session: redactedTag(sessionId), ...describeError(error) });
-      return null;
+      return failSoft('Session get error', { session: redactedTag(sessionId) }, null)(error);
     }
   }
 
@@ -213,10 +216,10 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const key = CacheKeys.session(sessionId);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-      const text = expectReply<string | null>('deleteSession', await runCommand(this.connection, ['GET', key]), isTextOrNull);
+      const text = expectReply<string | null>('deleteSession', await this.connection.dispatcher().command(['GET', key]), isTextOrNull);
       if (text === null) return false;
       const userId = storedOwner(text);
-      if (userId === undefined) return expectReply<number>('deleteSession', await runCommand(this.connection, ['DEL', key]), isCount) === 1;
+      if (userId === undefined) return expectReply<number>('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1;
       const outcome = await this.removeOwned(sessionId, userId);
       if (outcome !== -1) {
         if (outcome === 1) await this.replicated(key);
@@ -249,7 +252,7 @@ export class SessionService {
   extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
   async extendSession(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
-    const reply = await runScript(this.connection, scripts.extend, [CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+    const reply = await this.connection.dispatcher().script(scripts.extend, [CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
     const [done, owner] = expectReply<[number, string | null]>('extendSession', reply, isExtendReply);
     if (done === 1) this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
     return done === 1;
@@ -266,7 +269,7 @@ export class SessionService {
     try {
       const entries = await this.sessionIds(userId);
       if (entries.length === 0) return [];
-      const texts = await runCommand(this.connection, ['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
+      const texts = await this.connection.dispatcher().command(['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
       if (!Array.isArray(texts) || texts.length !== entries.length) throw unexpectedReply('getActiveSessions', texts);
       const sessions: T[] = [];
       const dead: IndexEntry[] = [];
@@ -284,8 +287,7 @@ export class SessionService {
       if (dead.length > 0 || unindexed.length > 0) await this.prune(userId, dead, unindexed);
       return sessions;
     } catch (error) {
-      log('error', 'Session list error', { userId, ...describeError(error) });
-      return [];
+      return failSoft('Session list error', { userId }, [])(error);
     }
   }
 
@@ -348,13 +350,13 @@ export class SessionService {
   }
 
   private async undoCopy(userId: string, newId: string): Promise<void> {
-    await runCommand(this.connection, ['DEL', CacheKeys.session(newId)]);
+    await this.connection.dispatcher().command(['DEL', CacheKeys.session(newId)]);
     await this.unindex(userId, '', [newId]);
   }
 
   /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
   private async take(key: string, expected: string): Promise<Taken> {
-    const reply = expectReply<[number, string?, number?]>('session take', await runScript(this.connection, scripts.take, [key], [expected]), isTakeReply);
+    const reply = expectReply<[number, string?, number?]>('session take', await this.connection.dispatcher().script(scripts.take, [key], [expected]), isTakeReply);
     if (reply[0] === 2) return { state: 2, text: reply[1] as string, pttl: reply[2] as number };
     return reply[0] === 1 ? { state: 1 } : { state: 0 };
   }
@@ -362,7 +364,7 @@ export class SessionService {
   /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
   private async copy(key: string, from: Snapshot, mode: 'NX' | 'XX'): Promise<boolean> {
     const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
-    const reply = await runCommand(this.connection, ['SET', key, from.text, ...expiry, mode]);
+    const reply = await this.connection.dispatcher().command(['SET', key, from.text, ...expiry, mode]);
     return expectReply<string | null>('session copy', reply, isOkOrNull) !== null;
   }
 
@@ -372,8 +374,7 @@ export class SessionService {
    */
   private async index(userId: string, sessionId: string, pointerJson: string, cap: number): Promise<string[]> {
     const sent = Date.now();
-    const reply = await runScript(
-      this.connection,
+    const reply = await this.connection.dispatcher().script(
       scripts.indexAdd,
       [userSessionsKey(userId), CacheKeys.userSession(userId)],
       [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)],
@@ -385,7 +386,7 @@ export class SessionService {
 
   /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
   private async unindex(userId: string, replacement: string, ids: string[]): Promise<number> {
-    const reply = await runScript(this.connection, scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
+    const reply = await this.connection.dispatcher().script(scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
       replacement,
       ...ids,
     ]);
@@ -394,7 +395,7 @@ export class SessionService {
 
   /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
   private async removeOwned(sessionId: string, userId: string): Promise<number> {
-    const reply = await runScript(this.connection, scripts.removeOwned, [CacheKeys.session(sessionId)], [raw(userId)]);
+    const reply = await this.connection.dispatcher().script(scripts.removeOwned, [CacheKeys.session(sessionId)], [raw(userId)]);
     const outcome = expectReply<number>('session delete', reply, isDeleteOutcome);
     if (outcome === 1) this.indexBumped.delete(sessionId);
     return outcome;
@@ -434,7 +435,7 @@ export class SessionService {
   private async prune(userId: string, dead: IndexEntry[], unindexed: string[]): Promise<void> {
     const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
     try {
-      await runScript(this.connection, scripts.prune, [userSessionsKey(userId)], [
+      await this.connection.dispatcher().script(scripts.prune, [userSessionsKey(userId)], [
         String(INDEX_HORIZON_MS),
         String(dead.length),
         ...pairs,
@@ -463,9 +464,9 @@ export class SessionService {
   private async mergePairs<T>(sessionId: string, owner: string, pairs: string[]): Promise<T | null> {
     const keys = [CacheKeys.session(sessionId)];
     const args = [String(SESSION_TTL_MS), owner, ...pairs];
-    let reply = expectReply<[number, string?]>('session merge', await runScript(this.connection, scripts.merge, keys, args), isMergeReply);
+    let reply = expectReply<[number, string?]>('session merge', await this.connection.dispatcher().script(scripts.merge, keys, args), isMergeReply);
     if (reply[0] === NEEDS_FULL_MERGE) {
-      reply = expectReply('session merge', await runScript(this.connection, scripts.mergeFull, keys, args), isMergeReply);
+      reply = expectReply('session merge', await this.connection.dispatcher().script(scripts.mergeFull, keys, args), isMergeReply);
     }
     switch (reply[0]) {
       case 1: {
@@ -494,10 +495,15 @@ export class SessionService {
     const last = this.indexBumped.get(sessionId);
     if (last !== undefined && now - last < INDEX_BUMP_EVERY_MS) return;
     this.remember(sessionId, now);
-    runScript(this.connection, scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch((error) => {
+    const failed = (error: unknown) => {
       this.indexBumped.delete(sessionId);
       log('warn', 'Session index entry not extended', { userId, session: redactedTag(sessionId), ...describeError(error) });
-    });
+    };
+    try {
+      this.connection.dispatcher().script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
   }
 
   /** Notes when this process last set the session's index bound; the least recently noted make room. */
@@ -512,7 +518,7 @@ export class SessionService {
 
   /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
   private async sessionIds(userId: string): Promise<IndexEntry[]> {
-    const reply = await runScript(this.connection, scripts.ids, [userSessionsKey(userId), CacheKeys.userSession(userId)], []);
+    const reply = await this.connection.dispatcher().script(scripts.ids, [userSessionsKey(userId), CacheKeys.userSession(userId)], []);
     const [pointer, ...ranked] = expectReply<Array<string | null>>('session index read', reply, isIdsReply);
     const entries: IndexEntry[] = [];
     for (let i = 0; i + 1 < ranked.length; i += 2) entries.push({ id: ranked[i] as string, score: ranked[i + 1] as string });

@@ -1,36 +1,16 @@
+import { failSoft } from './access';
 import { CacheService } from './cache';
 import { redisConnection, RedisConnection } from './connection';
-import { describeType, requireString } from './errors';
+import { describeType, requireEntityId, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { withLeases } from './fill';
-import { describeError, log } from './logger';
+import { shapedOrMiss } from './json';
+import { log } from './logger';
 
 /** The seed's TTLs in seconds; cache warming writes with the same ones. */
 export const USER_TTL = 3600;
 export const FRIENDS_TTL = 1800;
 export const PROFILE_TTL = 7200;
-
-/** @internal The id of an entity the backend hands in; a bad one is a TypeError naming `name`. */
-export function requireEntityId(entity: unknown, name: string): string {
-  if (entity === null || typeof entity !== 'object') {
-    throw new TypeError(`${name} must be an object with a string id, got ${describeType(entity)}`);
-  }
-  const id = (entity as { id?: unknown }).id;
-  if (typeof id !== 'string') throw new TypeError(`${name}.id must be a string, got ${describeType(id)}`);
-  return id;
-}
-
-/**
- * @internal A parsed value of the wrong shape (say, a string where the seed stores an array)
- * is bad data like corrupt JSON: logged and answered as a miss.
- */
-export function shapedOrMiss<T>(value: unknown, key: string, expected: 'object' | 'array'): T | null {
-  if (value === null) return null;
-  const ok = expected === 'array' ? Array.isArray(value) : typeof value === 'object' && !Array.isArray(value);
-  if (ok) return value as T;
-  log('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, { key, got: describeType(value) });
-  return null;
-}
 
 /**
  * The seed's UserCacheService: users, friend lists and profiles as JSON under
@@ -38,10 +18,12 @@ export function shapedOrMiss<T>(value: unknown, key: string, expected: 'object' 
  * Generic so the backend's own `User` type flows through unchanged.
  */
 export class UserCacheService {
+  private readonly connection: RedisConnection;
   private readonly cache: CacheService;
 
   constructor(connection?: RedisConnection) {
-    this.cache = new CacheService(connection ?? redisConnection);
+    this.connection = connection ?? redisConnection;
+    this.cache = new CacheService(this.connection);
   }
 
   async getUser<T = any>(userId: string): Promise<T | null> {
@@ -77,18 +59,12 @@ export class UserCacheService {
   async invalidateUser(userId: string): Promise<void> {
     const id = requireString(userId, 'userId');
     const keys = withLeases([CacheKeys.user(id), CacheKeys.userFriends(id), CacheKeys.userProfile(id), CacheKeys.userSettings(id)]);
-    const client = this.cache.client('User cache invalidation error', { userId: id });
-    if (!client) return;
-    const { dispatcher } = client;
-    const done = await dispatcher.run(
-      (rid) => dispatcher.native.command(rid, ['UNLINK', ...keys]),
-      () => true,
-      (error) => {
-        log('error', 'User cache invalidation error', { userId: id, ...describeError(error) });
-        return false;
-      },
-    );
-    if (done) log('info', 'User cache invalidated', { userId: id });
+    try {
+      await this.connection.dispatcher().command(['UNLINK', ...keys]);
+      log('info', 'User cache invalidated', { userId: id });
+    } catch (error) {
+      failSoft('User cache invalidation error', { userId: id }, undefined)(error);
+    }
   }
 
   async invalidateUserFriends(userId: string): Promise<void> {

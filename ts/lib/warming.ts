@@ -1,5 +1,5 @@
-import type { RedisClient } from './client';
 import { redisConnection, RedisConnection } from './connection';
+import type { Dispatcher } from './dispatcher';
 import { describeType, requireStringArray } from './errors';
 import { beginFills, Fill, storeFills } from './fill';
 import { toJson } from './json';
@@ -89,10 +89,10 @@ const postLayout: Layout = (id) => [[CacheKeys.post(id), POST_TTL]];
  * invalidation during the read cancels that key's write), then loads the entities and
  * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
  */
-async function load(client: RedisClient, repository: object, name: string, layout: Layout, ids: string[]): Promise<Fill[]> {
+async function load(redis: Dispatcher, repository: object, name: string, layout: Layout, ids: string[]): Promise<Fill[]> {
   if (ids.length === 0) return [];
   const keys = ids.flatMap((id) => layout(id));
-  const tokens = await beginFills(client.dispatcher, keys.map(([key]) => key));
+  const tokens = await beginFills(redis, keys.map(([key]) => key));
   const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
   const entities = await call(repository, 'findByIds', ids, name);
   return entities.flatMap((entity, i): Fill[] => {
@@ -106,8 +106,8 @@ async function load(client: RedisClient, repository: object, name: string, layou
 }
 
 /** Stores the fills whose leases still hold (sent together); any Redis error rejects the whole call. */
-async function write(client: RedisClient, fills: Fill[]): Promise<void> {
-  const stored = await storeFills(client.dispatcher, fills);
+async function write(redis: Dispatcher, fills: Fill[]): Promise<void> {
+  const stored = await storeFills(redis, fills);
   const cancelled = stored.filter((ok) => !ok).length;
   if (cancelled > 0) log('info', 'Cache warming skipped keys invalidated while loading', { keys: cancelled });
 }
@@ -141,21 +141,13 @@ export class CacheWarmingService {
   }
 
   async warmUserCache(userIds: string[]): Promise<void> {
-    const ids = requireStringArray(userIds, 'userIds');
-    const repository = this.repository('userRepository');
-    const client = this.connection.getClient();
-    const fills = await load(client, repository, 'userRepository', userLayout, ids);
-    await write(client, fills);
-    log('info', 'User cache warmed', { count: fills.length / 2 });
+    const count = await this.warm('userRepository', userLayout, requireStringArray(userIds, 'userIds'));
+    log('info', 'User cache warmed', { count });
   }
 
   async warmPostCache(postIds: string[]): Promise<void> {
-    const ids = requireStringArray(postIds, 'postIds');
-    const repository = this.repository('postRepository');
-    const client = this.connection.getClient();
-    const fills = await load(client, repository, 'postRepository', postLayout, ids);
-    await write(client, fills);
-    log('info', 'Post cache warmed', { count: fills.length });
+    const count = await this.warm('postRepository', postLayout, requireStringArray(postIds, 'postIds'));
+    log('info', 'Post cache warmed', { count });
   }
 
   /**
@@ -165,14 +157,14 @@ export class CacheWarmingService {
   async warmPopularContent(): Promise<void> {
     const users = this.repository('userRepository');
     const posts = this.repository('postRepository');
-    const client = this.connection.getClient();
+    const redis = this.connection.dispatcher();
     this.popularRuns++;
     try {
       const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
-      const postBatch = await load(client, posts, 'postRepository', postLayout, trending.map((post) => post.id));
+      const postBatch = await load(redis, posts, 'postRepository', postLayout, trending.map((post) => post.id));
       const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
-      const userBatch = await load(client, users, 'userRepository', userLayout, active.map((user) => user.id));
-      await write(client, [...postBatch, ...userBatch]);
+      const userBatch = await load(redis, users, 'userRepository', userLayout, active.map((user) => user.id));
+      await write(redis, [...postBatch, ...userBatch]);
       log('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
     } finally {
       this.popularRuns--;
@@ -201,6 +193,15 @@ export class CacheWarmingService {
     this.timer = undefined;
     this.detachCloseHook?.();
     this.detachCloseHook = undefined;
+  }
+
+  /** Loads and stores the entities of `ids` (one repository); resolves to how many were stored. */
+  private async warm(name: keyof WarmingRepositories, layout: Layout, ids: string[]): Promise<number> {
+    const repository = this.repository(name);
+    const redis = this.connection.dispatcher();
+    const fills = await load(redis, repository, name, layout, ids);
+    await write(redis, fills);
+    return fills.length / layout('').length;
   }
 
   private tick(): void {

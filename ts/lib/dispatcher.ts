@@ -1,0 +1,128 @@
+import type { NativeOptions } from '../binding';
+import type { RedisLayerError } from './errors';
+import { fromNative } from './errors';
+import { log } from './logger';
+import { binding } from './native';
+import { Calls } from './pending';
+import { batchIds, NativeQueue } from './queue';
+
+/**
+ * One command socket. Every operation takes an id and is queued (see NativeQueue); the
+ * native side answers in batches (one wake-up of this thread for many results) and
+ * `Calls` turns each reply into its caller's value. Each method takes the same optional
+ * `map` (reply → result) and `recover` (Redis error → result, for fail-soft callers).
+ */
+export class Dispatcher extends Calls {
+  private readonly native: NativeQueue;
+
+  constructor(options: NativeOptions, role: string) {
+    super();
+    const client = new binding.NativeClient(
+      options,
+      (batch) => this.settle(batch),
+      ([level, message]) => log(level as 'info', message, { role }),
+    );
+    this.native = new NativeQueue(client, (ops, error) => this.failBatch(ops, error));
+  }
+
+  get isConnected(): boolean {
+    return this.native.isConnected;
+  }
+
+  /** `GET key`. */
+  get<T>(key: string, map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+    const id = this.take();
+    this.native.get(id, key);
+    return this.track(id, map, recover);
+  }
+
+  /** `SET key value [EX ttlSeconds]`. */
+  set<T>(
+    key: string,
+    value: string,
+    ttlSeconds: number | undefined,
+    map?: (reply: any) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
+    const id = this.take();
+    this.native.set(id, key, value, ttlSeconds);
+    return this.track(id, map, recover);
+  }
+
+  /** Any command as `[name, ...args]`. */
+  command<T>(args: string[], map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+    const id = this.take();
+    this.native.command(id, args);
+    return this.track(id, map, recover);
+  }
+
+  /**
+   * Several commands in one round trip (`atomic`: MULTI/EXEC). Replies come in call order; a
+   * failed command's reply is its error in place, as `{ code, message }` (see inPlaceErrors).
+   */
+  pipeline<T>(commands: string[][], atomic: boolean, map?: (replies: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+    const id = this.take();
+    this.native.pipeline(id, commands, atomic);
+    return this.track(id, map, recover);
+  }
+
+  /** A script registered with `registerScript`. */
+  script<T>(
+    handle: number,
+    keys: string[],
+    args: string[],
+    map?: (reply: any) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
+    const id = this.take();
+    this.native.script(id, handle, keys, args);
+    return this.track(id, map, recover);
+  }
+
+  /** An MGET whose reply is `[arrayText, [index, raw, ...]]`: the values that are JSON spliced into one array text. */
+  jsonArray<T>(args: string[], map?: (reply: [string, unknown[]]) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+    const id = this.take();
+    this.native.jsonArray(id, args);
+    return this.track(id, map, recover);
+  }
+
+  /** Deletes the keys matching `pattern` (SCAN + UNLINK, `count` per step); the reply is how many. */
+  scanDelete<T>(pattern: string, count: number, map?: (reply: number) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+    return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover);
+  }
+
+  /** Opens the socket; rejects (naming the cause) within the connect timeout. */
+  connect(): Promise<void> {
+    return this.submit((id) => this.native.connect(id));
+  }
+
+  /** @internal Panics in native code on purpose (in the operation's task, or at once), for the test suite. */
+  panicForTesting(inTask: boolean): Promise<unknown> {
+    return this.submit((id) => this.native.panicForTesting(id, inTask));
+  }
+
+  /** Sends what is queued, then ends the socket; calls in flight still settle. */
+  close(): void {
+    this.native.close();
+  }
+
+  /** A batch native code refused as a whole (a bug, not a Redis error): fail its calls. */
+  private failBatch(ops: unknown[], error: unknown): void {
+    const failure = fromNative(error);
+    for (const id of batchIds(ops)) this.refuse(id, failure);
+  }
+}
+
+/** A pipeline's replies with each failed command's `{ code, message }` turned into an Error, in place. */
+export function inPlaceErrors(replies: unknown[]): unknown[] {
+  return replies.map((reply) => (isErrorReply(reply) ? fromNative(reply) : reply));
+}
+
+/** A pipeline's replies, or its first failed command's error, thrown. */
+export function allOrError(replies: unknown[]): unknown[] {
+  for (const reply of replies) if (isErrorReply(reply)) throw fromNative(reply);
+  return replies;
+}
+
+/** A failed command inside a pipeline reply: the only plain object a reply can be. */
+const isErrorReply = (reply: unknown): boolean => reply !== null && typeof reply === 'object' && !Array.isArray(reply);
