@@ -1,13 +1,12 @@
 //! Busy-polling for a lone caller. A call crosses threads twice (JS → I/O thread →
 //! Redis → I/O thread → JS), so one awaited call pays two more thread wake-ups than a
-//! client whose JS thread owns the socket, and on a VM each wake of an idle vCPU costs
-//! tens of microseconds: sequential `get`s ran at 0.6× ioredis. So while a single call
-//! is in flight, the I/O thread keeps polling the socket (a zero-timeout epoll per
-//! turn) instead of sleeping, and for a moment after the reply it watches for the
-//! caller's next call. Polling stops after `REDIS_LAYER_BUSY_POLL_US` (a slow command
-//! does not hold a core) and whenever more calls were in flight recently: they keep
-//! the thread busy anyway, and spinning would take the CPU redis-server and the JS
-//! thread need.
+//! client whose JS thread owns the socket, and waking an idle CPU is slow next to a
+//! Redis round trip. So while a single call is in flight, the I/O thread keeps
+//! polling the socket (a zero-timeout epoll per turn) instead of sleeping, and for a
+//! moment after the reply it watches for the caller's next call. Polling stops after
+//! `REDIS_LAYER_BUSY_POLL_US` (a slow command does not hold a core) and whenever more
+//! calls were in flight recently: they keep the thread busy anyway, and spinning
+//! would take the CPU redis-server and the JS thread need.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -19,8 +18,8 @@ use tokio::sync::Notify;
 const LONE_CALLS: usize = 1;
 /// How long a burst of concurrent calls keeps the poller off.
 const BUSY_HOLD_US: u64 = 10_000;
-/// How long after the last reply the poller watches for the next call: a sequential
-/// caller's turn-around (wake, JSON.parse, next call) took 20-80 µs; 30 µs was too short.
+/// How long after the last reply the poller watches for the next call: longer than a
+/// sequential caller's turn-around (wake, JSON.parse, next call).
 const LINGER_US: u64 = 100;
 const DEFAULT_POLL_US: u64 = 1_000;
 
@@ -118,9 +117,8 @@ async fn poll_loop(poll_us: u64) {
             // Yielding makes the worker poll its I/O driver with a zero timeout instead of
             // parking, so a reply or a submission is picked up without a wake-up. The OS
             // yield first hands this CPU to a thread that just woke (redis-server for our
-            // command, the JS thread for our reply), which otherwise waited for the
-            // scheduler to preempt the spinner: on 2 cores that wait was 1-2% of calls
-            // (p99 of sequential get 95-117 -> 82-108 µs, 4 interleaved runs).
+            // command, the JS thread for our reply), which would otherwise wait for the
+            // scheduler to preempt the spinner.
             std::thread::yield_now();
             tokio::task::yield_now().await;
         } else {

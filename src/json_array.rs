@@ -1,11 +1,10 @@
 //! `MGET` of JSON values as one JSON array text: JavaScript then makes one string and
-//! runs one `JSON.parse` per call instead of one of each per key, which was most of
-//! what a 100-key `mget` cost on the JS thread beyond the parsing itself.
+//! runs one `JSON.parse` per call instead of one of each per key.
 
 use redis::Value;
 use serde_json::value::RawValue;
 
-use crate::reply::{Reply, MAX_JS_STRING};
+use crate::reply::{utf8_lossy, Reply, MAX_JS_STRING};
 
 /// `[arrayText, [index, raw, index, raw, ...]]`. A value is spliced into `arrayText`
 /// only when it is exactly one complete JSON value on its own, so no stored text can
@@ -58,9 +57,7 @@ fn json_array_within(reply: Value, limit: usize) -> Reply {
     }
     text.push(b']');
     // serde_json accepted every spliced value, and it accepts only UTF-8.
-    let text = String::from_utf8(text)
-        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
-    Reply::List(vec![Reply::Text(text), Reply::List(unchecked)])
+    Reply::List(vec![Reply::Text(utf8_lossy(text)), Reply::List(unchecked)])
 }
 
 fn is_one_json_value(bytes: &[u8]) -> bool {

@@ -32,7 +32,7 @@ use redis_layer_core::cluster::{self, error_reply};
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 use tokio::sync::mpsc;
 
-use crate::dispatch::{CompletionGuard, Outcome};
+use crate::completions::{CompletionGuard, Outcome};
 use crate::reply::Reply;
 use crate::scripts::LuaScript;
 

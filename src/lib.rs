@@ -3,11 +3,15 @@
 //! One module per concern; `lib.rs` only wires them together.
 
 mod busy_poll;
+mod callbacks;
 mod client;
-mod dispatch;
+mod completions;
+mod errors;
 mod json_array;
 mod lane;
+mod lock;
 mod options;
+mod records;
 mod reply;
 mod runtime;
 mod scripts;

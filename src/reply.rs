@@ -22,10 +22,7 @@ impl From<Value> for Reply {
         match value {
             Value::Nil => Reply::Nil,
             Value::Int(number) => Reply::Int(number),
-            Value::BulkString(bytes) => Reply::Text(
-                String::from_utf8(bytes)
-                    .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
-            ),
+            Value::BulkString(bytes) => Reply::Text(utf8_lossy(bytes)),
             Value::SimpleString(text) => Reply::Text(text),
             Value::Okay => Reply::Text("OK".to_string()),
             Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
@@ -46,6 +43,12 @@ impl From<Value> for Reply {
             other => Reply::Text(format!("{other:?}")),
         }
     }
+}
+
+/// `bytes` as text, without a copy when they are UTF-8; invalid sequences become U+FFFD.
+pub fn utf8_lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 impl Reply {

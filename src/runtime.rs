@@ -1,10 +1,8 @@
 //! The process-wide tokio runtime, supplied to napi-rs at module load.
 //!
 //! One worker thread: the lane task, redis-rs' connection driver and the socket all
-//! live on it, so a command hands off between tasks without waking another thread.
-//! With napi's default (one worker per core) those hand-offs were futex wake-ups
-//! between threads, which on a 2-core machine shared with redis-server cost more
-//! CPU than the commands themselves.
+//! live on it, so a command hands off between tasks without waking another thread
+//! (with napi's default of one worker per core, each hand-off could be a wake-up).
 
 use napi::bindgen_prelude::create_custom_tokio_runtime;
 use tokio::runtime::Builder;

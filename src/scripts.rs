@@ -5,7 +5,6 @@
 use std::sync::{Arc, RwLock};
 
 use napi_derive::napi;
-use once_cell::sync::Lazy;
 use redis::Cmd;
 
 pub struct LuaScript {
@@ -46,7 +45,7 @@ impl LuaScript {
     }
 }
 
-static SCRIPTS: Lazy<RwLock<Vec<Arc<LuaScript>>>> = Lazy::new(|| RwLock::new(Vec::new()));
+static SCRIPTS: RwLock<Vec<Arc<LuaScript>>> = RwLock::new(Vec::new());
 
 /// Registers a Lua script and returns its handle (identical sources share one).
 #[napi]

@@ -1,10 +1,11 @@
 //! `NativeSubscriber`: one RESP3 socket that only does pub/sub.
 //!
 //! The server pushes messages on a Tokio thread; they wait in a bounded inbox and
-//! reach JavaScript in batches, one wake-up per non-empty inbox (as `dispatch` does
-//! for results). The inbox is bounded because a JS thread that falls behind must not
-//! turn into unbounded memory: past the bound the oldest messages are dropped and
-//! counted, and the count travels with the next batch so the loss is logged.
+//! reach JavaScript in batches, one wake-up per non-empty inbox (as `completions`
+//! does for results). The inbox is bounded because a JS thread that falls behind
+//! must not turn into unbounded memory: past the bound the oldest messages are
+//! dropped and counted, and the count travels with the next batch so the loss is
+//! logged.
 //!
 //! Subscriptions are remembered here and restored after every reconnect. While at
 //! least one is active the wake-up function holds Node's event loop open, so a
@@ -13,22 +14,24 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use napi::bindgen_prelude::{Function, Null, ToNapiValue};
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
-use napi::{sys, Env, Status};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{sys, Env};
 use napi_derive::napi;
 use redis::{PushInfo, PushKind, Value};
 use redis_layer_core::managed::PushSink;
 use redis_layer_core::AnyConnection;
-use redis_layer_core::{ConnectionConfig, ErrorCode, LayerError, ManagedConnection};
+use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 
-use crate::dispatch::{closed, Batch, CompletionSink, ErrorCodeName, EventRelay, Outcome};
+use crate::callbacks::{self, waker, EventRelay, Waker};
+use crate::completions::{Columns, CompletionSink};
+use crate::errors::{closed, ErrorCodeName};
+use crate::lock::lock;
 use crate::options::NativeOptions;
-use crate::reply::{check, js_string, Reply};
+use crate::reply::{check, js_string, utf8_lossy, Reply};
 
 const DEFAULT_MAX_MESSAGES: u32 = 100_000;
 const DEFAULT_MAX_BYTES: u32 = 64 * 1024 * 1024;
@@ -42,9 +45,6 @@ pub struct SubscriberLimits {
     /// Bytes of channel names and payloads waiting for JavaScript. @default 67108864 (64 MiB)
     pub max_bytes: Option<u32>,
 }
-
-type Waker = ThreadsafeFunction<(), (), MessageBatch, Status, false, true>;
-type Log = Arc<dyn Fn(&'static str, String) + Send + Sync>;
 
 struct Delivery {
     pattern: Option<String>,
@@ -77,10 +77,7 @@ impl Delivery {
 
 fn text(value: Value) -> Option<String> {
     match value {
-        Value::BulkString(bytes) => Some(
-            String::from_utf8(bytes)
-                .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned()),
-        ),
+        Value::BulkString(bytes) => Some(utf8_lossy(bytes)),
         Value::SimpleString(text) => Some(text),
         _ => None,
     }
@@ -258,7 +255,7 @@ impl State {
 /// sink and the operation tasks hold. The function is released on close.
 struct Mailbox {
     state: Arc<State>,
-    waker: Mutex<Option<Waker>>,
+    waker: Mutex<Option<Waker<MessageBatch>>>,
 }
 
 impl Mailbox {
@@ -298,7 +295,10 @@ impl NativeSubscriber {
     pub fn new(
         options: NativeOptions,
         limits: Option<SubscriberLimits>,
-        #[napi(ts_arg_type = "(batch: unknown[]) => void")] on_batch: Function<'_, Batch, ()>,
+        #[napi(
+            ts_arg_type = "(batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void"
+        )]
+        on_batch: Function<'_, Columns, ()>,
         #[napi(ts_arg_type = "(messages: unknown[]) => void")] on_messages: Function<
             '_,
             MessageBatch,
@@ -319,15 +319,16 @@ impl NativeSubscriber {
             closed: AtomicBool::new(false),
             referenced: Mutex::new(false),
         });
-        let waker = build_waker(on_messages, state.clone())?;
+        let drain_state = state.clone();
+        let waker = waker(on_messages, move |env, own_handle| {
+            drain_state.sync_keep_alive(env.raw(), own_handle);
+            drain_state.drain()
+        })?;
         let mailbox = Arc::new(Mailbox {
             state,
             waker: Mutex::new(Some(waker)),
         });
 
-        let events = EventRelay::new(on_event)?;
-        let relay = events.clone();
-        let log: Log = Arc::new(move |level, message| relay.log(level, message));
         let push_mailbox = mailbox.clone();
         let push_sink: PushSink = Arc::new(move |push: PushInfo| {
             if let Some(delivery) = Delivery::from_push(push) {
@@ -336,15 +337,11 @@ impl NativeSubscriber {
                 }
             }
         });
-        let connection = ManagedConnection::new(
-            ConnectionConfig::from(options),
-            events.sink(),
-            Some(push_sink),
-        );
-        connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), log));
+        let (connection, events) = callbacks::connection(options, on_event, Some(push_sink))?;
+        connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), events.clone()));
         Ok(Self {
             connection,
-            sink: RefCell::new(Some(Arc::new(CompletionSink::new(on_batch)?))),
+            sink: RefCell::new(Some(CompletionSink::new(on_batch)?)),
             mailbox,
             events,
         })
@@ -364,9 +361,8 @@ impl NativeSubscriber {
 
     #[napi(catch_unwind)]
     pub fn connect(&self, env: &Env, id: u32) -> napi::Result<(), ErrorCodeName> {
-        self.submit(env, id, |connection| async move {
-            connection.connect().await.map(|()| Reply::Nil)
-        })
+        self.sink()?.connect(env, id, self.connection.clone());
+        Ok(())
     }
 
     /// Ends the socket and gives up its callbacks into JavaScript; messages not yet
@@ -524,16 +520,6 @@ impl NativeSubscriber {
             .clone()
             .ok_or_else(|| closed("Redis subscriber"))
     }
-
-    fn submit<F, Fut>(&self, env: &Env, id: u32, operation: F) -> napi::Result<(), ErrorCodeName>
-    where
-        F: FnOnce(ManagedConnection) -> Fut + Send + 'static,
-        Fut: Future<Output = Outcome> + Send + 'static,
-    {
-        self.sink()?
-            .spawn(env, id, self.connection.clone(), operation);
-        Ok(())
-    }
 }
 
 fn is_unreachable(error: &LayerError) -> bool {
@@ -543,28 +529,11 @@ fn is_unreachable(error: &LayerError) -> bool {
     )
 }
 
-fn build_waker(
-    on_messages: Function<'_, MessageBatch, ()>,
-    state: Arc<State>,
-) -> napi::Result<Waker> {
-    // The callback needs the waker's own handle to (un)ref it, which exists only after build.
-    let own_handle: Arc<AtomicPtr<sys::napi_threadsafe_function__>> =
-        Arc::new(AtomicPtr::new(std::ptr::null_mut()));
-    let callback_handle = own_handle.clone();
-    let waker = on_messages
-        .build_threadsafe_function::<()>()
-        .weak::<true>()
-        .callee_handled::<false>()
-        .build_callback(move |ctx| {
-            state.sync_keep_alive(ctx.env.raw(), callback_handle.load(Ordering::Acquire));
-            Ok(state.drain())
-        })?;
-    own_handle.store(waker.raw(), Ordering::Release);
-    Ok(waker)
-}
-
 /// Restores every remembered subscription on the fresh socket of a reconnect.
-fn resubscribe_hook(state: Arc<State>, log: Log) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
+fn resubscribe_hook(
+    state: Arc<State>,
+    events: Arc<EventRelay>,
+) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
     Arc::new(move |mut socket: AnyConnection| {
         let (channels, patterns): (Vec<String>, Vec<String>) = {
             let subscriptions = lock(&state.subscriptions);
@@ -576,7 +545,7 @@ fn resubscribe_hook(state: Arc<State>, log: Log) -> Arc<dyn Fn(AnyConnection) + 
         if channels.is_empty() && patterns.is_empty() {
             return;
         }
-        let log = log.clone();
+        let events = events.clone();
         napi::bindgen_prelude::spawn(async move {
             let count = channels.len() + patterns.len();
             let mut result = Ok(());
@@ -587,12 +556,12 @@ fn resubscribe_hook(state: Arc<State>, log: Log) -> Arc<dyn Fn(AnyConnection) + 
                 result = socket.psubscribe(patterns).await;
             }
             match result {
-                Ok(()) => log(
+                Ok(()) => events.log(
                     "info",
                     format!("Redis pub/sub: restored {count} subscriptions"),
                 ),
                 // A dropped socket reconnects again and this hook retries then.
-                Err(err) => log(
+                Err(err) => events.log(
                     "error",
                     format!(
                         "Redis pub/sub: restoring {count} subscriptions failed: {}",
@@ -602,10 +571,4 @@ fn resubscribe_hook(state: Arc<State>, log: Log) -> Arc<dyn Fn(AnyConnection) + 
             }
         });
     })
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

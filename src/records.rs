@@ -1,0 +1,272 @@
+//! The record format of `NativeClient.submitBatch`: a flat JavaScript array of
+//! `[kind, id, ...fields]` records, read here straight from V8 into commands.
+//!
+//! An operation is its `OpKind` variant, its field count in `OpKind::fields`, its arm in
+//! `parse`, and its `NativeQueue` method in `ts/lib/queue.ts` (which takes the kinds and
+//! field counts from this binding).
+
+use std::cell::RefCell;
+
+use napi::bindgen_prelude::{Array, FromNapiValue, JsValue};
+use napi::sys;
+use napi_derive::napi;
+use redis::Cmd;
+use redis_layer_core::{ErrorCode, LayerError};
+
+use crate::errors::invalid;
+use crate::lane::Shape;
+use crate::scripts;
+
+/// The kind of a `submitBatch` record, its first element.
+#[napi]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// `key`
+    Get = 0,
+    /// `key, value, ttlSeconds | undefined`
+    Set = 1,
+    /// `[name, ...args]`
+    Command = 2,
+    /// `commands: [name, ...args][], atomic: boolean`
+    Pipeline = 3,
+    /// `handle, keys, args`
+    Script = 4,
+    /// `[name, ...args]` of an MGET answered as one JSON array text
+    JsonArray = 5,
+}
+
+impl OpKind {
+    /// How many fields follow `[kind, id]`.
+    pub const fn fields(self) -> u32 {
+        match self {
+            OpKind::Get | OpKind::Command | OpKind::JsonArray => 1,
+            OpKind::Pipeline => 2,
+            OpKind::Set | OpKind::Script => 3,
+        }
+    }
+}
+
+/// How many fields follow `[kind, id]` in a record of `kind`.
+#[napi]
+pub fn op_fields(kind: OpKind) -> u32 {
+    kind.fields()
+}
+
+/// Reads the records of `ops` in order and hands `each` every id with its command, or
+/// with why its fields do not make one (that record fails alone). A record that cannot
+/// be read at all (unknown kind, no id) ends the batch with an error.
+pub fn parse(
+    ops: &Array,
+    mut each: impl FnMut(u32, Result<Shape, LayerError>),
+) -> napi::Result<()> {
+    let records = Records::new(ops);
+    let mut index = 0;
+    while index < ops.len() {
+        let (Some(kind), Some(id)) = (ops.get::<OpKind>(index)?, ops.get::<u32>(index + 1)?) else {
+            return Err(napi::Error::new(
+                napi::Status::InvalidArg,
+                "truncated operation record",
+            ));
+        };
+        let at = index + 2;
+        let shape = match kind {
+            OpKind::Get => records.command("GET", &[at], None).map(Shape::Single),
+            OpKind::Set => records
+                .get::<Option<i64>>(at + 2)
+                .and_then(|ttl| records.command("SET", &[at, at + 1], ttl))
+                .map(Shape::Single),
+            OpKind::Command => records.command_array(at).map(Shape::Single),
+            OpKind::JsonArray => records.command_array(at).map(Shape::JsonArray),
+            OpKind::Pipeline => records
+                .get::<Vec<Vec<String>>>(at)
+                .and_then(|commands| pipeline(&commands, records.get(at + 1)?)),
+            OpKind::Script => (|| {
+                let script = scripts::script(records.get(at)?)
+                    .ok_or_else(|| invalid("unknown script handle"))?;
+                let keys = records.get(at + 1)?;
+                let args = records.get(at + 2)?;
+                Ok(Shape::Script { script, keys, args })
+            })(),
+        };
+        each(id, shape);
+        index = at + kind.fields();
+    }
+    Ok(())
+}
+
+fn pipeline(commands: &[Vec<String>], atomic: bool) -> Result<Shape, LayerError> {
+    if commands.iter().any(Vec::is_empty) {
+        return Err(invalid("every pipelined command needs a name"));
+    }
+    let commands: Vec<Cmd> = commands
+        .iter()
+        .map(|args| {
+            let mut command = redis::cmd(&args[0]);
+            command.arg(&args[1..]);
+            command
+        })
+        .collect();
+    Ok(if atomic {
+        Shape::Transaction(commands)
+    } else {
+        Shape::Pipeline(commands)
+    })
+}
+
+/// Reads record fields straight from the JS array. Strings are copied once, from V8
+/// into a reused scratch buffer and from there into the command (no `String` per
+/// argument, no zero-filled buffer, no separate UTF-8 length pass for short ones).
+struct Records {
+    env: sys::napi_env,
+    array: sys::napi_value,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_SIZE]);
+}
+
+const SCRATCH_SIZE: usize = 16 * 1024;
+const MAX_SCRATCH: usize = 1024 * 1024;
+
+impl Records {
+    fn new(ops: &Array) -> Self {
+        Self {
+            env: ops.value().env,
+            array: ops.raw(),
+        }
+    }
+
+    fn element(&self, array: sys::napi_value, index: u32) -> Result<sys::napi_value, LayerError> {
+        let mut raw = std::ptr::null_mut();
+        // SAFETY: JS thread, inside the submitBatch call that owns env and array.
+        let status = unsafe { sys::napi_get_element(self.env, array, index, &mut raw) };
+        if status != sys::Status::napi_ok {
+            return Err(invalid("malformed operation record"));
+        }
+        Ok(raw)
+    }
+
+    fn get<T: FromNapiValue>(&self, index: u32) -> Result<T, LayerError> {
+        let raw = self.element(self.array, index)?;
+        // SAFETY: as in `element`.
+        unsafe { T::from_napi_value(self.env, raw) }
+            .map_err(|error| LayerError::new(ErrorCode::InvalidArgument, error.reason))
+    }
+
+    /// `name`, the strings at `fields` of the record array, then `EX ttl`.
+    fn command(&self, name: &str, fields: &[u32], ttl: Option<i64>) -> Result<Cmd, LayerError> {
+        let values = fields
+            .iter()
+            .map(|&index| self.element(self.array, index))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut command = self.build(Some(name), &values)?;
+        if let Some(ttl) = ttl {
+            command.arg("EX").arg(ttl);
+        }
+        Ok(command)
+    }
+
+    /// A command given as one `[name, ...args]` array at `index`.
+    fn command_array(&self, index: u32) -> Result<Cmd, LayerError> {
+        let array = self.element(self.array, index)?;
+        let mut length = 0;
+        // SAFETY: as in `element`.
+        let status = unsafe { sys::napi_get_array_length(self.env, array, &mut length) };
+        if status != sys::Status::napi_ok {
+            return Err(invalid("a command must be an array of strings"));
+        }
+        if length == 0 {
+            return Err(invalid("sendCommand needs at least a command name"));
+        }
+        let values = (0..length)
+            .map(|i| self.element(array, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.build(None, &values)
+    }
+
+    fn build(&self, name: Option<&str>, values: &[sys::napi_value]) -> Result<Cmd, LayerError> {
+        SCRATCH.with_borrow_mut(|scratch| {
+            // All strings go into scratch first, so the command is allocated once at its size.
+            let mut ends = Vec::with_capacity(values.len());
+            let mut used = 0;
+            for &value in values {
+                used += self.copy_string(value, scratch, used)?;
+                ends.push(used);
+            }
+            let name_len = name.map_or(0, str::len);
+            let mut command = Cmd::with_capacity(
+                usize::from(name.is_some()) + values.len() + 2,
+                used + name_len + 24,
+            );
+            if let Some(name) = name {
+                command.arg(name);
+            }
+            let mut start = 0;
+            for end in ends {
+                command.arg(&scratch[start..end]);
+                start = end;
+            }
+            if scratch.len() > MAX_SCRATCH {
+                // One huge value must not pin its size for the life of the process.
+                scratch.truncate(SCRATCH_SIZE);
+                scratch.shrink_to_fit();
+            }
+            Ok(command)
+        })
+    }
+
+    /// Appends the UTF-8 of the JS string `value` to `scratch` at `at`; returns its length.
+    fn copy_string(
+        &self,
+        value: sys::napi_value,
+        scratch: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<usize, LayerError> {
+        let not_a_string = || invalid("expected a string argument");
+        let mut written = 0;
+        let room = scratch.len() - at;
+        if room > 8 {
+            // SAFETY: the pointer and length describe scratch's unused tail.
+            let status = unsafe {
+                sys::napi_get_value_string_utf8(
+                    self.env,
+                    value,
+                    scratch[at..].as_mut_ptr().cast(),
+                    room,
+                    &mut written,
+                )
+            };
+            if status != sys::Status::napi_ok {
+                return Err(not_a_string());
+            }
+            // V8 stops at a character boundary, so a string within 4 bytes of the end
+            // may be cut short: only then measure it and copy again.
+            if written + 4 < room - 1 {
+                return Ok(written);
+            }
+        }
+        let mut length = 0;
+        // SAFETY: length query only.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(self.env, value, std::ptr::null_mut(), 0, &mut length)
+        };
+        if status != sys::Status::napi_ok {
+            return Err(not_a_string());
+        }
+        scratch.resize((at + length + 1).max(scratch.len()), 0);
+        // SAFETY: scratch has length + 1 bytes from `at`.
+        let status = unsafe {
+            sys::napi_get_value_string_utf8(
+                self.env,
+                value,
+                scratch[at..].as_mut_ptr().cast(),
+                length + 1,
+                &mut written,
+            )
+        };
+        if status != sys::Status::napi_ok {
+            return Err(not_a_string());
+        }
+        Ok(written)
+    }
+}
