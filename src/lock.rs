@@ -2,9 +2,8 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-/// Locks `mutex`, taking the data over even if a thread panicked while holding it:
-/// every critical section here leaves the data consistent, and a panic is already
-/// reported to its caller as a failed operation.
+/// Locks `mutex`, taking the data over as it is if a thread panicked while holding
+/// it: that panic already failed its own operation, and must not fail every later one.
 pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
