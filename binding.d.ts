@@ -18,24 +18,12 @@ export declare class NativeClient {
    * still settle (they fail, the socket being closed), later calls throw.
    */
   close(): void
-  get(id: number, key: string): void
-  set(id: number, key: string, value: string, ttlSeconds?: number | undefined | null): void
-  /** Any command, as `[name, ...args]`. */
-  command(id: number, args: Array<string>): void
-  /**
-   * Several commands in one round trip; `atomic` wraps them in MULTI/EXEC.
-   * Errors of single commands come back in place, as Error objects.
-   */
-  pipeline(id: number, commands: Array<Array<string>>, atomic: boolean): void
   /**
    * Queues many operations in one call, in order: a flat array of records
-   * `[kind, id, ...fields]` (see `Kind`). One crossing per microtask instead of one
-   * per command is most of what JavaScript used to pay to submit. A record whose
-   * fields do not convert fails alone, with an error through its id.
+   * `[kind, id, ...fields]` (see `OpKind`). A record whose fields do not convert
+   * fails alone, with an error through its id.
    */
   submitBatch(ops: unknown[]): void
-  /** Runs a script registered with `registerScript`. */
-  script(id: number, handle: number, keys: Array<string>, args: Array<string>): void
   /**
    * Panics on purpose, inside the operation's task or right here, so the test
    * suite can prove a panic rejects a promise instead of killing Node.
@@ -49,7 +37,7 @@ export declare class NativeClient {
 }
 
 export declare class NativeSubscriber {
-  constructor(options: NativeOptions, limits: SubscriberLimits | undefined | null, onBatch: (batch: unknown[]) => void, onMessages: (messages: unknown[]) => void, onEvent: (event: [level: string, message: string]) => void)
+  constructor(options: NativeOptions, limits: SubscriberLimits | undefined | null, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onMessages: (messages: unknown[]) => void, onEvent: (event: [level: string, message: string]) => void)
   get isConnected(): boolean
   /** Messages received and not yet handed to JavaScript, including those dropped. */
   get backlog(): number
@@ -96,6 +84,25 @@ export interface NativeOptions {
   /** PEM client certificate and key, for servers that require client auth. */
   tlsCert?: string
   tlsKey?: string
+}
+
+/** How many fields follow `[kind, id]` in a record of `kind`. */
+export declare function opFields(kind: OpKind): number
+
+/** The kind of a `submitBatch` record, its first element. */
+export declare const enum OpKind {
+  /** `key` */
+  Get = 0,
+  /** `key, value, ttlSeconds | undefined` */
+  Set = 1,
+  /** `[name, ...args]` */
+  Command = 2,
+  /** `commands: [name, ...args][], atomic: boolean` */
+  Pipeline = 3,
+  /** `handle, keys, args` */
+  Script = 4,
+  /** `[name, ...args]` of an MGET answered as one JSON array text */
+  JsonArray = 5,
 }
 
 /** Registers a Lua script and returns its handle (identical sources share one). */

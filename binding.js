@@ -838,4 +838,6 @@ module.exports = nativeBinding
 module.exports.NativeClient = nativeBinding.NativeClient
 module.exports.NativeSubscriber = nativeBinding.NativeSubscriber
 module.exports.describeTarget = nativeBinding.describeTarget
+module.exports.opFields = nativeBinding.opFields
+module.exports.OpKind = nativeBinding.OpKind
 module.exports.registerScript = nativeBinding.registerScript

@@ -1,5 +1,6 @@
 export { RedisConnection, redisConnection, connectRedis } from './lib/connection';
 export type { RedisConnectionOptions } from './lib/connection';
+export type { Subscriber, SubscriptionListener } from './lib/subscriber';
 export { RedisClient, Multi } from './lib/client';
 export type { SetOptions, RedisArgument } from './lib/client';
 export { CacheKeys, escapeGlob } from './lib/keys';

@@ -12,28 +12,31 @@ export interface Message<T = any> {
  * returned promise that rejects is logged like a throw.
  */
 export type MessageHandler<T = any> = (message: Message<T>, channel: string) => unknown;
+/**
+ * Bounds of the inbox that holds messages for a JavaScript thread that falls behind.
+ * A broker given either gets an inbox, and so a subscriber socket, of its own; without
+ * them it subscribes on the connection's subscriber socket (`getSubscriber()`).
+ */
 export interface MessageBrokerOptions {
-    /**
-     * Messages held for a JavaScript thread that falls behind; past this the oldest
-     * are dropped and the number dropped is logged. @default 100000
-     */
+    /** Past this many messages the oldest are dropped and the number dropped is logged. @default 100000 */
     maxQueuedMessages?: number;
     /** The same bound in bytes of channel names and payloads. @default 67108864 (64 MiB) */
     maxQueuedBytes?: number;
 }
 /**
- * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis
- * subscription per channel however many callbacks. Its own socket subscribes
- * lazily on first use, restores subscriptions after reconnects, and closes with
- * the connection.
+ * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis subscription per
+ * channel however many callbacks. It subscribes on the connection's subscriber socket (or
+ * on one of its own, see MessageBrokerOptions), which restores subscriptions after
+ * reconnects; closing the connection ends them. It publishes on the publishing socket.
  */
 export declare class MessageBroker {
     private readonly connection;
     private readonly limits;
     private readonly channels;
     private readonly patterns;
-    private socket;
-    private opened;
+    /** The subscriber of this broker's subscriptions, from first use until the connection closes. */
+    private attached;
+    private current;
     private readonly outbox;
     private sending;
     constructor(connection?: RedisConnection, options?: MessageBrokerOptions);
@@ -48,16 +51,18 @@ export declare class MessageBroker {
     get backlog(): number;
     private add;
     private remove;
+    private fanout;
     /**
      * Sends everything published so far as one pipeline, and the next batch only
      * after it: PUBLISH reaches Redis in call order even when callers do not await,
      * which concurrent single commands on the client do not promise.
      */
     private flush;
-    /** The broker's socket, opened on first use and closed with the connection. */
-    private open;
+    /**
+     * The subscriber of this broker's subscriptions, from first use: the connection's, or
+     * with inbox bounds one of its own, opened here. Both end with the connection.
+     */
+    private subscriber;
     private reset;
-    private onMessages;
-    private deliver;
 }
 export declare const messageBroker: MessageBroker;

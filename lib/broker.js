@@ -3,13 +3,11 @@ Object.defineProperty(exports, "__esModule", { value: true });
 exports.messageBroker = exports.MessageBroker = void 0;
 const node_crypto_1 = require("node:crypto");
 const connection_1 = require("./connection");
+const dispatcher_1 = require("./dispatcher");
 const errors_1 = require("./errors");
 const json_1 = require("./json");
 const logger_1 = require("./logger");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const binding = require('../binding.js');
-const DEFAULT_MAX_MESSAGES = 100_000;
-const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const subscriber_1 = require("./subscriber");
 // 64 random bits per process keep ids from different processes apart; the
 // millisecond prefix (never going backwards here) keeps them in time order.
 const ID_PREFIX = (0, node_crypto_1.randomBytes)(8).toString('hex');
@@ -26,9 +24,10 @@ function nextMessageId() {
     }
     return `${lastMillis}-${ID_PREFIX}-${sequence.toString(36).padStart(4, '0')}`;
 }
+/** The inbox bounds the options ask for, or undefined for none (the shared socket's). */
 function limitsFrom(options) {
     if (options === undefined || options === null)
-        return {};
+        return undefined;
     if (typeof options !== 'object')
         throw new TypeError(`options must be an object, got ${(0, errors_1.describeType)(options)}`);
     const { maxQueuedMessages, maxQueuedBytes } = options;
@@ -40,23 +39,9 @@ function limitsFrom(options) {
         }
         return value;
     };
-    return { maxMessages: check(maxQueuedMessages, 'maxQueuedMessages'), maxBytes: check(maxQueuedBytes, 'maxQueuedBytes') };
-}
-function requireCallback(value) {
-    if (typeof value !== 'function')
-        throw new TypeError(`callback must be a function, got ${(0, errors_1.describeType)(value)}`);
-}
-function callHandler(handler, message, channel) {
-    const onError = (error) => (0, logger_1.log)('error', 'Message handler error', { channel, ...(0, logger_1.describeError)(error) });
-    try {
-        const result = handler(message, channel);
-        if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
-            result.then(undefined, onError);
-        }
-    }
-    catch (error) {
-        onError(error);
-    }
+    const maxMessages = check(maxQueuedMessages, 'maxQueuedMessages');
+    const maxBytes = check(maxQueuedBytes, 'maxQueuedBytes');
+    return maxMessages === undefined && maxBytes === undefined ? undefined : { maxMessages, maxBytes };
 }
 /**
  * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy:
@@ -81,63 +66,20 @@ function messageText(message, messageId) {
 function toDate(value) {
     return typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
 }
-/** One pub/sub socket: subscribe-like calls settle by id, in batches, like `Dispatcher`. */
-class SubscriberSocket {
-    native;
-    /** After close() the native socket refuses calls (it has released its callbacks). */
-    closed = false;
-    pending = new Map();
-    nextId = 1;
-    constructor(options, limits, onMessages) {
-        this.native = new binding.NativeSubscriber(options, limits, (batch) => this.settle(batch), onMessages, ([level, message]) => (0, logger_1.log)(level, message, { role: 'broker' }));
-    }
-    run(submit) {
-        const id = this.nextId;
-        this.nextId = id === 0xffffffff ? 1 : id + 1;
-        return new Promise((resolve, reject) => {
-            this.pending.set(id, { resolve, reject });
-            try {
-                submit(id);
-            }
-            catch (error) {
-                this.pending.delete(id);
-                reject((0, errors_1.fromNative)(error));
-            }
-        });
-    }
-    close() {
-        this.closed = true;
-        this.native.close();
-    }
-    settle(batch) {
-        for (let i = 0; i < batch.length; i += 3) {
-            const entry = this.pending.get(batch[i]);
-            if (entry === undefined)
-                continue;
-            this.pending.delete(batch[i]);
-            if (batch[i + 1] === true) {
-                entry.resolve();
-            }
-            else {
-                const [code, message] = batch[i + 2];
-                entry.reject(new errors_1.RedisLayerError(code, message));
-            }
-        }
-    }
-}
 /**
- * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis
- * subscription per channel however many callbacks. Its own socket subscribes
- * lazily on first use, restores subscriptions after reconnects, and closes with
- * the connection.
+ * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis subscription per
+ * channel however many callbacks. It subscribes on the connection's subscriber socket (or
+ * on one of its own, see MessageBrokerOptions), which restores subscriptions after
+ * reconnects; closing the connection ends them. It publishes on the publishing socket.
  */
 class MessageBroker {
     connection;
     limits;
-    channels = new Map();
-    patterns = new Map();
-    socket;
-    opened;
+    channels = new subscriber_1.Fanout();
+    patterns = new subscriber_1.Fanout();
+    /** The subscriber of this broker's subscriptions, from first use until the connection closes. */
+    attached;
+    current;
     outbox = [];
     sending = false;
     constructor(connection, options) {
@@ -169,7 +111,7 @@ class MessageBroker {
                 throw new TypeError(`message.type must be a string, got ${(0, errors_1.describeType)(message.type)}`);
             messageId = nextMessageId();
             text = messageText(message, messageId);
-            this.connection.getPublisher(); // throws "Redis not connected" before connect()
+            this.connection.dispatcher('publisher'); // throws ERR_NOT_CONNECTED before connect()
         }
         catch (error) {
             return Promise.reject(error);
@@ -182,57 +124,43 @@ class MessageBroker {
     }
     /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */
     get backlog() {
-        return this.opened?.native.backlog ?? 0;
+        return this.current?.backlog ?? 0;
     }
     add(kind, name, callback) {
         try {
-            (0, errors_1.requireString)(name, kind);
-            requireCallback(callback);
+            (0, subscriber_1.requireSubscription)(name, kind, callback, 'callback');
         }
         catch (error) {
             return Promise.reject(error);
         }
-        const map = kind === 'channel' ? this.channels : this.patterns;
-        let subscription = map.get(name);
-        if (!subscription) {
-            const created = { handlers: new Set(), ready: Promise.resolve() };
-            created.ready = this.open()
-                .then((socket) => socket.run((id) => (kind === 'channel' ? socket.native.subscribe(id, name) : socket.native.psubscribe(id, name))))
-                .catch((error) => {
-                if (map.get(name) === created)
-                    map.delete(name);
-                throw error;
-            });
-            map.set(name, created);
-            subscription = created;
-        }
-        subscription.handlers.add(callback);
-        return subscription.ready.then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }));
+        const open = (handlers) => {
+            const relay = (payload, channel) => deliver(handlers, payload, channel);
+            const ready = this.subscriber().then((subscriber) => kind === 'channel' ? subscriber.subscribe(name, relay) : subscriber.pSubscribe(name, relay));
+            return { relay, ready };
+        };
+        return this.fanout(kind)
+            .add(name, callback, open)
+            .then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }));
     }
     remove(kind, name, callback) {
         try {
-            (0, errors_1.requireString)(name, kind);
-            requireCallback(callback);
+            (0, subscriber_1.requireSubscription)(name, kind, callback, 'callback');
         }
         catch (error) {
             return Promise.reject(error);
         }
-        const map = kind === 'channel' ? this.channels : this.patterns;
-        const subscription = map.get(name);
-        if (!subscription || !subscription.handlers.delete(callback) || subscription.handlers.size > 0)
-            return Promise.resolve();
-        map.delete(name);
-        const socket = this.socket;
-        if (!socket)
-            return Promise.resolve();
-        return socket
-            .then((open) => {
-            // A closed socket has no subscriptions left to end.
-            if (open.closed)
-                return;
-            return open.run((id) => (kind === 'channel' ? open.native.unsubscribe(id, name) : open.native.punsubscribe(id, name)));
-        })
-            .then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
+        const close = (relay) => {
+            const attached = this.attached;
+            if (!attached)
+                return Promise.resolve();
+            return attached
+                .then((subscriber) => (kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay)))
+                .then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
+        };
+        return this.fanout(kind).remove(name, callback, close);
+    }
+    fanout(kind) {
+        return kind === 'channel' ? this.channels : this.patterns;
     }
     /**
      * Sends everything published so far as one pipeline, and the next batch only
@@ -244,9 +172,10 @@ class MessageBroker {
         this.sending = batch.length > 0;
         if (!this.sending)
             return;
-        let publisher;
+        let published;
         try {
-            publisher = this.connection.getPublisher();
+            const commands = batch.map((item) => ['PUBLISH', item.channel, item.text]);
+            published = this.connection.dispatcher('publisher').pipeline(commands, false, dispatcher_1.inPlaceErrors);
         }
         catch (error) {
             for (const item of batch)
@@ -254,11 +183,7 @@ class MessageBroker {
             this.flush();
             return;
         }
-        const pipeline = publisher.pipeline();
-        for (const item of batch)
-            pipeline.publish(item.channel, item.text);
-        pipeline
-            .exec()
+        published
             .then((replies) => batch.forEach((item, i) => {
             const reply = replies[i];
             if (reply instanceof Error)
@@ -268,88 +193,69 @@ class MessageBroker {
         }), (error) => batch.forEach((item) => item.reject(error)))
             .finally(() => this.flush());
     }
-    /** The broker's socket, opened on first use and closed with the connection. */
-    open() {
-        if (this.socket)
-            return this.socket;
-        let socket;
+    /**
+     * The subscriber of this broker's subscriptions, from first use: the connection's, or
+     * with inbox bounds one of its own, opened here. Both end with the connection.
+     */
+    subscriber() {
+        if (this.attached)
+            return this.attached;
+        const own = this.limits !== undefined;
+        let subscriber;
         try {
-            this.connection.getPublisher(); // throws "Redis not connected" before connect()
-            socket = new SubscriberSocket(this.connection.nativeOptions(), this.limits, (batch) => this.onMessages(batch));
+            if (own) {
+                this.connection.dispatcher(); // throws ERR_NOT_CONNECTED before connect()
+                subscriber = new subscriber_1.Subscriber(this.connection.nativeOptions(), 'broker', this.limits);
+            }
+            else {
+                subscriber = this.connection.getSubscriber();
+            }
         }
         catch (error) {
             return Promise.reject((0, errors_1.fromNative)(error));
         }
-        const unhook = this.connection.onClose(() => this.reset(socket, unhook));
-        const opening = socket.run((id) => socket.native.connect(id)).then(() => socket, (error) => {
-            this.reset(socket, unhook);
-            throw error;
-        });
-        this.socket = opening;
-        this.opened = socket;
-        return opening;
+        const unhook = this.connection.onClose(() => this.reset(subscriber, unhook));
+        const attached = own
+            ? subscriber.connect().then(() => subscriber, (error) => {
+                this.reset(subscriber, unhook);
+                throw error;
+            })
+            : Promise.resolve(subscriber);
+        this.attached = attached;
+        this.current = subscriber;
+        return attached;
     }
-    reset(socket, unhook) {
+    reset(subscriber, unhook) {
         unhook();
-        socket.close();
-        if (this.opened !== socket)
+        if (this.limits !== undefined)
+            subscriber.close();
+        if (this.current !== subscriber)
             return;
-        this.socket = undefined;
-        this.opened = undefined;
+        this.attached = undefined;
+        this.current = undefined;
         this.channels.clear();
         this.patterns.clear();
     }
-    onMessages(batch) {
-        // A throw escaping here would be an uncaught exception on the native callback.
-        try {
-            const dropped = batch[0];
-            if (dropped > 0) {
-                (0, logger_1.log)('warn', 'Pub/sub messages dropped: callbacks fell behind and the queue was full', {
-                    dropped,
-                    maxQueuedMessages: this.limits.maxMessages ?? DEFAULT_MAX_MESSAGES,
-                    maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
-                });
-            }
-            for (let i = 1; i < batch.length; i += 3) {
-                const payload = batch[i + 2];
-                if (typeof payload === 'string')
-                    this.deliver(batch[i], batch[i + 1], payload);
-                // What no JavaScript string can hold comes as its size in bytes (src/subscriber.rs).
-                else
-                    (0, logger_1.log)('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel: batch[i + 1], bytes: payload });
-            }
-        }
-        catch (error) {
-            (0, logger_1.log)('error', 'Message delivery error', (0, logger_1.describeError)(error));
-        }
-    }
-    deliver(pattern, channel, payload) {
-        const subscription = pattern === null ? this.channels.get(channel) : this.patterns.get(pattern);
-        if (!subscription || subscription.handlers.size === 0)
-            return;
-        let message;
-        try {
-            const parsed = JSON.parse(payload);
-            if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-                throw new SyntaxError('message is not a JSON object');
-            // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
-            const fields = parsed;
-            fields.timestamp = toDate(fields.timestamp);
-            message = fields;
-        }
-        catch (error) {
-            (0, logger_1.log)('error', 'Message parsing error', { channel, ...(0, logger_1.describeError)(error) });
-            return;
-        }
-        const { handlers } = subscription;
-        if (handlers.size === 1) {
-            callHandler(handlers.values().next().value, message, channel);
-            return;
-        }
-        // A snapshot: handlers added while this message is delivered get the next one.
-        for (const handler of [...handlers])
-            callHandler(handler, message, channel);
-    }
 }
 exports.MessageBroker = MessageBroker;
+/** Parses one message's text and hands it to every handler of its subscription. */
+function deliver(handlers, payload, channel) {
+    if (handlers.size === 0)
+        return;
+    let message;
+    try {
+        const parsed = JSON.parse(payload);
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+            throw new SyntaxError('message is not a JSON object');
+        // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
+        const fields = parsed;
+        fields.timestamp = toDate(fields.timestamp);
+        message = fields;
+    }
+    catch (error) {
+        (0, logger_1.log)('error', 'Message parsing error', { channel, ...(0, logger_1.describeError)(error) });
+        return;
+    }
+    (0, subscriber_1.callEach)(handlers, message, channel);
+}
 exports.messageBroker = new MessageBroker();

@@ -1,4 +1,3 @@
-import type { RedisClient } from './client';
 import { RedisConnection } from './connection';
 /**
  * The seed's CacheService: JSON values under the caller's keys, failing soft
@@ -37,8 +36,6 @@ export declare class CacheService {
     /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
     private beginFill;
     private storeFill;
-    /** @internal The command client, or null (logged) while not connected. */
-    client(context: string, meta: Record<string, unknown>): RedisClient | null;
     private command;
 }
 export declare const cacheService: CacheService;

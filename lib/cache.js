@@ -1,6 +1,7 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.cacheService = exports.CacheService = void 0;
+const access_1 = require("./access");
 const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const json_1 = require("./json");
@@ -19,14 +20,8 @@ class CacheService {
     get(key) {
         if (typeof key !== 'string')
             return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(key, 'key'));
-        const client = this.client('Cache get error', { key });
-        if (!client)
-            return Promise.resolve(null);
-        const { dispatcher } = client;
-        return dispatcher.get(key, (reply) => parseOrMiss(reply, key), (error) => {
-            (0, logger_1.log)('error', 'Cache get error', { key, ...(0, logger_1.describeError)(error) });
-            return null;
-        });
+        const recover = (0, access_1.failSoft)('Cache get error', { key }, null);
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis.get(key, (reply) => (0, json_1.parseOrMiss)(reply, key), recover));
     }
     set(key, value, ttlSeconds) {
         if (typeof key !== 'string')
@@ -39,33 +34,21 @@ class CacheService {
         catch (error) {
             return Promise.reject(error);
         }
+        const recover = (0, access_1.failSoft)('Cache set error', { key }, false);
         try {
             text = (0, json_1.toJson)(value);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
-            return Promise.resolve(false);
+            return Promise.resolve(recover(error));
         }
-        const client = this.client('Cache set error', { key });
-        if (!client)
-            return Promise.resolve(false);
-        const { dispatcher } = client;
-        return dispatcher.set(key, text, ttl, () => true, (error) => {
-            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
-            return false;
-        });
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis.set(key, text, ttl, acknowledged, recover));
     }
     /** Deletes the key and cancels any fill of it in flight (its lease), so a value loaded before is not stored after. */
     del(key) {
         if (typeof key !== 'string')
             return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(key, 'key'));
-        const client = this.client('Cache delete error', { key });
-        if (!client)
-            return Promise.resolve(false);
-        return (0, fill_1.deleteWithLease)(client.dispatcher, key).catch((error) => {
-            (0, logger_1.log)('error', 'Cache delete error', { key, ...(0, logger_1.describeError)(error) });
-            return false;
-        });
+        const recover = (0, access_1.failSoft)('Cache delete error', { key }, false);
+        return (0, access_1.softly)(this.connection, recover, (redis) => (0, fill_1.deleteWithLease)(redis, key).catch(recover));
     }
     exists(key) {
         return this.command('Cache exists error', { key }, () => ['EXISTS', (0, errors_1.requireString)(key, 'key')], (n) => n === 1, false);
@@ -80,30 +63,26 @@ class CacheService {
         }
         if (list.length === 0)
             return Promise.resolve([]);
-        const client = this.client('Cache mget error', { keys: list.length });
-        const misses = () => list.map(() => null);
-        const fail = (error) => {
-            (0, logger_1.log)('error', 'Cache mget error', { keys: list.length, ...(0, logger_1.describeError)(error) });
-            return misses();
+        const logged = (0, access_1.failSoft)('Cache mget error', { keys: list.length }, undefined);
+        const recover = (error) => {
+            logged(error);
+            return list.map(() => null);
         };
-        if (!client)
-            return Promise.resolve(misses());
-        const { dispatcher } = client;
-        return dispatcher.run((id) => dispatcher.native.jsonArray(id, ['MGET', ...list]), ([text, unchecked]) => {
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis.jsonArray(['MGET', ...list], ([text, unchecked]) => {
             let values;
             try {
                 values = JSON.parse(text);
             }
             catch (error) {
                 // Each spliced value passed a strict JSON check natively; V8 disagreeing is a bug.
-                return fail(error);
+                return recover(error);
             }
             for (let i = 0; i < unchecked.length; i += 2) {
                 const index = unchecked[i];
-                values[index] = parseOrMiss(unchecked[i + 1], list[index]);
+                values[index] = (0, json_1.parseOrMiss)(unchecked[i + 1], list[index]);
             }
             return values;
-        }, fail);
+        }, recover));
     }
     /**
      * Writes all pairs as one MULTI/EXEC of SET (… EX with a TTL), so no key is ever left without
@@ -123,31 +102,27 @@ class CacheService {
         catch (error) {
             return Promise.reject(error);
         }
+        const recover = (0, access_1.failSoft)('Cache mset error', {}, false);
         const entries = [];
         try {
             for (const [key, value] of Object.entries(keyValuePairs))
                 entries.push([key, (0, json_1.toJson)(value, `keyValuePairs.${key}`)]);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Cache mset error', (0, logger_1.describeError)(error));
-            return Promise.resolve(false);
+            return Promise.resolve(recover(error));
         }
         if (entries.length === 0)
             return Promise.resolve(true);
-        const client = this.client('Cache mset error', {});
-        if (!client)
-            return Promise.resolve(false);
-        const { dispatcher } = client;
         const expiry = ttl === undefined ? [] : ['EX', String(ttl)];
         const commands = entries.map(([key, text]) => ['SET', key, text, ...expiry]);
-        return dispatcher
-            .run((id) => dispatcher.native.pipeline(id, commands, true), (replies) => {
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis
+            .pipeline(commands, true, (replies) => {
             const failed = replies.find((reply) => reply !== 'OK');
             if (failed !== undefined)
                 throw new Error(`SET in MSET transaction failed: ${String(failed?.message ?? failed)}`);
             return true;
         })
-            .catch((error) => undoMset(dispatcher, entries.map(([key]) => key), error));
+            .catch((error) => undoMset(redis, entries.map(([key]) => key), recover(error))));
     }
     expire(key, ttlSeconds) {
         return this.command('Cache expire error', { key }, () => {
@@ -165,14 +140,8 @@ class CacheService {
     flushPattern(pattern) {
         if (typeof pattern !== 'string')
             return (0, errors_1.rejectWith)(() => (0, errors_1.requireString)(pattern, 'pattern'));
-        const client = this.client('Cache flush pattern error', { pattern });
-        if (!client)
-            return Promise.resolve(0);
-        const { dispatcher } = client;
-        return dispatcher.run((id) => dispatcher.native.scanDelete(id, pattern, 1000), (count) => count, (error) => {
-            (0, logger_1.log)('error', 'Cache flush pattern error', { pattern, ...(0, logger_1.describeError)(error) });
-            return 0;
-        });
+        const recover = (0, access_1.failSoft)('Cache flush pattern error', { pattern }, 0);
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis.scanDelete(pattern, 1000, undefined, recover));
     }
     /**
      * Cache-aside with single flight: concurrent misses on one key run `loader` once
@@ -204,47 +173,22 @@ class CacheService {
     }
     /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
     async beginFill(key) {
-        const client = this.client('Cache set error', { key });
-        if (!client)
-            return null;
         try {
-            const [token] = await (0, fill_1.beginFills)(client.dispatcher, [key]);
+            const [token] = await (0, fill_1.beginFills)(this.connection.dispatcher(), [key]);
             return token;
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
-            return null;
+            return (0, access_1.failSoft)('Cache set error', { key }, null)(error);
         }
     }
     async storeFill(key, token, value, ttl) {
-        let text;
         try {
-            text = (0, json_1.toJson)(value);
-        }
-        catch (error) {
-            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
-            return;
-        }
-        const client = this.client('Cache set error', { key });
-        if (!client)
-            return;
-        try {
-            const [stored] = await (0, fill_1.storeFills)(client.dispatcher, [[key, token, text, ttl]]);
+            const [stored] = await (0, fill_1.storeFills)(this.connection.dispatcher(), [[key, token, (0, json_1.toJson)(value), ttl]]);
             if (!stored)
                 (0, logger_1.log)('debug', 'Cache fill not stored: the key was invalidated during the load', { key });
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Cache set error', { key, ...(0, logger_1.describeError)(error) });
-        }
-    }
-    /** @internal The command client, or null (logged) while not connected. */
-    client(context, meta) {
-        try {
-            return this.connection.getClient();
-        }
-        catch (error) {
-            (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
-            return null;
+            (0, access_1.failSoft)('Cache set error', { key }, undefined)(error);
         }
     }
     command(context, meta, build, map, fallback) {
@@ -255,14 +199,8 @@ class CacheService {
         catch (error) {
             return Promise.reject(error);
         }
-        const client = this.client(context, meta);
-        if (!client)
-            return Promise.resolve(fallback);
-        const { dispatcher } = client;
-        return dispatcher.command(args, map, (error) => {
-            (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
-            return fallback;
-        });
+        const recover = (0, access_1.failSoft)(context, meta, fallback);
+        return (0, access_1.softly)(this.connection, recover, (redis) => redis.command(args, map, recover));
     }
 }
 exports.CacheService = CacheService;
@@ -271,24 +209,15 @@ exports.CacheService = CacheService;
  * them, later): deleting every key of the call leaves none holding part of it. Deleting
  * is safe for a cache: a key holding its old value is merely a miss afterwards.
  */
-async function undoMset(dispatcher, keys, error) {
-    (0, logger_1.log)('error', 'Cache mset error', (0, logger_1.describeError)(error));
+async function undoMset(dispatcher, keys, answer) {
     try {
-        await dispatcher.run((id) => dispatcher.native.command(id, ['DEL', ...keys]));
+        await dispatcher.command(['DEL', ...keys]);
         (0, logger_1.log)('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
     }
     catch (undoError) {
         (0, logger_1.log)('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...(0, logger_1.describeError)(undoError) });
     }
-    return false;
+    return answer;
 }
-function parseOrMiss(reply, key) {
-    try {
-        return (0, json_1.fromJson)(reply);
-    }
-    catch (error) {
-        (0, logger_1.log)('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...(0, logger_1.describeError)(error) });
-        return null;
-    }
-}
+const acknowledged = () => true;
 exports.cacheService = new CacheService();

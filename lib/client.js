@@ -1,6 +1,7 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.Multi = exports.RedisClient = void 0;
+const dispatcher_1 = require("./dispatcher");
 const errors_1 = require("./errors");
 function toArgs(args, name) {
     if (!Array.isArray(args))
@@ -14,7 +15,7 @@ function toArgs(args, name) {
     });
 }
 const TRANSACTION = 'use client.multi() … exec() for an atomic batch, or a Lua script (EVAL) for check-and-set';
-const PUBSUB = 'use the MessageBroker (subscribe, psubscribe), which keeps a socket of its own';
+const PUBSUB = 'use the MessageBroker or getSubscriber(), which subscribe on a socket of their own';
 const PER_SOCKET = 'it would apply to every service on this socket and be lost on reconnect';
 /**
  * Commands that change the state of the socket they run on. Every service shares these
@@ -102,7 +103,6 @@ function msetArgs(pairs) {
     return args;
 }
 const toBoolean = (reply) => reply === 1;
-const nestedErrors = (replies) => replies.map((reply) => (reply !== null && typeof reply === 'object' && !Array.isArray(reply) ? (0, errors_1.fromNative)(reply) : reply));
 /**
  * The general-purpose client `redisConnection.getClient()` returns: node-redis
  * names and result shapes for the commands the backend calls, `sendCommand` for
@@ -249,7 +249,7 @@ class Multi {
         if (this.commands.length === 0)
             return Promise.resolve([]);
         const commands = this.commands.splice(0);
-        return this.dispatcher.run((id) => this.dispatcher.native.pipeline(id, commands, this.atomic), (replies) => nestedErrors(replies));
+        return this.dispatcher.pipeline(commands, this.atomic, dispatcher_1.inPlaceErrors);
     }
 }
 exports.Multi = Multi;

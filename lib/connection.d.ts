@@ -1,5 +1,7 @@
 import { RedisClient } from './client';
+import { Dispatcher } from './dispatcher';
 import { NativeOptions } from './native';
+import { Subscriber } from './subscriber';
 export interface RedisConnectionOptions {
     /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */
     url?: string;
@@ -40,15 +42,16 @@ export interface RedisConnectionOptions {
     };
 }
 /**
- * The seed's three connections (commands, subscriber, publisher), each one socket
- * that reconnects by itself. Commands issued while a socket is down fail at once
- * instead of queueing.
+ * The seed's three connections, each one socket that reconnects by itself: commands
+ * (`getClient()`), publishing (`getPublisher()`) and subscriptions (`getSubscriber()`,
+ * which every MessageBroker of the connection shares). Commands issued while a socket is
+ * down fail at once instead of queueing.
  */
 export declare class RedisConnection {
     private native;
     /** The settings of the last connect(), environment applied. */
     private resolved;
-    private clients;
+    private sockets;
     private connecting;
     /** Sockets of the connect() in progress, so close() can end them before they are installed. */
     private opening;
@@ -65,16 +68,24 @@ export declare class RedisConnection {
      * settings again are fine; other settings while connected (or connecting) are an Error.
      */
     reconfigure(options: RedisConnectionOptions): void;
+    /** The command client. Throws a RedisLayerError (ERR_NOT_CONNECTED) before connect() and after close(), as every getter. */
     getClient(): RedisClient;
-    getSubscriber(): RedisClient;
+    /** The pub/sub socket: subscribe / pSubscribe with listeners that get each message's text and channel. */
+    getSubscriber(): Subscriber;
+    /** The client of the publishing socket. */
     getPublisher(): RedisClient;
     /** Ends every socket, reconnect loop and registered service timer. */
     close(): Promise<void>;
+    /**
+     * @internal How services reach Redis: the dispatcher of the command socket (or of the
+     * publishing one). Throws ERR_NOT_CONNECTED before connect() and after close(); see access.ts.
+     */
+    dispatcher(role?: 'client' | 'publisher'): Dispatcher;
     /** @internal Services that own timers or subscriptions stop them here. */
     onClose(hook: () => void): () => void;
-    /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+    /** @internal Settings for sockets a service opens itself (a message broker with inbox bounds of its own). */
     nativeOptions(): NativeOptions;
-    private role;
+    private connected;
     private open;
 }
 export declare const redisConnection: RedisConnection;

@@ -2,9 +2,11 @@
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.connectRedis = exports.redisConnection = exports.RedisConnection = void 0;
 const client_1 = require("./client");
+const dispatcher_1 = require("./dispatcher");
 const errors_1 = require("./errors");
 const logger_1 = require("./logger");
 const native_1 = require("./native");
+const subscriber_1 = require("./subscriber");
 function nodeList(value, name) {
     if (!Array.isArray(value) || value.length === 0 || value.some((node) => typeof node !== 'string')) {
         throw new TypeError(`${name} must be a non-empty array of URL strings`);
@@ -105,16 +107,18 @@ function sameOptions(a, b) {
     const canonical = (options) => JSON.stringify(Object.entries(options).filter(([, value]) => value !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)));
     return canonical(a) === canonical(b);
 }
+const notConnected = () => new errors_1.RedisLayerError('ERR_NOT_CONNECTED', 'Redis not connected');
 /**
- * The seed's three connections (commands, subscriber, publisher), each one socket
- * that reconnects by itself. Commands issued while a socket is down fail at once
- * instead of queueing.
+ * The seed's three connections, each one socket that reconnects by itself: commands
+ * (`getClient()`), publishing (`getPublisher()`) and subscriptions (`getSubscriber()`,
+ * which every MessageBroker of the connection shares). Commands issued while a socket is
+ * down fail at once instead of queueing.
  */
 class RedisConnection {
     native;
     /** The settings of the last connect(), environment applied. */
     resolved;
-    clients;
+    sockets;
     connecting;
     /** Sockets of the connect() in progress, so close() can end them before they are installed. */
     opening = [];
@@ -126,11 +130,11 @@ class RedisConnection {
     }
     /** True between a successful connect() and close() while the command socket is up. */
     get isConnected() {
-        return this.clients !== undefined && this.clients.client.dispatcher.native.isConnected;
+        return this.sockets !== undefined && this.sockets.client.isConnected;
     }
     /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
     connect() {
-        if (this.clients)
+        if (this.sockets)
             return Promise.resolve();
         if (!this.connecting) {
             const connecting = this.open().finally(() => {
@@ -149,19 +153,22 @@ class RedisConnection {
         const native = validate(options);
         if (sameOptions(native, this.native))
             return;
-        if (this.clients || this.connecting) {
+        if (this.sockets || this.connecting) {
             throw new Error('connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)');
         }
         this.native = native;
     }
+    /** The command client. Throws a RedisLayerError (ERR_NOT_CONNECTED) before connect() and after close(), as every getter. */
     getClient() {
-        return this.role('client');
+        return this.connected().clientApi;
     }
+    /** The pub/sub socket: subscribe / pSubscribe with listeners that get each message's text and channel. */
     getSubscriber() {
-        return this.role('subscriber');
+        return this.connected().subscriber;
     }
+    /** The client of the publishing socket. */
     getPublisher() {
-        return this.role('publisher');
+        return this.connected().publisherApi;
     }
     /** Ends every socket, reconnect loop and registered service timer. */
     async close() {
@@ -178,29 +185,36 @@ class RedisConnection {
         this.connecting = undefined;
         const opening = this.opening;
         this.opening = [];
-        for (const client of opening)
-            client.dispatcher.native.close();
-        const clients = this.clients;
-        this.clients = undefined;
-        if (!clients)
+        for (const socket of opening)
+            socket.close();
+        const sockets = this.sockets;
+        this.sockets = undefined;
+        if (!sockets)
             return;
-        for (const client of Object.values(clients))
-            client.dispatcher.native.close();
+        for (const socket of [sockets.client, sockets.publisher, sockets.subscriber])
+            socket.close();
         (0, logger_1.log)('info', 'Redis connections closed');
+    }
+    /**
+     * @internal How services reach Redis: the dispatcher of the command socket (or of the
+     * publishing one). Throws ERR_NOT_CONNECTED before connect() and after close(); see access.ts.
+     */
+    dispatcher(role = 'client') {
+        return this.connected()[role];
     }
     /** @internal Services that own timers or subscriptions stop them here. */
     onClose(hook) {
         this.closeHooks.add(hook);
         return () => this.closeHooks.delete(hook);
     }
-    /** @internal Settings for sockets a service opens itself (the message broker's subscriber). */
+    /** @internal Settings for sockets a service opens itself (a message broker with inbox bounds of its own). */
     nativeOptions() {
         return { ...(this.resolved ?? withEnvironment(this.native, process.env).native) };
     }
-    role(role) {
-        if (!this.clients)
-            throw new Error('Redis not connected');
-        return this.clients[role];
+    connected() {
+        if (!this.sockets)
+            throw notConnected();
+        return this.sockets;
     }
     async open() {
         const closes = this.closes;
@@ -218,26 +232,25 @@ class RedisConnection {
         }
         (0, logger_1.log)('info', `Redis connecting to ${target} (${source})`);
         this.resolved = native;
-        const created = {
-            client: new client_1.RedisClient(new native_1.Dispatcher(native, 'client')),
-            subscriber: new client_1.RedisClient(new native_1.Dispatcher(native, 'subscriber')),
-            publisher: new client_1.RedisClient(new native_1.Dispatcher(native, 'publisher')),
-        };
-        const all = Object.values(created);
+        const client = new dispatcher_1.Dispatcher(native, 'client');
+        const publisher = new dispatcher_1.Dispatcher(native, 'publisher');
+        // The broker's socket: its events log with the broker's role.
+        const subscriber = new subscriber_1.Subscriber(native, 'broker');
+        const all = [client, publisher, subscriber];
         this.opening = all;
-        const results = await Promise.allSettled(all.map((client) => client.dispatcher.run((id) => client.dispatcher.native.connect(id))));
+        const results = await Promise.allSettled(all.map((socket) => socket.connect()));
         if (this.opening === all)
             this.opening = [];
         const failure = results.find((result) => result.status === 'rejected');
         if (failure || this.closes !== closes) {
-            for (const client of all)
-                client.dispatcher.native.close();
+            for (const socket of all)
+                socket.close();
         }
         if (this.closes !== closes)
             throw new errors_1.RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
         if (failure)
             return failed(failure.reason);
-        this.clients = created;
+        this.sockets = { client, publisher, subscriber, clientApi: new client_1.RedisClient(client), publisherApi: new client_1.RedisClient(publisher) };
         (0, logger_1.log)('info', 'All Redis connections established');
     }
 }

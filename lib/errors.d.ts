@@ -7,6 +7,8 @@ export declare class RedisLayerError extends Error {
 export declare function fromNative(error: unknown): Error;
 export declare function requireString(value: unknown, name: string): string;
 export declare function requireStringArray(value: unknown, name: string): string[];
+/** The id of an entity the backend hands in (a user, a post); a bad one is a TypeError naming `name`. */
+export declare function requireEntityId(entity: unknown, name: string): string;
 /** A TTL in whole seconds: undefined/null/0 mean none (as the seed's `if (ttlSeconds)`), fractions round up. */
 export declare function optionalTtl(value: unknown, name: string): number | undefined;
 export declare function requireTtl(value: unknown, name: string): number;

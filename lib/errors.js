@@ -4,6 +4,7 @@ exports.RedisLayerError = void 0;
 exports.fromNative = fromNative;
 exports.requireString = requireString;
 exports.requireStringArray = requireStringArray;
+exports.requireEntityId = requireEntityId;
 exports.optionalTtl = optionalTtl;
 exports.requireTtl = requireTtl;
 exports.describeType = describeType;
@@ -44,6 +45,16 @@ function requireStringArray(value, name) {
         }
     }
     return value;
+}
+/** The id of an entity the backend hands in (a user, a post); a bad one is a TypeError naming `name`. */
+function requireEntityId(entity, name) {
+    if (entity === null || typeof entity !== 'object') {
+        throw new TypeError(`${name} must be an object with a string id, got ${describeType(entity)}`);
+    }
+    const id = entity.id;
+    if (typeof id !== 'string')
+        throw new TypeError(`${name}.id must be a string, got ${describeType(id)}`);
+    return id;
 }
 /** A TTL in whole seconds: undefined/null/0 mean none (as the seed's `if (ttlSeconds)`), fractions round up. */
 function optionalTtl(value, name) {

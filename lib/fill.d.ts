@@ -1,4 +1,4 @@
-import { Dispatcher } from './native';
+import type { Dispatcher } from './dispatcher';
 /** How long a lease lives: a load that takes longer is returned to its caller but not stored. */
 export declare const LEASE_TTL_MS = 60000;
 /** `{key}:lease`, in the key's hash slot (see sameSlotKey). */
@@ -15,9 +15,8 @@ export declare function storeFills(dispatcher: Dispatcher, fills: Fill[]): Promi
 export declare function deleteWithLease(dispatcher: Dispatcher, key: string): Promise<boolean>;
 /**
  * Single flight: concurrent runs for one key share the first one's promise. The map holds
- * a holder that forgets the promise when it settles: a churning Map's rehashed-away stores
- * keep pointing at old entries (see PendingTable), and through the promise they would keep
- * every loaded value alive until the next full GC.
+ * a holder that forgets the promise when it settles, so a churning Map's old backing
+ * stores (see PendingTable) cannot keep loaded values alive.
  */
 export declare class SingleFlight {
     private readonly running;

@@ -17,7 +17,7 @@ exports.deleteWithLease = deleteWithLease;
 const node_crypto_1 = require("node:crypto");
 const errors_1 = require("./errors");
 const native_1 = require("./native");
-const slot_1 = require("./scripts/slot");
+const slot_1 = require("./slot");
 /** How long a lease lives: a load that takes longer is returned to its caller but not stored. */
 exports.LEASE_TTL_MS = 60_000;
 // KEYS: lease. ARGV: fresh token, ttl ms. Fills that begin while a lease is live share it.
@@ -54,7 +54,7 @@ function withLeases(keys) {
 /** Takes (or joins) a lease for each key, before the load; resolves to the tokens in key order. */
 function beginFills(dispatcher, keys) {
     const token = (0, node_crypto_1.randomBytes)(12).toString('base64url');
-    return Promise.all(keys.map((key) => dispatcher.run((id) => dispatcher.native.script(id, BEGIN, [leaseKey(key)], [token, String(exports.LEASE_TTL_MS)]), (reply) => {
+    return Promise.all(keys.map((key) => dispatcher.script(BEGIN, [leaseKey(key)], [token, String(exports.LEASE_TTL_MS)], (reply) => {
         if (typeof reply !== 'string')
             throw (0, errors_1.unexpectedReply)('cache fill lease', reply);
         return reply;
@@ -62,7 +62,7 @@ function beginFills(dispatcher, keys) {
 }
 /** Stores each fill whose lease still holds; resolves to which were stored (false: invalidated or lease expired). */
 function storeFills(dispatcher, fills) {
-    return Promise.all(fills.map(([key, token, json, ttl]) => dispatcher.run((id) => dispatcher.native.script(id, STORE, [key, leaseKey(key)], [token, json, String(ttl ?? 0)]), (reply) => {
+    return Promise.all(fills.map(([key, token, json, ttl]) => dispatcher.script(STORE, [key, leaseKey(key)], [token, json, String(ttl ?? 0)], (reply) => {
         if (reply !== 0 && reply !== 1)
             throw (0, errors_1.unexpectedReply)('cache fill write', reply);
         return reply === 1;
@@ -70,7 +70,7 @@ function storeFills(dispatcher, fills) {
 }
 /** Deletes a key and its lease in one step; resolves to whether the key existed. */
 function deleteWithLease(dispatcher, key) {
-    return dispatcher.run((id) => dispatcher.native.script(id, DELETE, [key, leaseKey(key)], []), (reply) => {
+    return dispatcher.script(DELETE, [key, leaseKey(key)], [], (reply) => {
         if (typeof reply !== 'number')
             throw (0, errors_1.unexpectedReply)('cache delete', reply);
         return reply > 0;
@@ -78,9 +78,8 @@ function deleteWithLease(dispatcher, key) {
 }
 /**
  * Single flight: concurrent runs for one key share the first one's promise. The map holds
- * a holder that forgets the promise when it settles: a churning Map's rehashed-away stores
- * keep pointing at old entries (see PendingTable), and through the promise they would keep
- * every loaded value alive until the next full GC.
+ * a holder that forgets the promise when it settles, so a churning Map's old backing
+ * stores (see PendingTable) cannot keep loaded values alive.
  */
 class SingleFlight {
     running = new Map();

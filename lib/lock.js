@@ -7,10 +7,10 @@ const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const keys_1 = require("./keys");
 const logger_1 = require("./logger");
+const access_1 = require("./access");
 const native_1 = require("./native");
-const run_1 = require("./scripts/run");
 const lock_1 = require("./scripts/lock");
-const slot_1 = require("./scripts/slot");
+const slot_1 = require("./slot");
 const scripts = {
     acquire: (0, native_1.registerScript)(lock_1.LOCK_ACQUIRE),
     release: (0, native_1.registerScript)(lock_1.LOCK_RELEASE),
@@ -47,8 +47,8 @@ function doneOf(what) {
         return reply === 1;
     };
 }
-function releaseToken(connection, resource, token) {
-    return (0, run_1.runScript)(connection, scripts.release, [keys_1.CacheKeys.lock(resource)], [token], doneOf('lock release'));
+async function releaseToken(connection, resource, token) {
+    return connection.dispatcher().script(scripts.release, [keys_1.CacheKeys.lock(resource)], [token], doneOf('lock release'));
 }
 function requireMs(value, name, allowZero) {
     if (typeof value !== 'number')
@@ -80,7 +80,7 @@ class Lock {
     /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
     async extend(ttlMs) {
         const ttl = requireMs(ttlMs, 'ttlMs', false);
-        return (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+        return this.connection.dispatcher().script(scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
     }
 }
 exports.Lock = Lock;
@@ -122,7 +122,7 @@ class LockService {
         let delay = RETRY_MIN_MS;
         for (;;) {
             const token = (0, node_crypto_1.randomBytes)(16).toString('base64url');
-            const grant = await (0, run_1.runScript)(this.connection, scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
+            const grant = await this.connection.dispatcher().script(scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
             if (grant !== null)
                 return this.handOut(resource, token, grant);
             const left = deadline - Date.now();
@@ -143,7 +143,7 @@ class LockService {
             const [fence, online] = grantOf(grant);
             const replicas = Math.max(online, this.waitForReplicas);
             if (replicas > 0) {
-                const reached = await (0, run_1.replicaAcks)(this.connection, keys_1.CacheKeys.lock(resource), replicas, this.replicaTimeoutMs);
+                const reached = await (0, access_1.replicaAcks)(this.connection, keys_1.CacheKeys.lock(resource), replicas, this.replicaTimeoutMs);
                 if (reached < replicas) {
                     throw new errors_1.RedisLayerError('ERR_NOT_REPLICATED', `lock on ${resource}: ${reached} of ${replicas} replicas acknowledged the grant within ${this.replicaTimeoutMs} ms`);
                 }

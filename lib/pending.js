@@ -1,16 +1,13 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
-exports.PendingTable = void 0;
+exports.Calls = exports.PendingTable = void 0;
+const errors_1 = require("./errors");
 /**
  * Calls in flight by id: a slot array indexed by the id's low bits, cleared on take.
- * Not a `Map`: under this churn a Map rehashes often, and each backing store it leaves
- * behind still points at the entries it held. Such a store is garbage, but in V8's old
- * generation young GC cannot tell, so every call's promise, and the reply it was given,
- * lived until the next full GC: half of what a reply-heavy workload allocated was
- * promoted (measured, 16 callers x 100 `get`s: 3.3 k -> 7.6 k rounds/s, 823 -> 11 MB
- * promoted and 27 -> 1 full GCs in 3 s; 100-key mget 2.2 k -> 3.7 k calls/s). Ids are
- * sequential, so live ones rarely share a slot; the older of two that do moves to a
- * small overflow map.
+ * Not a `Map`: a churning Map rehashes, and the backing stores it leaves behind in the
+ * old generation keep every call's promise and reply alive until the next full GC.
+ * Ids are sequential, so live ones rarely share a slot; the older of two that do moves
+ * to a small overflow map.
  */
 class PendingTable {
     slots = new Array(1024).fill(undefined);
@@ -60,3 +57,72 @@ class PendingTable {
     }
 }
 exports.PendingTable = PendingTable;
+const MAX_ID = 0xffffffff;
+/**
+ * The calls in flight on one native socket. A call takes an id, the native side answers
+ * by id in batches (`settle`), and each promise settles with its reply turned into a value
+ * here, in the caller's realm: `map` turns a reply into the result, `recover` turns a Redis
+ * error into a result (fail-soft callers) or, when absent, the promise rejects.
+ * @internal
+ */
+class Calls {
+    pending = new PendingTable();
+    nextId = 1;
+    /** The next call's id. */
+    take() {
+        const id = this.nextId;
+        this.nextId = id === MAX_ID ? 1 : id + 1;
+        return id;
+    }
+    /** The promise of call `id`, settled by `settle` (or `refuse`). */
+    track(id, map, recover) {
+        return new Promise((resolve, reject) => {
+            this.pending.add({ id, resolve: resolve, reject, map, recover });
+        });
+    }
+    /**
+     * One call submitted at once rather than queued (operations that are not commands on the
+     * socket's lane); native code may refuse it there (a closed socket), which rejects it.
+     */
+    submit(submit, map, recover) {
+        const id = this.take();
+        const done = this.track(id, map, recover);
+        try {
+            submit(id);
+        }
+        catch (error) {
+            this.refuse(id, error);
+        }
+        return done;
+    }
+    /** Rejects call `id`, which native code refused before it started (a closed socket, a bug). */
+    refuse(id, error) {
+        this.pending.take(id)?.reject((0, errors_1.fromNative)(error));
+    }
+    /** Settles one batch of completions. */
+    settle([ids, failed, payloads]) {
+        for (let i = 0; i < ids.length; i++) {
+            const entry = this.pending.take(ids[i]);
+            if (entry === undefined)
+                continue;
+            try {
+                if (failed[i] === 0) {
+                    const reply = payloads[i];
+                    entry.resolve(entry.map ? entry.map(reply) : reply);
+                }
+                else {
+                    const [code, message] = payloads[i];
+                    const error = new errors_1.RedisLayerError(code, message);
+                    if (entry.recover)
+                        entry.resolve(entry.recover(error));
+                    else
+                        entry.reject(error);
+                }
+            }
+            catch (error) {
+                entry.reject((0, errors_1.fromNative)(error));
+            }
+        }
+    }
+}
+exports.Calls = Calls;

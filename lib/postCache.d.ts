@@ -24,6 +24,7 @@ export declare const feedPageEpochKey: (userId: string, page: number) => string;
  * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
  */
 export declare class PostCacheService {
+    private readonly connection;
     private readonly cache;
     private readonly flights;
     constructor(connection?: RedisConnection);

@@ -1,6 +1,7 @@
 "use strict";
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.postCacheService = exports.PostCacheService = exports.feedPageEpochKey = exports.userFeedEpochKey = exports.FEED_EPOCH_KEY = exports.REACTIONS_TTL = exports.COMMENTS_TTL = exports.FEED_TTL = exports.POST_TTL = void 0;
+const access_1 = require("./access");
 const cache_1 = require("./cache");
 const connection_1 = require("./connection");
 const errors_1 = require("./errors");
@@ -9,8 +10,7 @@ const keys_1 = require("./keys");
 const fill_1 = require("./fill");
 const logger_1 = require("./logger");
 const native_1 = require("./native");
-const slot_1 = require("./scripts/slot");
-const userCache_1 = require("./userCache");
+const slot_1 = require("./slot");
 /** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
 exports.POST_TTL = 1800;
 exports.FEED_TTL = 900;
@@ -83,17 +83,19 @@ function requirePage(page) {
  * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
  */
 class PostCacheService {
+    connection;
     cache;
     flights = new fill_1.SingleFlight();
     constructor(connection) {
-        this.cache = new cache_1.CacheService(connection ?? connection_1.redisConnection);
+        this.connection = connection ?? connection_1.redisConnection;
+        this.cache = new cache_1.CacheService(this.connection);
     }
     async getPost(postId) {
         const key = keys_1.CacheKeys.post((0, errors_1.requireString)(postId, 'postId'));
-        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'object');
+        return (0, json_1.shapedOrMiss)(await this.cache.get(key), key, 'object');
     }
     async setPost(post) {
-        await this.cache.set(keys_1.CacheKeys.post((0, userCache_1.requireEntityId)(post, 'post')), post, exports.POST_TTL);
+        await this.cache.set(keys_1.CacheKeys.post((0, errors_1.requireEntityId)(post, 'post')), post, exports.POST_TTL);
     }
     /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
     async getUserFeed(userId, page) {
@@ -130,15 +132,11 @@ class PostCacheService {
     async beginFeedWrite(userId, page) {
         const id = (0, errors_1.requireString)(userId, 'userId');
         const key = keys_1.CacheKeys.userFeed(id, requirePage(page));
-        const client = this.cache.client('Feed set error', { key });
-        if (!client)
-            return null;
         try {
-            return await currentToken(client.dispatcher, id);
+            return await currentToken(this.connection.dispatcher(), id);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
-            return null;
+            return (0, access_1.failSoft)('Feed set error', { key }, null)(error);
         }
     }
     /**
@@ -159,34 +157,24 @@ class PostCacheService {
             (0, logger_1.log)('debug', 'Feed page not stored: no write token', { key });
             return;
         }
-        let text;
         try {
-            text = (0, json_1.toJson)(posts, 'posts');
-        }
-        catch (error) {
-            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
-            return;
-        }
-        const client = this.cache.client('Feed set error', { key });
-        if (!client)
-            return;
-        const { dispatcher } = client;
-        try {
+            const text = (0, json_1.toJson)(posts, 'posts');
+            const redis = this.connection.dispatcher();
             // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
-            const current = await currentToken(dispatcher, id);
+            const current = await currentToken(redis, id);
             if (token !== undefined && token !== current) {
                 (0, logger_1.log)('debug', 'Feed page not stored: the feed was invalidated during the load', { key });
                 return;
             }
-            await dispatcher.run((rid) => dispatcher.native.script(rid, WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page)], [text, String(exports.FEED_TTL), current]));
+            await redis.script(WRITE_PAGE, [key, (0, exports.feedPageEpochKey)(id, page)], [text, String(exports.FEED_TTL), current]);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Feed set error', { key, ...(0, logger_1.describeError)(error) });
+            (0, access_1.failSoft)('Feed set error', { key }, undefined)(error);
         }
     }
     async getPostComments(postId) {
         const key = keys_1.CacheKeys.postComments((0, errors_1.requireString)(postId, 'postId'));
-        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
+        return (0, json_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
     }
     async setPostComments(postId, comments) {
         const key = keys_1.CacheKeys.postComments((0, errors_1.requireString)(postId, 'postId'));
@@ -196,7 +184,7 @@ class PostCacheService {
     }
     async getPostReactions(postId) {
         const key = keys_1.CacheKeys.postReactions((0, errors_1.requireString)(postId, 'postId'));
-        return (0, userCache_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
+        return (0, json_1.shapedOrMiss)(await this.cache.get(key), key, 'array');
     }
     async setPostReactions(postId, reactions) {
         const key = keys_1.CacheKeys.postReactions((0, errors_1.requireString)(postId, 'postId'));
@@ -233,58 +221,37 @@ class PostCacheService {
     /** The page if it is served (see getUserFeed) and, when both epochs are readable, the token a page written now would need. */
     async readPage(id, page) {
         const key = keys_1.CacheKeys.userFeed(id, page);
-        const miss = { page: null, token: null };
-        const client = this.cache.client('Feed get error', { key });
-        if (!client)
-            return miss;
-        const { dispatcher } = client;
         let reply;
         try {
-            reply = await dispatcher.run((rid) => dispatcher.native.command(rid, ['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]));
+            reply = await this.connection.dispatcher().command(['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]);
             if (!Array.isArray(reply) || reply.length !== 4)
                 throw (0, errors_1.unexpectedReply)('feed page read', reply);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Feed get error', { key, ...(0, logger_1.describeError)(error) });
-            return miss;
+            return (0, access_1.failSoft)('Feed get error', { key }, { page: null, token: null })(error);
         }
         const [text, tag, global, user] = reply;
         const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
         if (text === null || token === null || tag !== token)
             return { page: null, token };
-        let value;
-        try {
-            value = (0, json_1.fromJson)(text);
-        }
-        catch (error) {
-            (0, logger_1.log)('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...(0, logger_1.describeError)(error) });
-            return { page: null, token };
-        }
-        return { page: (0, userCache_1.shapedOrMiss)(value, key, 'array'), token };
+        return { page: (0, json_1.shapedOrMiss)((0, json_1.parseOrMiss)(text, key), key, 'array'), token };
     }
     /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
     async bump(context, epochKey, ttl, meta, alongside) {
-        const client = this.cache.client(context, meta);
-        if (!client)
-            return false;
-        const { dispatcher } = client;
         try {
-            await Promise.all([
-                dispatcher.run((rid) => dispatcher.native.script(rid, BUMP_EPOCH, [epochKey], [String(ttl)])),
-                alongside && dispatcher.run((rid) => dispatcher.native.command(rid, alongside)),
-            ]);
+            const redis = this.connection.dispatcher();
+            await Promise.all([redis.script(BUMP_EPOCH, [epochKey], [String(ttl)]), alongside && redis.command(alongside)]);
             return true;
         }
         catch (error) {
-            (0, logger_1.log)('error', context, { ...meta, ...(0, logger_1.describeError)(error) });
-            return false;
+            return (0, access_1.failSoft)(context, meta, false)(error);
         }
     }
 }
 exports.PostCacheService = PostCacheService;
 /** The current value of one epoch key (restarted from the server clock when missing or garbage). */
 function readEpoch(dispatcher, key, ttl) {
-    return dispatcher.run((rid) => dispatcher.native.script(rid, READ_EPOCH, [key], [String(ttl)]), (reply) => {
+    return dispatcher.script(READ_EPOCH, [key], [String(ttl)], (reply) => {
         const epoch = typeof reply === 'number' ? String(reply) : reply;
         if (typeof epoch !== 'string' || !EPOCH.test(epoch))
             throw (0, errors_1.unexpectedReply)('feed epoch', reply);

@@ -1,9 +1,11 @@
 import type { NativeClient as NativeClientHandle } from '../binding';
 /**
  * The native socket's operations, queued in call order and handed to native code
- * once per microtask turn (or every SLICE calls) as one flat array: one crossing for
- * many commands instead of one each. Operations that are not commands on the socket's
- * lane (connect, scanDelete, close) first send what is queued, so nothing overtakes.
+ * once per microtask turn (or every SLICE calls) as one flat array of records
+ * `[kind, id, ...fields]`: one crossing for many commands. Each kind has one method
+ * here, which pushes exactly its fields. Operations that are not commands on the
+ * socket's lane (connect, scanDelete, close) first send what is queued, so nothing
+ * overtakes.
  */
 export declare class NativeQueue {
     private readonly client;

@@ -2,26 +2,34 @@
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.NativeQueue = void 0;
 exports.batchIds = batchIds;
-// Record kinds of `NativeClient.submitBatch` (src/client.rs `Kind`).
-const GET = 0;
-const SET = 1;
-const COMMAND = 2;
-const PIPELINE = 3;
-const SCRIPT = 4;
-const JSON_ARRAY = 5;
+const native_1 = require("./native");
+// Record kinds of `NativeClient.submitBatch` and their field counts, read once from the
+// binding (src/records.rs `OpKind`). `OpKind` is a const enum to the type checker; this
+// is the object the binding exports.
+const Kind = native_1.binding.OpKind;
+const GET = Kind.Get;
+const SET = Kind.Set;
+const COMMAND = Kind.Command;
+const PIPELINE = Kind.Pipeline;
+const SCRIPT = Kind.Script;
+const JSON_ARRAY = Kind.JsonArray;
+/** Fields after `[kind, id]` in a record, by kind. */
+const FIELDS = [];
+for (const kind of Object.values(Kind))
+    FIELDS[kind] = native_1.binding.opFields(kind);
 /**
  * Calls sent together at most. Many callers resumed by one batch of replies would
  * otherwise all queue up before the first is sent, and Redis would sit idle while this
- * thread runs them, then this thread while Redis answers: slices let the two overlap
- * (measured: +35% checkLimit, +70% getSession at 64 callers on 2 cores; 8 was worse,
- * 32 no better).
+ * thread runs them, then this thread while Redis answers: slices let the two overlap.
  */
 const SLICE = 16;
 /**
  * The native socket's operations, queued in call order and handed to native code
- * once per microtask turn (or every SLICE calls) as one flat array: one crossing for
- * many commands instead of one each. Operations that are not commands on the socket's
- * lane (connect, scanDelete, close) first send what is queued, so nothing overtakes.
+ * once per microtask turn (or every SLICE calls) as one flat array of records
+ * `[kind, id, ...fields]`: one crossing for many commands. Each kind has one method
+ * here, which pushes exactly its fields. Operations that are not commands on the
+ * socket's lane (connect, scanDelete, close) first send what is queued, so nothing
+ * overtakes.
  */
 class NativeQueue {
     client;
@@ -106,7 +114,6 @@ class NativeQueue {
     }
 }
 exports.NativeQueue = NativeQueue;
-const FIELDS = [1, 3, 1, 2, 3, 1];
 /** The ids of the records in a submitted batch. */
 function batchIds(ops) {
     const ids = [];

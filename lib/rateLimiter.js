@@ -5,8 +5,8 @@ const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const keys_1 = require("./keys");
 const logger_1 = require("./logger");
+const access_1 = require("./access");
 const native_1 = require("./native");
-const run_1 = require("./scripts/run");
 const rateLimiter_1 = require("./scripts/rateLimiter");
 const scripts = { 'sliding-log': (0, native_1.registerScript)(rateLimiter_1.SLIDING_LOG), gcra: (0, native_1.registerScript)(rateLimiter_1.GCRA) };
 /** A fail-closed caller retries soon: outages are usually short, windows may be long. */
@@ -94,11 +94,10 @@ class RateLimiter {
         const who = () => ({ identifierTag: (0, logger_1.redactedTag)(identifier), type });
         let reply;
         try {
-            reply = await (0, run_1.runScript)(this.connection, scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [String(windowMs), String(maxRequests), String(capacity)], scriptReply);
+            reply = await this.connection.dispatcher().script(scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [String(windowMs), String(maxRequests), String(capacity)], scriptReply);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Rate limiter error', { ...who(), failOpen: checked.failOpen, ...(0, logger_1.describeError)(error) });
-            return degraded(checked);
+            return (0, access_1.failSoft)('Rate limiter error', { ...who(), failOpen: checked.failOpen }, degraded(checked))(error);
         }
         const [allowed, count, slot, now] = reply;
         const remaining = algorithm === 'gcra' ? count : Math.max(0, maxRequests - count);
@@ -113,15 +112,14 @@ class RateLimiter {
         (0, errors_1.requireString)(identifier, 'identifier');
         requireType(type);
         try {
-            const deleted = await (0, run_1.runCommand)(this.connection, ['DEL', keys_1.CacheKeys.rateLimit(type, identifier)]);
+            const deleted = await this.connection.dispatcher().command(['DEL', keys_1.CacheKeys.rateLimit(type, identifier)]);
             if (deleted !== 0 && deleted !== 1) {
                 throw new errors_1.RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${(0, errors_1.describeType)(deleted)}`);
             }
             return deleted === 1;
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Rate limiter reset error', { identifierTag: (0, logger_1.redactedTag)(identifier), type, ...(0, logger_1.describeError)(error) });
-            return false;
+            return (0, access_1.failSoft)('Rate limiter reset error', { identifierTag: (0, logger_1.redactedTag)(identifier), type }, false)(error);
         }
     }
 }

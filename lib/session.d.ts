@@ -23,17 +23,7 @@ type Declared<T> = [T][T extends unknown ? 0 : never];
  * Named `{user:<id>:session}:index` so both share a hash slot on Redis Cluster.
  */
 export declare function userSessionsKey(userId: string): string;
-/**
- * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
- * with every read-modify-write of a session done in one Lua step so concurrent calls
- * never lose a field, and a write racing a logout never revives the session (writes
- * only modify an existing key).
- *
- * A session and its user's pointer + index live in different hash slots on Redis
- * Cluster, so operations spanning both are single-slot steps in a safe order: a
- * session exists before it is indexed, and is deleted before it is unindexed, so every
- * live session is always findable through the index (`deleteUserSessions` reaches it).
- */
+/** Options of a SessionService. */
 export interface SessionServiceOptions {
     /**
      * Acknowledge a session write only once this many replicas have it (Redis WAIT), so a
@@ -49,6 +39,20 @@ export interface SessionServiceOptions {
      */
     maxSessionsPerUser?: number;
 }
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
+ *
+ * Reads (getSession, getActiveSessions) fail soft as the seed's: Redis trouble is logged
+ * and answered with null / []. Every other method rejects with a RedisLayerError.
+ */
 export declare class SessionService {
     private readonly connection;
     private readonly indexBumped;

@@ -40,10 +40,10 @@ const connection_1 = require("./connection");
 const errors_1 = require("./errors");
 const keys_1 = require("./keys");
 const logger_1 = require("./logger");
+const access_1 = require("./access");
 const native_1 = require("./native");
-const run_1 = require("./scripts/run");
 const lua = __importStar(require("./scripts/session"));
-const slot_1 = require("./scripts/slot");
+const slot_1 = require("./slot");
 const SESSION_TTL_MS = 86_400_000; // 24 hours, as the seed
 const REFRESH_TTL_MS = 2_592_000_000; // 30 days, as the seed's pointer
 /** How often, at most, one process raises the index bound of a session it slides. */
@@ -86,6 +86,20 @@ function userSessionsKey(userId) {
 }
 const raw = (value) => JSON.stringify(value) ?? '';
 const LAST_ACTIVITY_KEY = raw('lastActivity');
+/**
+ * The seed's SessionService: sessions as JSON text under `session:{id}` (24 h, sliding),
+ * with every read-modify-write of a session done in one Lua step so concurrent calls
+ * never lose a field, and a write racing a logout never revives the session (writes
+ * only modify an existing key).
+ *
+ * A session and its user's pointer + index live in different hash slots on Redis
+ * Cluster, so operations spanning both are single-slot steps in a safe order: a
+ * session exists before it is indexed, and is deleted before it is unindexed, so every
+ * live session is always findable through the index (`deleteUserSessions` reaches it).
+ *
+ * Reads (getSession, getActiveSessions) fail soft as the seed's: Redis trouble is logged
+ * and answered with null / []. Every other method rejects with a RedisLayerError.
+ */
 class SessionService {
     connection;
     indexBumped = new Map();
@@ -115,7 +129,7 @@ class SessionService {
     async replicated(key) {
         if (this.waitForReplicas === 0)
             return;
-        const reached = await (0, run_1.replicaAcks)(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs);
+        const reached = await (0, access_1.replicaAcks)(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs);
         if (reached < this.waitForReplicas) {
             throw new errors_1.RedisLayerError('ERR_NOT_REPLICATED', `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`);
         }
@@ -132,7 +146,7 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const userId = ownerOf(sessionData, 'sessionData');
         const text = JSON.stringify(sessionData);
-        const stored = await (0, run_1.runCommand)(this.connection, ['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        const stored = await this.connection.dispatcher().command(['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
         expectReply('createSession', stored, isOk);
         await this.replicated(keys_1.CacheKeys.session(sessionId));
         const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
@@ -151,8 +165,7 @@ class SessionService {
             return await this.mergePairs(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Session get error', { session: (0, logger_1.redactedTag)(sessionId), ...(0, logger_1.describeError)(error) });
-            return null;
+            return (0, access_1.failSoft)('Session get error', { session: (0, logger_1.redactedTag)(sessionId) }, null)(error);
         }
     }
     async updateSession(sessionId, updates) {
@@ -170,12 +183,12 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const key = keys_1.CacheKeys.session(sessionId);
         for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-            const text = expectReply('deleteSession', await (0, run_1.runCommand)(this.connection, ['GET', key]), isTextOrNull);
+            const text = expectReply('deleteSession', await this.connection.dispatcher().command(['GET', key]), isTextOrNull);
             if (text === null)
                 return false;
             const userId = storedOwner(text);
             if (userId === undefined)
-                return expectReply('deleteSession', await (0, run_1.runCommand)(this.connection, ['DEL', key]), isCount) === 1;
+                return expectReply('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1;
             const outcome = await this.removeOwned(sessionId, userId);
             if (outcome !== -1) {
                 if (outcome === 1)
@@ -206,7 +219,7 @@ class SessionService {
     }
     async extendSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
-        const reply = await (0, run_1.runScript)(this.connection, scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+        const reply = await this.connection.dispatcher().script(scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
         const [done, owner] = expectReply('extendSession', reply, isExtendReply);
         if (done === 1)
             this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
@@ -224,7 +237,7 @@ class SessionService {
             const entries = await this.sessionIds(userId);
             if (entries.length === 0)
                 return [];
-            const texts = await (0, run_1.runCommand)(this.connection, ['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
+            const texts = await this.connection.dispatcher().command(['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
             if (!Array.isArray(texts) || texts.length !== entries.length)
                 throw (0, errors_1.unexpectedReply)('getActiveSessions', texts);
             const sessions = [];
@@ -248,8 +261,7 @@ class SessionService {
             return sessions;
         }
         catch (error) {
-            (0, logger_1.log)('error', 'Session list error', { userId, ...(0, logger_1.describeError)(error) });
-            return [];
+            return (0, access_1.failSoft)('Session list error', { userId }, [])(error);
         }
     }
     /**
@@ -316,12 +328,12 @@ class SessionService {
         return 'retry';
     }
     async undoCopy(userId, newId) {
-        await (0, run_1.runCommand)(this.connection, ['DEL', keys_1.CacheKeys.session(newId)]);
+        await this.connection.dispatcher().command(['DEL', keys_1.CacheKeys.session(newId)]);
         await this.unindex(userId, '', [newId]);
     }
     /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
     async take(key, expected) {
-        const reply = expectReply('session take', await (0, run_1.runScript)(this.connection, scripts.take, [key], [expected]), isTakeReply);
+        const reply = expectReply('session take', await this.connection.dispatcher().script(scripts.take, [key], [expected]), isTakeReply);
         if (reply[0] === 2)
             return { state: 2, text: reply[1], pttl: reply[2] };
         return reply[0] === 1 ? { state: 1 } : { state: 0 };
@@ -329,7 +341,7 @@ class SessionService {
     /** Writes a copy with the TTL the original had; false when NX / XX refused it. */
     async copy(key, from, mode) {
         const expiry = from.pttl > 0 ? ['PX', String(from.pttl)] : [];
-        const reply = await (0, run_1.runCommand)(this.connection, ['SET', key, from.text, ...expiry, mode]);
+        const reply = await this.connection.dispatcher().command(['SET', key, from.text, ...expiry, mode]);
         return expectReply('session copy', reply, isOkOrNull) !== null;
     }
     /**
@@ -338,14 +350,14 @@ class SessionService {
      */
     async index(userId, sessionId, pointerJson, cap) {
         const sent = Date.now();
-        const reply = await (0, run_1.runScript)(this.connection, scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)]);
+        const reply = await this.connection.dispatcher().script(scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)]);
         const over = expectReply('session index', reply, isTextArray);
         this.remember(sessionId, sent);
         return over;
     }
     /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
     async unindex(userId, replacement, ids) {
-        const reply = await (0, run_1.runScript)(this.connection, scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
+        const reply = await this.connection.dispatcher().script(scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
             replacement,
             ...ids,
         ]);
@@ -353,7 +365,7 @@ class SessionService {
     }
     /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
     async removeOwned(sessionId, userId) {
-        const reply = await (0, run_1.runScript)(this.connection, scripts.removeOwned, [keys_1.CacheKeys.session(sessionId)], [raw(userId)]);
+        const reply = await this.connection.dispatcher().script(scripts.removeOwned, [keys_1.CacheKeys.session(sessionId)], [raw(userId)]);
         const outcome = expectReply('session delete', reply, isDeleteOutcome);
         if (outcome === 1)
             this.indexBumped.delete(sessionId);
@@ -392,7 +404,7 @@ class SessionService {
     async prune(userId, dead, unindexed) {
         const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
         try {
-            await (0, run_1.runScript)(this.connection, scripts.prune, [userSessionsKey(userId)], [
+            await this.connection.dispatcher().script(scripts.prune, [userSessionsKey(userId)], [
                 String(INDEX_HORIZON_MS),
                 String(dead.length),
                 ...pairs,
@@ -421,9 +433,9 @@ class SessionService {
     async mergePairs(sessionId, owner, pairs) {
         const keys = [keys_1.CacheKeys.session(sessionId)];
         const args = [String(SESSION_TTL_MS), owner, ...pairs];
-        let reply = expectReply('session merge', await (0, run_1.runScript)(this.connection, scripts.merge, keys, args), isMergeReply);
+        let reply = expectReply('session merge', await this.connection.dispatcher().script(scripts.merge, keys, args), isMergeReply);
         if (reply[0] === NEEDS_FULL_MERGE) {
-            reply = expectReply('session merge', await (0, run_1.runScript)(this.connection, scripts.mergeFull, keys, args), isMergeReply);
+            reply = expectReply('session merge', await this.connection.dispatcher().script(scripts.mergeFull, keys, args), isMergeReply);
         }
         switch (reply[0]) {
             case 1: {
@@ -453,10 +465,16 @@ class SessionService {
         if (last !== undefined && now - last < INDEX_BUMP_EVERY_MS)
             return;
         this.remember(sessionId, now);
-        (0, run_1.runScript)(this.connection, scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch((error) => {
+        const failed = (error) => {
             this.indexBumped.delete(sessionId);
             (0, logger_1.log)('warn', 'Session index entry not extended', { userId, session: (0, logger_1.redactedTag)(sessionId), ...(0, logger_1.describeError)(error) });
-        });
+        };
+        try {
+            this.connection.dispatcher().script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch(failed);
+        }
+        catch (error) {
+            failed(error);
+        }
     }
     /** Notes when this process last set the session's index bound; the least recently noted make room. */
     remember(sessionId, at) {
@@ -470,7 +488,7 @@ class SessionService {
     }
     /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
     async sessionIds(userId) {
-        const reply = await (0, run_1.runScript)(this.connection, scripts.ids, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], []);
+        const reply = await this.connection.dispatcher().script(scripts.ids, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], []);
         const [pointer, ...ranked] = expectReply('session index read', reply, isIdsReply);
         const entries = [];
         for (let i = 0; i + 1 < ranked.length; i += 2)

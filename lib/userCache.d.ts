@@ -3,19 +3,13 @@ import { RedisConnection } from './connection';
 export declare const USER_TTL = 3600;
 export declare const FRIENDS_TTL = 1800;
 export declare const PROFILE_TTL = 7200;
-/** @internal The id of an entity the backend hands in; a bad one is a TypeError naming `name`. */
-export declare function requireEntityId(entity: unknown, name: string): string;
-/**
- * @internal A parsed value of the wrong shape (say, a string where the seed stores an array)
- * is bad data like corrupt JSON: logged and answered as a miss.
- */
-export declare function shapedOrMiss<T>(value: unknown, key: string, expected: 'object' | 'array'): T | null;
 /**
  * The seed's UserCacheService: users, friend lists and profiles as JSON under
  * `CacheKeys`, failing soft like CacheService (errors and bad data are logged misses).
  * Generic so the backend's own `User` type flows through unchanged.
  */
 export declare class UserCacheService {
+    private readonly connection;
     private readonly cache;
     constructor(connection?: RedisConnection);
     getUser<T = any>(userId: string): Promise<T | null>;

@@ -53,6 +53,8 @@ export declare class CacheWarmingService {
      */
     scheduleCacheWarming(intervalMs?: number): Promise<void>;
     stopCacheWarming(): void;
+    /** Loads and stores the entities of `ids` (one repository); resolves to how many were stored. */
+    private warm;
     private tick;
     private repository;
 }

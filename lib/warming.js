@@ -71,11 +71,11 @@ const postLayout = (id) => [[keys_1.CacheKeys.post(id), postCache_1.POST_TTL]];
  * invalidation during the read cancels that key's write), then loads the entities and
  * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
  */
-async function load(client, repository, name, layout, ids) {
+async function load(redis, repository, name, layout, ids) {
     if (ids.length === 0)
         return [];
     const keys = ids.flatMap((id) => layout(id));
-    const tokens = await (0, fill_1.beginFills)(client.dispatcher, keys.map(([key]) => key));
+    const tokens = await (0, fill_1.beginFills)(redis, keys.map(([key]) => key));
     const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
     const entities = await call(repository, 'findByIds', ids, name);
     return entities.flatMap((entity, i) => {
@@ -88,8 +88,8 @@ async function load(client, repository, name, layout, ids) {
     });
 }
 /** Stores the fills whose leases still hold (sent together); any Redis error rejects the whole call. */
-async function write(client, fills) {
-    const stored = await (0, fill_1.storeFills)(client.dispatcher, fills);
+async function write(redis, fills) {
+    const stored = await (0, fill_1.storeFills)(redis, fills);
     const cancelled = stored.filter((ok) => !ok).length;
     if (cancelled > 0)
         (0, logger_1.log)('info', 'Cache warming skipped keys invalidated while loading', { keys: cancelled });
@@ -120,20 +120,12 @@ class CacheWarmingService {
         return this.timer !== undefined;
     }
     async warmUserCache(userIds) {
-        const ids = (0, errors_1.requireStringArray)(userIds, 'userIds');
-        const repository = this.repository('userRepository');
-        const client = this.connection.getClient();
-        const fills = await load(client, repository, 'userRepository', userLayout, ids);
-        await write(client, fills);
-        (0, logger_1.log)('info', 'User cache warmed', { count: fills.length / 2 });
+        const count = await this.warm('userRepository', userLayout, (0, errors_1.requireStringArray)(userIds, 'userIds'));
+        (0, logger_1.log)('info', 'User cache warmed', { count });
     }
     async warmPostCache(postIds) {
-        const ids = (0, errors_1.requireStringArray)(postIds, 'postIds');
-        const repository = this.repository('postRepository');
-        const client = this.connection.getClient();
-        const fills = await load(client, repository, 'postRepository', postLayout, ids);
-        await write(client, fills);
-        (0, logger_1.log)('info', 'Post cache warmed', { count: fills.length });
+        const count = await this.warm('postRepository', postLayout, (0, errors_1.requireStringArray)(postIds, 'postIds'));
+        (0, logger_1.log)('info', 'Post cache warmed', { count });
     }
     /**
      * As the seed: the 100 trending posts and the 1000 most active users, each re-read
@@ -142,14 +134,14 @@ class CacheWarmingService {
     async warmPopularContent() {
         const users = this.repository('userRepository');
         const posts = this.repository('postRepository');
-        const client = this.connection.getClient();
+        const redis = this.connection.dispatcher();
         this.popularRuns++;
         try {
             const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
-            const postBatch = await load(client, posts, 'postRepository', postLayout, trending.map((post) => post.id));
+            const postBatch = await load(redis, posts, 'postRepository', postLayout, trending.map((post) => post.id));
             const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
-            const userBatch = await load(client, users, 'userRepository', userLayout, active.map((user) => user.id));
-            await write(client, [...postBatch, ...userBatch]);
+            const userBatch = await load(redis, users, 'userRepository', userLayout, active.map((user) => user.id));
+            await write(redis, [...postBatch, ...userBatch]);
             (0, logger_1.log)('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
         }
         finally {
@@ -179,6 +171,14 @@ class CacheWarmingService {
         this.timer = undefined;
         this.detachCloseHook?.();
         this.detachCloseHook = undefined;
+    }
+    /** Loads and stores the entities of `ids` (one repository); resolves to how many were stored. */
+    async warm(name, layout, ids) {
+        const repository = this.repository(name);
+        const redis = this.connection.dispatcher();
+        const fills = await load(redis, repository, name, layout, ids);
+        await write(redis, fills);
+        return fills.length / layout('').length;
     }
     tick() {
         if (this.popularRuns > 0) {

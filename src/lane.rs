@@ -33,6 +33,7 @@ use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 use tokio::sync::mpsc;
 
 use crate::completions::{CompletionGuard, Outcome};
+use crate::lock::lock;
 use crate::reply::Reply;
 use crate::scripts::LuaScript;
 
@@ -310,12 +311,6 @@ impl LostScriptCalls {
         batches.sort_by_key(|(seq, _)| *seq);
         batches.into_iter().flat_map(|(_, calls)| calls).collect()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// The replies to a batch sent as one pipelined write, and per script call whether

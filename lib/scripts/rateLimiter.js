@@ -9,9 +9,9 @@ exports.GCRA = exports.SLIDING_LOG = void 0;
  *
  * One key per call (KEYS[1]), so each script is cluster-safe as it stands.
  *
- * Every redis.call costs about a microsecond of Lua glue on top of the command, and
- * sorted-set scores stored as text are re-parsed with strtod on every insert (a
- * listpack walk), so both scripts keep their calls few and their scores integers:
+ * Every redis.call adds Lua glue on top of the command, and sorted-set scores stored
+ * as text are re-parsed on every insert (a listpack walk), so both scripts keep their
+ * calls few and their scores integers:
  * whole milliseconds, the unit the seed stores. A key of another type (a leftover
  * from other code) is detected by the first call's error instead of a TYPE per call.
  */
