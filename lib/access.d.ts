@@ -10,7 +10,7 @@
  *   dispatcher's `recover`, to `softly` for the not-connected case, or in their `catch`.
  */
 import type { RedisConnection } from './connection';
-import { Dispatcher } from './dispatcher';
+import { type Dispatcher } from './dispatcher';
 /** A fail-soft method's answer to Redis trouble. */
 export type Recover<T> = (error: unknown) => T;
 /** Logs the trouble as `context` (with `meta`, then the error's code and message) and answers `fallback`. */

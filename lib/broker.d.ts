@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /** A broker message, as the seed defines it. On the wire `timestamp` is an ISO string. */
 export interface Message<T = any> {
     type: string;

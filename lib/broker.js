@@ -51,8 +51,8 @@ function limitsFrom(options) {
 function messageText(message, messageId) {
     const plain = !Array.isArray(message) &&
         typeof message.toJSON !== 'function' &&
-        !Object.prototype.hasOwnProperty.call(message, 'timestamp') &&
-        !Object.prototype.hasOwnProperty.call(message, 'messageId');
+        !Object.hasOwn(message, 'timestamp') &&
+        !Object.hasOwn(message, 'messageId');
     if (plain) {
         const body = JSON.stringify(message);
         const stamp = `"timestamp":"${new Date().toISOString()}","messageId":"${messageId}"}`;
@@ -154,7 +154,7 @@ class MessageBroker {
             if (!attached)
                 return Promise.resolve();
             return attached
-                .then((subscriber) => (kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay)))
+                .then((subscriber) => kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay))
                 .then(() => (0, logger_1.log)('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
         };
         return this.fanout(kind).remove(name, callback, close);
@@ -184,13 +184,20 @@ class MessageBroker {
             return;
         }
         published
-            .then((replies) => batch.forEach((item, i) => {
-            const reply = replies[i];
-            if (reply instanceof Error)
-                return item.reject(reply);
-            item.resolve(reply);
-            (0, logger_1.log)('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
-        }), (error) => batch.forEach((item) => item.reject(error)))
+            .then((replies) => {
+            batch.forEach((item, i) => {
+                const reply = replies[i];
+                if (reply instanceof Error) {
+                    item.reject(reply);
+                    return;
+                }
+                item.resolve(reply);
+                (0, logger_1.log)('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
+            });
+        }, (error) => {
+            for (const item of batch)
+                item.reject(error);
+        })
             .finally(() => this.flush());
     }
     /**

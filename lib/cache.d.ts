@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /**
  * The seed's CacheService: JSON values under the caller's keys, failing soft
  * (a Redis error or a corrupt value is logged and answered with null / false / -1 / 0).

@@ -215,7 +215,10 @@ async function undoMset(dispatcher, keys, answer) {
         (0, logger_1.log)('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
     }
     catch (undoError) {
-        (0, logger_1.log)('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...(0, logger_1.describeError)(undoError) });
+        (0, logger_1.log)('error', 'Cache mset undo error: some of its keys may hold the new values', {
+            keys: keys.length,
+            ...(0, logger_1.describeError)(undoError),
+        });
     }
     return answer;
 }

@@ -1,4 +1,4 @@
-import { Dispatcher } from './dispatcher';
+import { type Dispatcher } from './dispatcher';
 export type RedisArgument = string | number;
 export interface SetOptions {
     /** Expire after this many seconds. */

@@ -29,7 +29,7 @@ const CONNECTION_STATE = {
     DISCARD: TRANSACTION,
     WATCH: TRANSACTION,
     UNWATCH: TRANSACTION,
-    SELECT: "set the `database` option of the RedisConnection (one connection per database)",
+    SELECT: 'set the `database` option of the RedisConnection (one connection per database)',
     SUBSCRIBE: PUBSUB,
     PSUBSCRIBE: PUBSUB,
     SSUBSCRIBE: PUBSUB,
@@ -132,7 +132,12 @@ class RedisClient {
         return this.send(() => setArgs(key, value, options));
     }
     setEx(key, seconds, value) {
-        return this.send(() => ['SETEX', (0, errors_1.requireString)(key, 'key'), String((0, errors_1.requireTtl)(seconds, 'seconds')), (0, errors_1.requireString)(value, 'value')]);
+        return this.send(() => [
+            'SETEX',
+            (0, errors_1.requireString)(key, 'key'),
+            String((0, errors_1.requireTtl)(seconds, 'seconds')),
+            (0, errors_1.requireString)(value, 'value'),
+        ]);
     }
     del(keys) {
         return this.send(() => ['DEL', ...keyList(keys, 'keys')], undefined, 0);
@@ -215,7 +220,12 @@ class Multi {
         return this;
     }
     setEx(key, seconds, value) {
-        return this.addCommand(['SETEX', (0, errors_1.requireString)(key, 'key'), (0, errors_1.requireTtl)(seconds, 'seconds'), (0, errors_1.requireString)(value, 'value')]);
+        return this.addCommand([
+            'SETEX',
+            (0, errors_1.requireString)(key, 'key'),
+            (0, errors_1.requireTtl)(seconds, 'seconds'),
+            (0, errors_1.requireString)(value, 'value'),
+        ]);
     }
     del(keys) {
         return this.addCommand(['DEL', ...keyList(keys, 'keys')]);
@@ -234,7 +244,11 @@ class Multi {
     }
     zAdd(key, members) {
         const list = Array.isArray(members) ? members : [members];
-        return this.addCommand(['ZADD', (0, errors_1.requireString)(key, 'key'), ...list.flatMap((m) => [m.score, (0, errors_1.requireString)(m.value, 'value')])]);
+        return this.addCommand([
+            'ZADD',
+            (0, errors_1.requireString)(key, 'key'),
+            ...list.flatMap((m) => [m.score, (0, errors_1.requireString)(m.value, 'value')]),
+        ]);
     }
     zRemRangeByScore(key, min, max) {
         return this.addCommand(['ZREMRANGEBYSCORE', (0, errors_1.requireString)(key, 'key'), min, max]);

@@ -1,6 +1,6 @@
 import { RedisClient } from './client';
 import { Dispatcher } from './dispatcher';
-import { NativeOptions } from './native';
+import { type NativeOptions } from './native';
 import { Subscriber } from './subscriber';
 export interface RedisConnectionOptions {
     /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */

@@ -20,7 +20,7 @@ function pem(value, name) {
         return value;
     // Uint8Array (Buffer included) keeps the public typings free of Node's types.
     if (ArrayBuffer.isView(value))
-        return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
+        return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
     throw new TypeError(`${name} must be a PEM string or Buffer, got ${(0, errors_1.describeType)(value)}`);
 }
 /** What the native socket needs, from validated options. */
@@ -56,7 +56,13 @@ function toNative(options) {
     }
     return native;
 }
-const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'];
+const NUMERIC_OPTIONS = [
+    'database',
+    'connectTimeoutMs',
+    'commandTimeoutMs',
+    'reconnectDelayMs',
+    'maxReconnectDelayMs',
+];
 const STRING_OPTIONS = ['url', 'password', 'username'];
 /** Checks the options and turns them into the native sockets' settings, once. */
 function validate(options) {
@@ -80,7 +86,7 @@ function validate(options) {
     }
     return toNative(given);
 }
-const nonEmpty = (value) => (value === undefined || value === '' ? undefined : value);
+const nonEmpty = (value) => value === undefined || value === '' ? undefined : value;
 /**
  * Fills what the options left open from `env` (this realm's `process.env` at connect() time:
  * Jest gives each test file its own): REDIS_URL, REDIS_PASSWORD, and REDIS_CLUSTER_NODES when
@@ -95,7 +101,10 @@ function withEnvironment(options, env) {
     native.url = nonEmpty(env.REDIS_URL);
     if (native.url !== undefined)
         return { native, source: 'REDIS_URL' };
-    const nodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((node) => node.trim()).filter((node) => node !== '');
+    const nodes = (env.REDIS_CLUSTER_NODES ?? '')
+        .split(',')
+        .map((node) => node.trim())
+        .filter((node) => node !== '');
     if (nodes.length > 0) {
         native.clusterNodes = nodes;
         return { native, source: 'REDIS_CLUSTER_NODES' };
@@ -104,7 +113,9 @@ function withEnvironment(options, env) {
 }
 /** Same settings, whatever the key order. */
 function sameOptions(a, b) {
-    const canonical = (options) => JSON.stringify(Object.entries(options).filter(([, value]) => value !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)));
+    const canonical = (options) => JSON.stringify(Object.entries(options)
+        .filter(([, value]) => value !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1)));
     return canonical(a) === canonical(b);
 }
 const notConnected = () => new errors_1.RedisLayerError('ERR_NOT_CONNECTED', 'Redis not connected');
@@ -130,7 +141,7 @@ class RedisConnection {
     }
     /** True between a successful connect() and close() while the command socket is up. */
     get isConnected() {
-        return this.sockets !== undefined && this.sockets.client.isConnected;
+        return this.sockets?.client.isConnected === true;
     }
     /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
     connect() {
@@ -250,7 +261,13 @@ class RedisConnection {
             throw new errors_1.RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
         if (failure)
             return failed(failure.reason);
-        this.sockets = { client, publisher, subscriber, clientApi: new client_1.RedisClient(client), publisherApi: new client_1.RedisClient(publisher) };
+        this.sockets = {
+            client,
+            publisher,
+            subscriber,
+            clientApi: new client_1.RedisClient(client),
+            publisherApi: new client_1.RedisClient(publisher),
+        };
         (0, logger_1.log)('info', 'All Redis connections established');
     }
 }

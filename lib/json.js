@@ -42,6 +42,9 @@ function shapedOrMiss(value, key, expected) {
     const ok = expected === 'array' ? Array.isArray(value) : typeof value === 'object' && !Array.isArray(value);
     if (ok)
         return value;
-    (0, logger_1.log)('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, { key, got: (0, errors_1.describeType)(value) });
+    (0, logger_1.log)('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, {
+        key,
+        got: (0, errors_1.describeType)(value),
+    });
     return null;
 }

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 export interface AcquireOptions {
     /** Keep retrying this long while the lock is held by someone else. @default 0 */
     waitMs?: number;

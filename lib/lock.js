@@ -33,7 +33,10 @@ function grantOf(reply) {
     if (Array.isArray(reply) && reply.length === 2) {
         const [text, replicas] = reply;
         const fence = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : Number.NaN;
-        if (Number.isSafeInteger(fence) && typeof replicas === 'number' && Number.isSafeInteger(replicas) && replicas >= 0) {
+        if (Number.isSafeInteger(fence) &&
+            typeof replicas === 'number' &&
+            Number.isSafeInteger(replicas) &&
+            replicas >= 0) {
             return [fence, replicas];
         }
     }
@@ -80,7 +83,9 @@ class Lock {
     /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
     async extend(ttlMs) {
         const ttl = requireMs(ttlMs, 'ttlMs', false);
-        return this.connection.dispatcher().script(scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+        return this.connection
+            .dispatcher()
+            .script(scripts.extend, [keys_1.CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
     }
 }
 exports.Lock = Lock;
@@ -122,7 +127,9 @@ class LockService {
         let delay = RETRY_MIN_MS;
         for (;;) {
             const token = (0, node_crypto_1.randomBytes)(16).toString('base64url');
-            const grant = await this.connection.dispatcher().script(scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
+            const grant = await this.connection
+                .dispatcher()
+                .script(scripts.acquire, [keys_1.CacheKeys.lock(resource), lockFenceKey(resource)], [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))]);
             if (grant !== null)
                 return this.handOut(resource, token, grant);
             const left = deadline - Date.now();

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /** The seed's TTLs in seconds; cache warming writes posts with POST_TTL. */
 export declare const POST_TTL = 1800;
 export declare const FEED_TTL = 900;

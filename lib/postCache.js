@@ -223,7 +223,9 @@ class PostCacheService {
         const key = keys_1.CacheKeys.userFeed(id, page);
         let reply;
         try {
-            reply = await this.connection.dispatcher().command(['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]);
+            reply = await this.connection
+                .dispatcher()
+                .command(['MGET', key, (0, exports.feedPageEpochKey)(id, page), exports.FEED_EPOCH_KEY, (0, exports.userFeedEpochKey)(id)]);
             if (!Array.isArray(reply) || reply.length !== 4)
                 throw (0, errors_1.unexpectedReply)('feed page read', reply);
         }
@@ -231,7 +233,9 @@ class PostCacheService {
             return (0, access_1.failSoft)('Feed get error', { key }, { page: null, token: null })(error);
         }
         const [text, tag, global, user] = reply;
-        const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
+        const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user)
+            ? feedToken(global, user)
+            : null;
         if (text === null || token === null || tag !== token)
             return { page: null, token };
         return { page: (0, json_1.shapedOrMiss)((0, json_1.parseOrMiss)(text, key), key, 'array'), token };
@@ -260,7 +264,10 @@ function readEpoch(dispatcher, key, ttl) {
 }
 /** The token a page of this user's feed written now is tagged with: both epochs, read together. */
 async function currentToken(dispatcher, userId) {
-    const [global, user] = await Promise.all([readEpoch(dispatcher, exports.FEED_EPOCH_KEY, 0), readEpoch(dispatcher, (0, exports.userFeedEpochKey)(userId), exports.FEED_TTL)]);
+    const [global, user] = await Promise.all([
+        readEpoch(dispatcher, exports.FEED_EPOCH_KEY, 0),
+        readEpoch(dispatcher, (0, exports.userFeedEpochKey)(userId), exports.FEED_TTL),
+    ]);
     return feedToken(global, user);
 }
 exports.postCacheService = new PostCacheService();

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
 export interface RateLimitConfig {
     /** Length of the window in milliseconds (fractions round up). */

@@ -62,7 +62,9 @@ function requireType(type) {
     return name;
 }
 /** A finite number, or one sent as text (Lua replies turn fractions into integers, so they travel as strings). */
-const isNumeric = (value) => typeof value === 'number' ? Number.isFinite(value) : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
+const isNumeric = (value) => typeof value === 'number'
+    ? Number.isFinite(value)
+    : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
 /** The scripts' `{allowed 0|1, count, slot time, now}`; any other shape (a socket in a bad state, say) is an error. */
 function scriptReply(reply) {
     if (Array.isArray(reply) &&
@@ -94,7 +96,9 @@ class RateLimiter {
         const who = () => ({ identifierTag: (0, logger_1.redactedTag)(identifier), type });
         let reply;
         try {
-            reply = await this.connection.dispatcher().script(scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [String(windowMs), String(maxRequests), String(capacity)], scriptReply);
+            reply = await this.connection
+                .dispatcher()
+                .script(scripts[algorithm], [keys_1.CacheKeys.rateLimit(type, identifier)], [String(windowMs), String(maxRequests), String(capacity)], scriptReply);
         }
         catch (error) {
             return (0, access_1.failSoft)('Rate limiter error', { ...who(), failOpen: checked.failOpen }, degraded(checked))(error);
@@ -112,7 +116,9 @@ class RateLimiter {
         (0, errors_1.requireString)(identifier, 'identifier');
         requireType(type);
         try {
-            const deleted = await this.connection.dispatcher().command(['DEL', keys_1.CacheKeys.rateLimit(type, identifier)]);
+            const deleted = await this.connection
+                .dispatcher()
+                .command(['DEL', keys_1.CacheKeys.rateLimit(type, identifier)]);
             if (deleted !== 0 && deleted !== 1) {
                 throw new errors_1.RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${(0, errors_1.describeType)(deleted)}`);
             }

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /** The seed's session shape; the default type argument of every method. */
 export interface SessionData {
     userId: string;

@@ -146,7 +146,9 @@ class SessionService {
         (0, errors_1.requireString)(sessionId, 'sessionId');
         const userId = ownerOf(sessionData, 'sessionData');
         const text = JSON.stringify(sessionData);
-        const stored = await this.connection.dispatcher().command(['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+        const stored = await this.connection
+            .dispatcher()
+            .command(['SET', keys_1.CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
         expectReply('createSession', stored, isOk);
         await this.replicated(keys_1.CacheKeys.session(sessionId));
         const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
@@ -188,7 +190,7 @@ class SessionService {
                 return false;
             const userId = storedOwner(text);
             if (userId === undefined)
-                return expectReply('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1;
+                return (expectReply('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1);
             const outcome = await this.removeOwned(sessionId, userId);
             if (outcome !== -1) {
                 if (outcome === 1)
@@ -219,7 +221,9 @@ class SessionService {
     }
     async extendSession(sessionId) {
         (0, errors_1.requireString)(sessionId, 'sessionId');
-        const reply = await this.connection.dispatcher().script(scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+        const reply = await this.connection
+            .dispatcher()
+            .script(scripts.extend, [keys_1.CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
         const [done, owner] = expectReply('extendSession', reply, isExtendReply);
         if (done === 1)
             this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
@@ -237,7 +241,9 @@ class SessionService {
             const entries = await this.sessionIds(userId);
             if (entries.length === 0)
                 return [];
-            const texts = await this.connection.dispatcher().command(['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
+            const texts = await this.connection
+                .dispatcher()
+                .command(['MGET', ...entries.map((e) => keys_1.CacheKeys.session(e.id))]);
             if (!Array.isArray(texts) || texts.length !== entries.length)
                 throw (0, errors_1.unexpectedReply)('getActiveSessions', texts);
             const sessions = [];
@@ -350,22 +356,25 @@ class SessionService {
      */
     async index(userId, sessionId, pointerJson, cap) {
         const sent = Date.now();
-        const reply = await this.connection.dispatcher().script(scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)]);
+        const reply = await this.connection
+            .dispatcher()
+            .script(scripts.indexAdd, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)]);
         const over = expectReply('session index', reply, isTextArray);
         this.remember(sessionId, sent);
         return over;
     }
     /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
     async unindex(userId, replacement, ids) {
-        const reply = await this.connection.dispatcher().script(scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [
-            replacement,
-            ...ids,
-        ]);
+        const reply = await this.connection
+            .dispatcher()
+            .script(scripts.unindex, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], [replacement, ...ids]);
         return expectReply('session unindex', reply, isCount);
     }
     /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
     async removeOwned(sessionId, userId) {
-        const reply = await this.connection.dispatcher().script(scripts.removeOwned, [keys_1.CacheKeys.session(sessionId)], [raw(userId)]);
+        const reply = await this.connection
+            .dispatcher()
+            .script(scripts.removeOwned, [keys_1.CacheKeys.session(sessionId)], [raw(userId)]);
         const outcome = expectReply('session delete', reply, isDeleteOutcome);
         if (outcome === 1)
             this.indexBumped.delete(sessionId);
@@ -404,12 +413,9 @@ class SessionService {
     async prune(userId, dead, unindexed) {
         const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
         try {
-            await this.connection.dispatcher().script(scripts.prune, [userSessionsKey(userId)], [
-                String(INDEX_HORIZON_MS),
-                String(dead.length),
-                ...pairs,
-                ...unindexed,
-            ]);
+            await this.connection
+                .dispatcher()
+                .script(scripts.prune, [userSessionsKey(userId)], [String(INDEX_HORIZON_MS), String(dead.length), ...pairs, ...unindexed]);
         }
         catch (error) {
             // Housekeeping only: the sessions read are still the answer.
@@ -467,10 +473,17 @@ class SessionService {
         this.remember(sessionId, now);
         const failed = (error) => {
             this.indexBumped.delete(sessionId);
-            (0, logger_1.log)('warn', 'Session index entry not extended', { userId, session: (0, logger_1.redactedTag)(sessionId), ...(0, logger_1.describeError)(error) });
+            (0, logger_1.log)('warn', 'Session index entry not extended', {
+                userId,
+                session: (0, logger_1.redactedTag)(sessionId),
+                ...(0, logger_1.describeError)(error),
+            });
         };
         try {
-            this.connection.dispatcher().script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch(failed);
+            this.connection
+                .dispatcher()
+                .script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)])
+                .catch(failed);
         }
         catch (error) {
             failed(error);
@@ -488,7 +501,9 @@ class SessionService {
     }
     /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
     async sessionIds(userId) {
-        const reply = await this.connection.dispatcher().script(scripts.ids, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], []);
+        const reply = await this.connection
+            .dispatcher()
+            .script(scripts.ids, [userSessionsKey(userId), keys_1.CacheKeys.userSession(userId)], []);
         const [pointer, ...ranked] = expectReply('session index read', reply, isIdsReply);
         const entries = [];
         for (let i = 0; i + 1 < ranked.length; i += 2)
@@ -517,7 +532,7 @@ function ownerOf(data, name) {
  * of a user is a non-empty string, or a number naming the same keys.
  */
 function ownerNamed(updates) {
-    if (!Object.prototype.hasOwnProperty.call(updates, 'userId'))
+    if (!Object.hasOwn(updates, 'userId'))
         return '';
     const userId = updates.userId;
     if (userId === undefined)
@@ -546,9 +561,14 @@ const isExtendReply = (reply) => Array.isArray(reply) && (reply[0] === 0 || (rep
 const isTakeReply = (reply) => Array.isArray(reply) &&
     (reply[0] === 0 || reply[0] === 1 || (reply[0] === 2 && typeof reply[1] === 'string' && Number.isInteger(reply[2])));
 const isMergeReply = (reply) => Array.isArray(reply) &&
-    (reply[0] === 1 ? typeof reply[1] === 'string' : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
+    (reply[0] === 1
+        ? typeof reply[1] === 'string'
+        : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
 /** {pointer or null, id, score, id, score, ...}: ids and scores as strings. */
-const isIdsReply = (reply) => Array.isArray(reply) && reply.length % 2 === 1 && isTextOrNull(reply[0]) && reply.every((item, i) => i === 0 || typeof item === 'string');
+const isIdsReply = (reply) => Array.isArray(reply) &&
+    reply.length % 2 === 1 &&
+    isTextOrNull(reply[0]) &&
+    reply.every((item, i) => i === 0 || typeof item === 'string');
 /** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
 function idText(value) {
     return typeof value === 'string' || typeof value === 'number' ? String(value) : undefined;

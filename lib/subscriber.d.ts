@@ -1,5 +1,5 @@
 import type { SubscriberLimits } from '../binding';
-import { NativeOptions } from './native';
+import { type NativeOptions } from './native';
 /** Gets each message of a channel (or of every channel a pattern matches) as the text published, and its channel. */
 export type SubscriptionListener = (message: string, channel: string) => unknown;
 /**

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /** The seed's TTLs in seconds; cache warming writes with the same ones. */
 export declare const USER_TTL = 3600;
 export declare const FRIENDS_TTL = 1800;

@@ -52,7 +52,12 @@ class UserCacheService {
     /** One UNLINK of the four user keys and their fill leases (cancelling fills in flight): one round trip instead of the seed's four. */
     async invalidateUser(userId) {
         const id = (0, errors_1.requireString)(userId, 'userId');
-        const keys = (0, fill_1.withLeases)([keys_1.CacheKeys.user(id), keys_1.CacheKeys.userFriends(id), keys_1.CacheKeys.userProfile(id), keys_1.CacheKeys.userSettings(id)]);
+        const keys = (0, fill_1.withLeases)([
+            keys_1.CacheKeys.user(id),
+            keys_1.CacheKeys.userFriends(id),
+            keys_1.CacheKeys.userProfile(id),
+            keys_1.CacheKeys.userSettings(id),
+        ]);
         try {
             await this.connection.dispatcher().command(['UNLINK', ...keys]);
             (0, logger_1.log)('info', 'User cache invalidated', { userId: id });

@@ -1,4 +1,4 @@
-import { RedisConnection } from './connection';
+import { type RedisConnection } from './connection';
 /** The backend's user repository, as plain async functions; any JSON-serialisable objects with a string `id`. */
 export interface WarmingUserRepository<U extends {
     id: string;

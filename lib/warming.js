@@ -112,7 +112,7 @@ class CacheWarmingService {
     }
     setRepositories(repositories) {
         if (repositories === undefined || repositories === null)
-            throw new TypeError('repositories must be an object, got ' + (0, errors_1.describeType)(repositories));
+            throw new TypeError(`repositories must be an object, got ${(0, errors_1.describeType)(repositories)}`);
         this.repositories = { ...this.repositories, ...checkRepositories(repositories) };
     }
     /** True while a schedule is active. */

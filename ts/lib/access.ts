@@ -10,7 +10,7 @@
  *   dispatcher's `recover`, to `softly` for the not-connected case, or in their `catch`.
  */
 import type { RedisConnection } from './connection';
-import { allOrError, Dispatcher } from './dispatcher';
+import { allOrError, type Dispatcher } from './dispatcher';
 import { unexpectedReply } from './errors';
 import { describeError, log } from './logger';
 
@@ -26,7 +26,11 @@ export function failSoft<T>(context: string, meta: Record<string, unknown>, fall
 }
 
 /** Runs `call` on the command socket, or, when not connected, answers what `recover` makes of that. */
-export function softly<T>(connection: RedisConnection, recover: Recover<T>, call: (dispatcher: Dispatcher) => Promise<T>): Promise<T> {
+export function softly<T>(
+  connection: RedisConnection,
+  recover: Recover<T>,
+  call: (dispatcher: Dispatcher) => Promise<T>,
+): Promise<T> {
   let dispatcher: Dispatcher;
   try {
     dispatcher = connection.dispatcher();
@@ -41,7 +45,12 @@ export function softly<T>(connection: RedisConnection, recover: Recover<T>, call
  * cluster and orders it after the caller's write): how many replicas acknowledged, within
  * timeoutMs.
  */
-export async function replicaAcks(connection: RedisConnection, key: string, replicas: number, timeoutMs: number): Promise<number> {
+export async function replicaAcks(
+  connection: RedisConnection,
+  key: string,
+  replicas: number,
+  timeoutMs: number,
+): Promise<number> {
   const replies = await connection.dispatcher().pipeline(
     [
       ['EXISTS', key],

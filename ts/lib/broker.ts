@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SubscriberLimits } from '../binding';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, requireString } from './errors';
 import { toJson } from './json';
@@ -77,8 +77,8 @@ function messageText(message: object, messageId: string): string {
   const plain =
     !Array.isArray(message) &&
     typeof (message as { toJSON?: unknown }).toJSON !== 'function' &&
-    !Object.prototype.hasOwnProperty.call(message, 'timestamp') &&
-    !Object.prototype.hasOwnProperty.call(message, 'messageId');
+    !Object.hasOwn(message, 'timestamp') &&
+    !Object.hasOwn(message, 'messageId');
   if (plain) {
     const body = JSON.stringify(message);
     const stamp = `"timestamp":"${new Date().toISOString()}","messageId":"${messageId}"}`;
@@ -145,7 +145,10 @@ export class MessageBroker {
   }
 
   /** Publishes `{ ...message, timestamp, messageId }` as JSON; resolves to the number of receivers Redis reports. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
-  publish<T = any, R extends number | void = number>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<R>;
+  publish<T = any, R extends number | void = number>(
+    channel: string,
+    message: Omit<Message<T>, 'timestamp' | 'messageId'>,
+  ): Promise<R>;
   publish<T = any>(channel: string, message: Omit<Message<T>, 'timestamp' | 'messageId'>): Promise<number> {
     let text: string;
     let messageId: string;
@@ -154,7 +157,8 @@ export class MessageBroker {
       if (message === null || typeof message !== 'object') {
         throw new TypeError(`message must be an object, got ${describeType(message)}`);
       }
-      if (typeof message.type !== 'string') throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
+      if (typeof message.type !== 'string')
+        throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
       messageId = nextMessageId();
       text = messageText(message, messageId);
       this.connection.dispatcher('publisher'); // throws ERR_NOT_CONNECTED before connect()
@@ -187,7 +191,9 @@ export class MessageBroker {
     };
     return this.fanout(kind)
       .add(name, callback, open)
-      .then(() => log('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }));
+      .then(() =>
+        log('info', kind === 'channel' ? 'Subscribed to channel' : 'Subscribed to pattern', { [kind]: name }),
+      );
   }
 
   private remove(kind: Kind, name: string, callback: MessageHandler): Promise<void> {
@@ -200,8 +206,12 @@ export class MessageBroker {
       const attached = this.attached;
       if (!attached) return Promise.resolve();
       return attached
-        .then((subscriber) => (kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay)))
-        .then(() => log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }));
+        .then((subscriber) =>
+          kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay),
+        )
+        .then(() =>
+          log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }),
+        );
     };
     return this.fanout(kind).remove(name, callback, close);
   }
@@ -230,14 +240,20 @@ export class MessageBroker {
     }
     published
       .then(
-        (replies) =>
+        (replies) => {
           batch.forEach((item, i) => {
             const reply = replies[i];
-            if (reply instanceof Error) return item.reject(reply);
+            if (reply instanceof Error) {
+              item.reject(reply);
+              return;
+            }
             item.resolve(reply as number);
             log('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
-          }),
-        (error: Error) => batch.forEach((item) => item.reject(error)),
+          });
+        },
+        (error: Error) => {
+          for (const item of batch) item.reject(error);
+        },
       )
       .finally(() => this.flush());
   }
@@ -292,7 +308,8 @@ function deliver(handlers: Set<MessageHandler>, payload: string, channel: string
   let message: Message;
   try {
     const parsed: unknown = JSON.parse(payload);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new SyntaxError('message is not a JSON object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new SyntaxError('message is not a JSON object');
     // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
     const fields = parsed as Record<string, unknown>;
     fields.timestamp = toDate(fields.timestamp);

@@ -1,5 +1,5 @@
 import { failSoft, softly } from './access';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { optionalTtl, rejectWith, requireString, requireStringArray, describeType } from './errors';
 import { parseOrMiss, toJson } from './json';
@@ -21,7 +21,9 @@ export class CacheService {
   get<T>(key: string): Promise<T | null> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
     const recover = failSoft('Cache get error', { key }, null);
-    return softly(this.connection, recover, (redis) => redis.get<T | null>(key, (reply) => parseOrMiss<T>(reply, key), recover));
+    return softly(this.connection, recover, (redis) =>
+      redis.get<T | null>(key, (reply) => parseOrMiss<T>(reply, key), recover),
+    );
   }
 
   set<T>(key: string, value: T, ttlSeconds?: number): Promise<boolean> {
@@ -50,7 +52,13 @@ export class CacheService {
   }
 
   exists(key: string): Promise<boolean> {
-    return this.command('Cache exists error', { key }, () => ['EXISTS', requireString(key, 'key')], (n: number) => n === 1, false);
+    return this.command(
+      'Cache exists error',
+      { key },
+      () => ['EXISTS', requireString(key, 'key')],
+      (n: number) => n === 1,
+      false,
+    );
   }
 
   mget<T>(keys: string[]): Promise<(T | null)[]> {
@@ -108,7 +116,8 @@ export class CacheService {
     const recover = failSoft('Cache mset error', {}, false);
     const entries: Array<[string, string]> = [];
     try {
-      for (const [key, value] of Object.entries(keyValuePairs)) entries.push([key, toJson(value, `keyValuePairs.${key}`)]);
+      for (const [key, value] of Object.entries(keyValuePairs))
+        entries.push([key, toJson(value, `keyValuePairs.${key}`)]);
     } catch (error) {
       return Promise.resolve(recover(error));
     }
@@ -119,10 +128,17 @@ export class CacheService {
       redis
         .pipeline(commands, true, (replies: unknown[]) => {
           const failed = replies.find((reply) => reply !== 'OK');
-          if (failed !== undefined) throw new Error(`SET in MSET transaction failed: ${String((failed as Error)?.message ?? failed)}`);
+          if (failed !== undefined)
+            throw new Error(`SET in MSET transaction failed: ${String((failed as Error)?.message ?? failed)}`);
           return true;
         })
-        .catch((error: unknown) => undoMset(redis, entries.map(([key]) => key), recover(error))),
+        .catch((error: unknown) =>
+          undoMset(
+            redis,
+            entries.map(([key]) => key),
+            recover(error),
+          ),
+        ),
     );
   }
 
@@ -142,7 +158,13 @@ export class CacheService {
 
   /** Seconds left; -2 for a missing key and -1 for a key without TTL (as Redis says), -1 on error (as the seed). */
   ttl(key: string): Promise<number> {
-    return this.command('Cache ttl error', { key }, () => ['TTL', requireString(key, 'key')], (n: number) => n, -1);
+    return this.command(
+      'Cache ttl error',
+      { key },
+      () => ['TTL', requireString(key, 'key')],
+      (n: number) => n,
+      -1,
+    );
   }
 
   /** Deletes the keys matching a glob with SCAN + UNLINK in batches (never KEYS); resolves to the count. */
@@ -224,7 +246,10 @@ async function undoMset(dispatcher: Dispatcher, keys: string[], answer: boolean)
     await dispatcher.command(['DEL', ...keys]);
     log('warn', 'Cache mset undone: every key it was given was deleted', { keys: keys.length });
   } catch (undoError) {
-    log('error', 'Cache mset undo error: some of its keys may hold the new values', { keys: keys.length, ...describeError(undoError) });
+    log('error', 'Cache mset undo error: some of its keys may hold the new values', {
+      keys: keys.length,
+      ...describeError(undoError),
+    });
   }
   return answer;
 }

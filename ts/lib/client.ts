@@ -1,4 +1,4 @@
-import { Dispatcher, inPlaceErrors } from './dispatcher';
+import { type Dispatcher, inPlaceErrors } from './dispatcher';
 import { RedisLayerError, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
 
 export type RedisArgument = string | number;
@@ -43,7 +43,7 @@ const CONNECTION_STATE: Record<string, string> = {
   DISCARD: TRANSACTION,
   WATCH: TRANSACTION,
   UNWATCH: TRANSACTION,
-  SELECT: "set the `database` option of the RedisConnection (one connection per database)",
+  SELECT: 'set the `database` option of the RedisConnection (one connection per database)',
   SUBSCRIBE: PUBSUB,
   PSUBSCRIBE: PUBSUB,
   SSUBSCRIBE: PUBSUB,
@@ -149,7 +149,12 @@ export class RedisClient {
   }
 
   setEx(key: string, seconds: number, value: string): Promise<string> {
-    return this.send(() => ['SETEX', requireString(key, 'key'), String(requireTtl(seconds, 'seconds')), requireString(value, 'value')]);
+    return this.send(() => [
+      'SETEX',
+      requireString(key, 'key'),
+      String(requireTtl(seconds, 'seconds')),
+      requireString(value, 'value'),
+    ]);
   }
 
   del(keys: string | string[]): Promise<number> {
@@ -246,7 +251,12 @@ export class Multi {
   }
 
   setEx(key: string, seconds: number, value: string): this {
-    return this.addCommand(['SETEX', requireString(key, 'key'), requireTtl(seconds, 'seconds'), requireString(value, 'value')]);
+    return this.addCommand([
+      'SETEX',
+      requireString(key, 'key'),
+      requireTtl(seconds, 'seconds'),
+      requireString(value, 'value'),
+    ]);
   }
 
   del(keys: string | string[]): this {
@@ -271,7 +281,11 @@ export class Multi {
 
   zAdd(key: string, members: { score: number; value: string } | Array<{ score: number; value: string }>): this {
     const list = Array.isArray(members) ? members : [members];
-    return this.addCommand(['ZADD', requireString(key, 'key'), ...list.flatMap((m) => [m.score, requireString(m.value, 'value')])]);
+    return this.addCommand([
+      'ZADD',
+      requireString(key, 'key'),
+      ...list.flatMap((m) => [m.score, requireString(m.value, 'value')]),
+    ]);
   }
 
   zRemRangeByScore(key: string, min: number | string, max: number | string): this {

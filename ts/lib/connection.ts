@@ -2,7 +2,7 @@ import { RedisClient } from './client';
 import { Dispatcher } from './dispatcher';
 import { RedisLayerError, describeType, fromNative, rejectWith } from './errors';
 import { describeError, log } from './logger';
-import { NativeOptions, describeTarget } from './native';
+import { type NativeOptions, describeTarget } from './native';
 import { Subscriber } from './subscriber';
 
 export interface RedisConnectionOptions {
@@ -45,7 +45,7 @@ function pem(value: unknown, name: string): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return value;
   // Uint8Array (Buffer included) keeps the public typings free of Node's types.
-  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("utf8");
+  if (ArrayBuffer.isView(value)) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
   throw new TypeError(`${name} must be a PEM string or Buffer, got ${describeType(value)}`);
 }
 
@@ -81,7 +81,13 @@ function toNative(options: RedisConnectionOptions): NativeOptions {
   return native;
 }
 
-const NUMERIC_OPTIONS = ['database', 'connectTimeoutMs', 'commandTimeoutMs', 'reconnectDelayMs', 'maxReconnectDelayMs'] as const;
+const NUMERIC_OPTIONS = [
+  'database',
+  'connectTimeoutMs',
+  'commandTimeoutMs',
+  'reconnectDelayMs',
+  'maxReconnectDelayMs',
+] as const;
 const STRING_OPTIONS = ['url', 'password', 'username'] as const;
 
 /** Checks the options and turns them into the native sockets' settings, once. */
@@ -107,14 +113,18 @@ function validate(options: unknown): NativeOptions {
 /** Where the target came from, for the connect log line. */
 type Source = 'options' | 'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'default URL';
 
-const nonEmpty = (value: string | undefined): string | undefined => (value === undefined || value === '' ? undefined : value);
+const nonEmpty = (value: string | undefined): string | undefined =>
+  value === undefined || value === '' ? undefined : value;
 
 /**
  * Fills what the options left open from `env` (this realm's `process.env` at connect() time:
  * Jest gives each test file its own): REDIS_URL, REDIS_PASSWORD, and REDIS_CLUSTER_NODES when
  * no URL is set at all. Native code never reads the environment.
  */
-function withEnvironment(options: NativeOptions, env: Record<string, string | undefined>): { native: NativeOptions; source: Source } {
+function withEnvironment(
+  options: NativeOptions,
+  env: Record<string, string | undefined>,
+): { native: NativeOptions; source: Source } {
   const native = { ...options };
   native.password ??= nonEmpty(env.REDIS_PASSWORD);
   if (native.url !== undefined || native.clusterNodes !== undefined || native.sentinelNodes !== undefined) {
@@ -122,7 +132,10 @@ function withEnvironment(options: NativeOptions, env: Record<string, string | un
   }
   native.url = nonEmpty(env.REDIS_URL);
   if (native.url !== undefined) return { native, source: 'REDIS_URL' };
-  const nodes = (env.REDIS_CLUSTER_NODES ?? '').split(',').map((node) => node.trim()).filter((node) => node !== '');
+  const nodes = (env.REDIS_CLUSTER_NODES ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '');
   if (nodes.length > 0) {
     native.clusterNodes = nodes;
     return { native, source: 'REDIS_CLUSTER_NODES' };
@@ -133,7 +146,11 @@ function withEnvironment(options: NativeOptions, env: Record<string, string | un
 /** Same settings, whatever the key order. */
 function sameOptions(a: NativeOptions, b: NativeOptions): boolean {
   const canonical = (options: NativeOptions) =>
-    JSON.stringify(Object.entries(options).filter(([, value]) => value !== undefined).sort(([x], [y]) => (x < y ? -1 : 1)));
+    JSON.stringify(
+      Object.entries(options)
+        .filter(([, value]) => value !== undefined)
+        .sort(([x], [y]) => (x < y ? -1 : 1)),
+    );
   return canonical(a) === canonical(b);
 }
 
@@ -173,7 +190,7 @@ export class RedisConnection {
 
   /** True between a successful connect() and close() while the command socket is up. */
   get isConnected(): boolean {
-    return this.sockets !== undefined && this.sockets.client.isConnected;
+    return this.sockets?.client.isConnected === true;
   }
 
   /** Opens all three connections; rejects (naming the cause) within connectTimeoutMs. */
@@ -196,7 +213,9 @@ export class RedisConnection {
     const native = validate(options);
     if (sameOptions(native, this.native)) return;
     if (this.sockets || this.connecting) {
-      throw new Error('connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)');
+      throw new Error(
+        'connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)',
+      );
     }
     this.native = native;
   }
@@ -291,7 +310,13 @@ export class RedisConnection {
     }
     if (this.closes !== closes) throw new RedisLayerError('ERR_CLOSED', 'Redis connection was closed while connecting');
     if (failure) return failed(failure.reason);
-    this.sockets = { client, publisher, subscriber, clientApi: new RedisClient(client), publisherApi: new RedisClient(publisher) };
+    this.sockets = {
+      client,
+      publisher,
+      subscriber,
+      clientApi: new RedisClient(client),
+      publisherApi: new RedisClient(publisher),
+    };
     log('info', 'All Redis connections established');
   }
 }

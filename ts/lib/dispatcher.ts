@@ -60,7 +60,12 @@ export class Dispatcher extends Calls {
    * Several commands in one round trip (`atomic`: MULTI/EXEC). Replies come in call order; a
    * failed command's reply is its error in place, as `{ code, message }` (see inPlaceErrors).
    */
-  pipeline<T>(commands: string[][], atomic: boolean, map?: (replies: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+  pipeline<T>(
+    commands: string[][],
+    atomic: boolean,
+    map?: (replies: any) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
     const id = this.take();
     this.native.pipeline(id, commands, atomic);
     return this.track(id, map, recover);
@@ -80,14 +85,23 @@ export class Dispatcher extends Calls {
   }
 
   /** An MGET whose reply is `[arrayText, [index, raw, ...]]`: the values that are JSON spliced into one array text. */
-  jsonArray<T>(args: string[], map?: (reply: [string, unknown[]]) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+  jsonArray<T>(
+    args: string[],
+    map?: (reply: [string, unknown[]]) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
     const id = this.take();
     this.native.jsonArray(id, args);
     return this.track(id, map, recover);
   }
 
   /** Deletes the keys matching `pattern` (SCAN + UNLINK, `count` per step); the reply is how many. */
-  scanDelete<T>(pattern: string, count: number, map?: (reply: number) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+  scanDelete<T>(
+    pattern: string,
+    count: number,
+    map?: (reply: number) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
     return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover);
   }
 

@@ -51,7 +51,8 @@ export function requireEntityId(entity: unknown, name: string): string {
 export function optionalTtl(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === 0) return undefined;
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number of seconds, got ${describeType(value)}`);
-  if (!Number.isFinite(value) || value < 0) throw new RangeError(`${name} must be a positive finite number of seconds, got ${value}`);
+  if (!Number.isFinite(value) || value < 0)
+    throw new RangeError(`${name} must be a positive finite number of seconds, got ${value}`);
   return Math.ceil(value);
 }
 

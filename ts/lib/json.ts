@@ -35,6 +35,9 @@ export function shapedOrMiss<T>(value: unknown, key: string, expected: 'object' 
   if (value === null) return null;
   const ok = expected === 'array' ? Array.isArray(value) : typeof value === 'object' && !Array.isArray(value);
   if (ok) return value as T;
-  log('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, { key, got: describeType(value) });
+  log('warn', `Cache get error: stored value is not an ${expected}, treated as a miss`, {
+    key,
+    got: describeType(value),
+  });
   return null;
 }

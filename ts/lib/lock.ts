@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
@@ -53,7 +53,12 @@ function grantOf(reply: unknown): [fence: number, replicas: number] {
   if (Array.isArray(reply) && reply.length === 2) {
     const [text, replicas] = reply as unknown[];
     const fence = typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : Number.NaN;
-    if (Number.isSafeInteger(fence) && typeof replicas === 'number' && Number.isSafeInteger(replicas) && replicas >= 0) {
+    if (
+      Number.isSafeInteger(fence) &&
+      typeof replicas === 'number' &&
+      Number.isSafeInteger(replicas) &&
+      replicas >= 0
+    ) {
       return [fence, replicas];
     }
   }
@@ -73,9 +78,12 @@ async function releaseToken(connection: RedisConnection, resource: string, token
 }
 
 function requireMs(value: unknown, name: string, allowZero: boolean): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a number of milliseconds, got ${describeType(value)}`);
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be a number of milliseconds, got ${describeType(value)}`);
   if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0) || value > 2 ** 31) {
-    throw new RangeError(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds up to 2^31, got ${value}`);
+    throw new RangeError(
+      `${name} must be a ${allowZero ? 'non-negative' : 'positive'} number of milliseconds up to 2^31, got ${value}`,
+    );
   }
   return Math.ceil(value);
 }
@@ -99,7 +107,9 @@ export class Lock {
   /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
   async extend(ttlMs: number): Promise<boolean> {
     const ttl = requireMs(ttlMs, 'ttlMs', false);
-    return this.connection.dispatcher().script(scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+    return this.connection
+      .dispatcher()
+      .script(scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
   }
 }
 
@@ -125,7 +135,9 @@ export class LockService {
       throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${String(replicas)}`);
     }
     if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
-      throw new RangeError(`options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`);
+      throw new RangeError(
+        `options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`,
+      );
     }
     this.waitForReplicas = replicas;
     this.replicaTimeoutMs = timeout;
@@ -143,11 +155,13 @@ export class LockService {
     let delay = RETRY_MIN_MS;
     for (;;) {
       const token = randomBytes(16).toString('base64url');
-      const grant = await this.connection.dispatcher().script<unknown>(
-        scripts.acquire,
-        [CacheKeys.lock(resource), lockFenceKey(resource)],
-        [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))],
-      );
+      const grant = await this.connection
+        .dispatcher()
+        .script<unknown>(
+          scripts.acquire,
+          [CacheKeys.lock(resource), lockFenceKey(resource)],
+          [token, String(ttl), String(Math.max(FENCE_TTL_MS, ttl))],
+        );
       if (grant !== null) return this.handOut(resource, token, grant);
       const left = deadline - Date.now();
       if (left <= 0) return null;

@@ -1,7 +1,6 @@
 import type { NativeOptions } from '../binding';
 
 /** The napi binding, loaded once for every module that opens a native socket. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const binding: typeof import('../binding') = require('../binding.js');
 
 export type { NativeOptions };

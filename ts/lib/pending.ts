@@ -99,7 +99,11 @@ export class Calls {
    * One call submitted at once rather than queued (operations that are not commands on the
    * socket's lane); native code may refuse it there (a closed socket), which rejects it.
    */
-  submit<T>(submit: (id: number) => void, map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+  submit<T>(
+    submit: (id: number) => void,
+    map?: (reply: any) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
     const id = this.take();
     const done = this.track(id, map, recover);
     try {

@@ -1,6 +1,6 @@
 import { failSoft } from './access';
 import { CacheService } from './cache';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { describeType, requireEntityId, requireString, unexpectedReply } from './errors';
 import { parseOrMiss, shapedOrMiss, toJson } from './json';
@@ -30,7 +30,8 @@ export const REACTIONS_TTL = 1800;
  */
 export const FEED_EPOCH_KEY = 'feed-epoch';
 export const userFeedEpochKey = (userId: string): string => `feed-epoch:${userId}`;
-export const feedPageEpochKey = (userId: string, page: number): string => sameSlotKey(CacheKeys.userFeed(userId, page), ':epoch');
+export const feedPageEpochKey = (userId: string, page: number): string =>
+  sameSlotKey(CacheKeys.userFeed(userId, page), ':epoch');
 
 // An epoch that is missing, evicted or garbage is restarted from the server clock in
 // microseconds: always above any value it held before (INCR adds one per invalidation),
@@ -124,7 +125,8 @@ export class PostCacheService {
       if (cached.page !== null) return cached.page;
       const token = cached.token ?? (await this.beginFeedWrite(id, page));
       const posts = await loader();
-      if (!Array.isArray(posts)) throw new TypeError(`loader must resolve to an array of posts, got ${describeType(posts)}`);
+      if (!Array.isArray(posts))
+        throw new TypeError(`loader must resolve to an array of posts, got ${describeType(posts)}`);
       await this.setUserFeed(id, page, posts, token);
       return posts;
     });
@@ -206,7 +208,9 @@ export class PostCacheService {
   async invalidatePost(postId: string): Promise<void> {
     const id = requireString(postId, 'postId');
     const keys = [CacheKeys.post(id), CacheKeys.postComments(id), CacheKeys.postReactions(id)];
-    if (await this.bump('Post cache invalidation error', FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...withLeases(keys)])) {
+    if (
+      await this.bump('Post cache invalidation error', FEED_EPOCH_KEY, 0, { postId: id }, ['DEL', ...withLeases(keys)])
+    ) {
       log('info', 'Post cache invalidated', { postId: id });
     }
   }
@@ -233,19 +237,30 @@ export class PostCacheService {
     const key = CacheKeys.userFeed(id, page);
     let reply: unknown;
     try {
-      reply = await this.connection.dispatcher().command(['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]);
+      reply = await this.connection
+        .dispatcher()
+        .command(['MGET', key, feedPageEpochKey(id, page), FEED_EPOCH_KEY, userFeedEpochKey(id)]);
       if (!Array.isArray(reply) || reply.length !== 4) throw unexpectedReply('feed page read', reply);
     } catch (error) {
       return failSoft('Feed get error', { key }, { page: null, token: null })(error);
     }
     const [text, tag, global, user] = reply as Array<string | null>;
-    const token = typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user) ? feedToken(global, user) : null;
+    const token =
+      typeof global === 'string' && typeof user === 'string' && EPOCH.test(global) && EPOCH.test(user)
+        ? feedToken(global, user)
+        : null;
     if (text === null || token === null || tag !== token) return { page: null, token };
     return { page: shapedOrMiss<T[]>(parseOrMiss(text, key), key, 'array'), token };
   }
 
   /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */
-  private async bump(context: string, epochKey: string, ttl: number, meta: Record<string, unknown>, alongside?: string[]): Promise<boolean> {
+  private async bump(
+    context: string,
+    epochKey: string,
+    ttl: number,
+    meta: Record<string, unknown>,
+    alongside?: string[],
+  ): Promise<boolean> {
     try {
       const redis = this.connection.dispatcher();
       await Promise.all([redis.script(BUMP_EPOCH, [epochKey], [String(ttl)]), alongside && redis.command(alongside)]);
@@ -267,7 +282,10 @@ function readEpoch(dispatcher: Dispatcher, key: string, ttl: number): Promise<st
 
 /** The token a page of this user's feed written now is tagged with: both epochs, read together. */
 async function currentToken(dispatcher: Dispatcher, userId: string): Promise<string> {
-  const [global, user] = await Promise.all([readEpoch(dispatcher, FEED_EPOCH_KEY, 0), readEpoch(dispatcher, userFeedEpochKey(userId), FEED_TTL)]);
+  const [global, user] = await Promise.all([
+    readEpoch(dispatcher, FEED_EPOCH_KEY, 0),
+    readEpoch(dispatcher, userFeedEpochKey(userId), FEED_TTL),
+  ]);
   return feedToken(global, user);
 }
 

@@ -1,7 +1,7 @@
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import { RedisLayerError, describeType, requireString } from './errors';
 import { CacheKeys } from './keys';
-import { describeError, log, redactedTag } from './logger';
+import { log, redactedTag } from './logger';
 import { failSoft } from './access';
 import { registerScript } from './native';
 import { GCRA, SLIDING_LOG } from './scripts/rateLimiter';
@@ -69,7 +69,8 @@ function validate(config: unknown): Checked {
     throw new TypeError(`config must be an object, got ${describeType(config)}`);
   }
   const { windowMs, maxRequests, failOpen, algorithm, burst } = config as Record<string, unknown>;
-  if (typeof windowMs !== 'number') throw new TypeError(`config.windowMs must be a number, got ${describeType(windowMs)}`);
+  if (typeof windowMs !== 'number')
+    throw new TypeError(`config.windowMs must be a number, got ${describeType(windowMs)}`);
   if (!Number.isFinite(windowMs) || windowMs <= 0 || windowMs > 2 ** 31) {
     throw new RangeError(`config.windowMs must be a positive number of milliseconds up to 2^31, got ${windowMs}`);
   }
@@ -88,7 +89,8 @@ function validate(config: unknown): Checked {
   if (burst !== undefined) {
     if (algorithm !== 'gcra') throw new RangeError(`config.burst applies to algorithm 'gcra' only`);
     if (typeof burst !== 'number') throw new TypeError(`config.burst must be a number, got ${describeType(burst)}`);
-    if (!Number.isSafeInteger(burst) || burst < 1) throw new RangeError(`config.burst must be an integer >= 1, got ${burst}`);
+    if (!Number.isSafeInteger(burst) || burst < 1)
+      throw new RangeError(`config.burst must be an integer >= 1, got ${burst}`);
   }
   return {
     windowMs: Math.ceil(windowMs),
@@ -107,7 +109,9 @@ function validate(config: unknown): Checked {
 function requireType(type: unknown): string {
   const name = requireString(type, 'type');
   if (name.includes(':')) {
-    throw new RangeError(`type must not contain ':' (a constant such as 'login'; variable parts go in the identifier), got '${name}'`);
+    throw new RangeError(
+      `type must not contain ':' (a constant such as 'login'; variable parts go in the identifier), got '${name}'`,
+    );
   }
   return name;
 }
@@ -116,7 +120,9 @@ type ScriptReply = [allowed: boolean, count: number, slot: number, now: number];
 
 /** A finite number, or one sent as text (Lua replies turn fractions into integers, so they travel as strings). */
 const isNumeric = (value: unknown): boolean =>
-  typeof value === 'number' ? Number.isFinite(value) : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
+  typeof value === 'number'
+    ? Number.isFinite(value)
+    : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
 
 /** The scripts' `{allowed 0|1, count, slot time, now}`; any other shape (a socket in a bad state, say) is an error. */
 function scriptReply(reply: unknown): ScriptReply {
@@ -131,7 +137,10 @@ function scriptReply(reply: unknown): ScriptReply {
   ) {
     return [reply[0] === 1, reply[1] as number, Number(reply[2]), Number(reply[3])];
   }
-  throw new RedisLayerError('ERR_UNEXPECTED_REPLY', `Rate limiter script returned an unexpected reply: ${describeType(reply)}`);
+  throw new RedisLayerError(
+    'ERR_UNEXPECTED_REPLY',
+    `Rate limiter script returned an unexpected reply: ${describeType(reply)}`,
+  );
 }
 
 /**
@@ -154,12 +163,14 @@ export class RateLimiter {
     const who = () => ({ identifierTag: redactedTag(identifier), type });
     let reply: ScriptReply;
     try {
-      reply = await this.connection.dispatcher().script(
-        scripts[algorithm],
-        [CacheKeys.rateLimit(type, identifier)],
-        [String(windowMs), String(maxRequests), String(capacity)],
-        scriptReply,
-      );
+      reply = await this.connection
+        .dispatcher()
+        .script(
+          scripts[algorithm],
+          [CacheKeys.rateLimit(type, identifier)],
+          [String(windowMs), String(maxRequests), String(capacity)],
+          scriptReply,
+        );
     } catch (error) {
       return failSoft('Rate limiter error', { ...who(), failOpen: checked.failOpen }, degraded(checked))(error);
     }
@@ -168,7 +179,8 @@ export class RateLimiter {
     const nextSlot = algorithm === 'gcra' ? slot : slot + windowMs;
     const resetTime = Math.ceil(nextSlot);
     const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(nextSlot - now));
-    if (!allowed) log('warn', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
+    if (!allowed)
+      log('warn', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
     return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
   }
 
@@ -178,7 +190,9 @@ export class RateLimiter {
     requireString(identifier, 'identifier');
     requireType(type);
     try {
-      const deleted = await this.connection.dispatcher().command<unknown>(['DEL', CacheKeys.rateLimit(type, identifier)]);
+      const deleted = await this.connection
+        .dispatcher()
+        .command<unknown>(['DEL', CacheKeys.rateLimit(type, identifier)]);
       if (deleted !== 0 && deleted !== 1) {
         throw new RedisLayerError('ERR_UNEXPECTED_REPLY', `DEL returned an unexpected reply: ${describeType(deleted)}`);
       }

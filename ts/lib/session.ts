@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log, redactedTag } from './logger';
@@ -132,9 +132,12 @@ export class SessionService {
     const replicas = options?.waitForReplicas ?? 0;
     const timeout = options?.replicaTimeoutMs ?? 200;
     const cap = options?.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS;
-    if (!Number.isInteger(replicas) || replicas < 0) throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
-    if (!Number.isInteger(timeout) || timeout <= 0) throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
-    if (!Number.isInteger(cap) || cap < 1) throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
+    if (!Number.isInteger(replicas) || replicas < 0)
+      throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
+    if (!Number.isInteger(timeout) || timeout <= 0)
+      throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
+    if (!Number.isInteger(cap) || cap < 1)
+      throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
     this.waitForReplicas = replicas;
     this.replicaTimeoutMs = timeout;
     this.maxSessionsPerUser = cap;
@@ -169,7 +172,9 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
-    const stored = await this.connection.dispatcher().command(['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
+    const stored = await this.connection
+      .dispatcher()
+      .command(['SET', CacheKeys.session(sessionId), text, 'PX', String(SESSION_TTL_MS)]);
     expectReply('createSession', stored, isOk);
     await this.replicated(CacheKeys.session(sessionId));
     const over = await this.index(userId, sessionId, raw(sessionId), this.maxSessionsPerUser);
@@ -198,8 +203,14 @@ export class SessionService {
    * `userId` may name the owner (then it is checked and left as stored) or be undefined
    * (ignored, as from a spread DTO); another owner, '' or null rejects. (`R` is for code typed against the seed's `Promise<void>`; leave it out.)
    */
-  updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(sessionId: string, updates: Partial<Declared<T>>): Promise<R>;
-  async updateSession<T extends SessionOwner = SessionData>(sessionId: string, updates: Partial<Declared<T>>): Promise<boolean> {
+  updateSession<T extends SessionOwner = SessionData, R extends boolean | void = boolean>(
+    sessionId: string,
+    updates: Partial<Declared<T>>,
+  ): Promise<R>;
+  async updateSession<T extends SessionOwner = SessionData>(
+    sessionId: string,
+    updates: Partial<Declared<T>>,
+  ): Promise<boolean> {
     requireString(sessionId, 'sessionId');
     if (updates === null || typeof updates !== 'object' || Array.isArray(updates)) {
       throw new TypeError(`updates must be an object, got ${describeType(updates)}`);
@@ -216,10 +227,17 @@ export class SessionService {
     requireString(sessionId, 'sessionId');
     const key = CacheKeys.session(sessionId);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {
-      const text = expectReply<string | null>('deleteSession', await this.connection.dispatcher().command(['GET', key]), isTextOrNull);
+      const text = expectReply<string | null>(
+        'deleteSession',
+        await this.connection.dispatcher().command(['GET', key]),
+        isTextOrNull,
+      );
       if (text === null) return false;
       const userId = storedOwner(text);
-      if (userId === undefined) return expectReply<number>('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1;
+      if (userId === undefined)
+        return (
+          expectReply<number>('deleteSession', await this.connection.dispatcher().command(['DEL', key]), isCount) === 1
+        );
       const outcome = await this.removeOwned(sessionId, userId);
       if (outcome !== -1) {
         if (outcome === 1) await this.replicated(key);
@@ -252,7 +270,9 @@ export class SessionService {
   extendSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
   async extendSession(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
-    const reply = await this.connection.dispatcher().script(scripts.extend, [CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
+    const reply = await this.connection
+      .dispatcher()
+      .script(scripts.extend, [CacheKeys.session(sessionId)], [String(SESSION_TTL_MS)]);
     const [done, owner] = expectReply<[number, string | null]>('extendSession', reply, isExtendReply);
     if (done === 1) this.keepIndexed(owner === null ? undefined : parseOwner(owner), sessionId);
     return done === 1;
@@ -269,7 +289,9 @@ export class SessionService {
     try {
       const entries = await this.sessionIds(userId);
       if (entries.length === 0) return [];
-      const texts = await this.connection.dispatcher().command(['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
+      const texts = await this.connection
+        .dispatcher()
+        .command(['MGET', ...entries.map((e) => CacheKeys.session(e.id))]);
       if (!Array.isArray(texts) || texts.length !== entries.length) throw unexpectedReply('getActiveSessions', texts);
       const sessions: T[] = [];
       const dead: IndexEntry[] = [];
@@ -331,7 +353,12 @@ export class SessionService {
    * (a fresh expiry bound, so it lists as the most recent) but never evicts: it replaces
    * the old entry, so the user's count does not grow.
    */
-  private async moveOnce(userId: string, oldId: string, newId: string, seen: Snapshot): Promise<'moved' | 'gone' | 'retry'> {
+  private async moveOnce(
+    userId: string,
+    oldId: string,
+    newId: string,
+    seen: Snapshot,
+  ): Promise<'moved' | 'gone' | 'retry'> {
     await this.index(userId, newId, '', 0);
     const oldKey = CacheKeys.session(oldId);
     let copied = seen;
@@ -356,7 +383,11 @@ export class SessionService {
 
   /** SESSION_TAKE: compare-and-delete `expected`, or only look when it is ''. */
   private async take(key: string, expected: string): Promise<Taken> {
-    const reply = expectReply<[number, string?, number?]>('session take', await this.connection.dispatcher().script(scripts.take, [key], [expected]), isTakeReply);
+    const reply = expectReply<[number, string?, number?]>(
+      'session take',
+      await this.connection.dispatcher().script(scripts.take, [key], [expected]),
+      isTakeReply,
+    );
     if (reply[0] === 2) return { state: 2, text: reply[1] as string, pttl: reply[2] as number };
     return reply[0] === 1 ? { state: 1 } : { state: 0 };
   }
@@ -374,11 +405,13 @@ export class SessionService {
    */
   private async index(userId: string, sessionId: string, pointerJson: string, cap: number): Promise<string[]> {
     const sent = Date.now();
-    const reply = await this.connection.dispatcher().script(
-      scripts.indexAdd,
-      [userSessionsKey(userId), CacheKeys.userSession(userId)],
-      [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)],
-    );
+    const reply = await this.connection
+      .dispatcher()
+      .script(
+        scripts.indexAdd,
+        [userSessionsKey(userId), CacheKeys.userSession(userId)],
+        [sessionId, pointerJson, String(REFRESH_TTL_MS), String(INDEX_HORIZON_MS), String(cap)],
+      );
     const over = expectReply<string[]>('session index', reply, isTextArray);
     this.remember(sessionId, sent);
     return over;
@@ -386,16 +419,17 @@ export class SessionService {
 
   /** Forgets ids; a pointer naming one moves to `replacement` ('' = the latest left). Resolves to the ids left. */
   private async unindex(userId: string, replacement: string, ids: string[]): Promise<number> {
-    const reply = await this.connection.dispatcher().script(scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [
-      replacement,
-      ...ids,
-    ]);
+    const reply = await this.connection
+      .dispatcher()
+      .script(scripts.unindex, [userSessionsKey(userId), CacheKeys.userSession(userId)], [replacement, ...ids]);
     return expectReply<number>('session unindex', reply, isCount);
   }
 
   /** SESSION_DELETE_OWNED: 1 deleted, 0 missing, -1 the session belongs to someone else now. */
   private async removeOwned(sessionId: string, userId: string): Promise<number> {
-    const reply = await this.connection.dispatcher().script(scripts.removeOwned, [CacheKeys.session(sessionId)], [raw(userId)]);
+    const reply = await this.connection
+      .dispatcher()
+      .script(scripts.removeOwned, [CacheKeys.session(sessionId)], [raw(userId)]);
     const outcome = expectReply<number>('session delete', reply, isDeleteOutcome);
     if (outcome === 1) this.indexBumped.delete(sessionId);
     return outcome;
@@ -435,12 +469,13 @@ export class SessionService {
   private async prune(userId: string, dead: IndexEntry[], unindexed: string[]): Promise<void> {
     const pairs = dead.flatMap((entry) => [entry.id, entry.score ?? '']);
     try {
-      await this.connection.dispatcher().script(scripts.prune, [userSessionsKey(userId)], [
-        String(INDEX_HORIZON_MS),
-        String(dead.length),
-        ...pairs,
-        ...unindexed,
-      ]);
+      await this.connection
+        .dispatcher()
+        .script(
+          scripts.prune,
+          [userSessionsKey(userId)],
+          [String(INDEX_HORIZON_MS), String(dead.length), ...pairs, ...unindexed],
+        );
     } catch (error) {
       // Housekeeping only: the sessions read are still the answer.
       log('warn', 'Session index not pruned', { userId, ...describeError(error) });
@@ -464,9 +499,17 @@ export class SessionService {
   private async mergePairs<T>(sessionId: string, owner: string, pairs: string[]): Promise<T | null> {
     const keys = [CacheKeys.session(sessionId)];
     const args = [String(SESSION_TTL_MS), owner, ...pairs];
-    let reply = expectReply<[number, string?]>('session merge', await this.connection.dispatcher().script(scripts.merge, keys, args), isMergeReply);
+    let reply = expectReply<[number, string?]>(
+      'session merge',
+      await this.connection.dispatcher().script(scripts.merge, keys, args),
+      isMergeReply,
+    );
     if (reply[0] === NEEDS_FULL_MERGE) {
-      reply = expectReply('session merge', await this.connection.dispatcher().script(scripts.mergeFull, keys, args), isMergeReply);
+      reply = expectReply(
+        'session merge',
+        await this.connection.dispatcher().script(scripts.mergeFull, keys, args),
+        isMergeReply,
+      );
     }
     switch (reply[0]) {
       case 1: {
@@ -497,10 +540,17 @@ export class SessionService {
     this.remember(sessionId, now);
     const failed = (error: unknown) => {
       this.indexBumped.delete(sessionId);
-      log('warn', 'Session index entry not extended', { userId, session: redactedTag(sessionId), ...describeError(error) });
+      log('warn', 'Session index entry not extended', {
+        userId,
+        session: redactedTag(sessionId),
+        ...describeError(error),
+      });
     };
     try {
-      this.connection.dispatcher().script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)]).catch(failed);
+      this.connection
+        .dispatcher()
+        .script(scripts.indexTouch, [userSessionsKey(userId)], [sessionId, String(INDEX_HORIZON_MS)])
+        .catch(failed);
     } catch (error) {
       failed(error);
     }
@@ -518,10 +568,13 @@ export class SessionService {
 
   /** The user's indexed ids (most recently active first), plus the seed's latest-session pointer (sessions the seed created). */
   private async sessionIds(userId: string): Promise<IndexEntry[]> {
-    const reply = await this.connection.dispatcher().script(scripts.ids, [userSessionsKey(userId), CacheKeys.userSession(userId)], []);
+    const reply = await this.connection
+      .dispatcher()
+      .script(scripts.ids, [userSessionsKey(userId), CacheKeys.userSession(userId)], []);
     const [pointer, ...ranked] = expectReply<Array<string | null>>('session index read', reply, isIdsReply);
     const entries: IndexEntry[] = [];
-    for (let i = 0; i + 1 < ranked.length; i += 2) entries.push({ id: ranked[i] as string, score: ranked[i + 1] as string });
+    for (let i = 0; i + 1 < ranked.length; i += 2)
+      entries.push({ id: ranked[i] as string, score: ranked[i + 1] as string });
     const latest = pointer === null ? undefined : parseOwner(pointer);
     if (latest !== undefined && !entries.some((entry) => entry.id === latest)) entries.push({ id: latest });
     return entries;
@@ -544,16 +597,20 @@ function ownerOf(data: unknown, name: string): string {
  * of a user is a non-empty string, or a number naming the same keys.
  */
 function ownerNamed(updates: object): string {
-  if (!Object.prototype.hasOwnProperty.call(updates, 'userId')) return '';
+  if (!Object.hasOwn(updates, 'userId')) return '';
   const userId = (updates as { userId?: unknown }).userId;
   if (userId === undefined) return '';
   if (typeof userId === 'string' || typeof userId === 'number') {
     if (userId === '' || (typeof userId === 'number' && !Number.isFinite(userId))) {
-      throw new RangeError(`updates.userId must name the session owner, got ${userId === '' ? 'an empty string' : userId}`);
+      throw new RangeError(
+        `updates.userId must name the session owner, got ${userId === '' ? 'an empty string' : userId}`,
+      );
     }
     return raw(userId);
   }
-  throw new TypeError(`updates.userId must name the session owner (a string) or be left out, got ${describeType(userId)}`);
+  throw new TypeError(
+    `updates.userId must name the session owner (a string) or be left out, got ${describeType(userId)}`,
+  );
 }
 
 /** The reply if `ok` accepts its shape; otherwise ERR_UNEXPECTED_REPLY, never a guessed value. */
@@ -575,10 +632,15 @@ const isTakeReply = (reply: unknown) =>
   (reply[0] === 0 || reply[0] === 1 || (reply[0] === 2 && typeof reply[1] === 'string' && Number.isInteger(reply[2])));
 const isMergeReply = (reply: unknown) =>
   Array.isArray(reply) &&
-  (reply[0] === 1 ? typeof reply[1] === 'string' : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
+  (reply[0] === 1
+    ? typeof reply[1] === 'string'
+    : reply[0] === 0 || reply[0] === -1 || reply[0] === -2 || reply[0] === NEEDS_FULL_MERGE);
 /** {pointer or null, id, score, id, score, ...}: ids and scores as strings. */
 const isIdsReply = (reply: unknown) =>
-  Array.isArray(reply) && reply.length % 2 === 1 && isTextOrNull(reply[0]) && reply.every((item, i) => i === 0 || typeof item === 'string');
+  Array.isArray(reply) &&
+  reply.length % 2 === 1 &&
+  isTextOrNull(reply[0]) &&
+  reply.every((item, i) => i === 0 || typeof item === 'string');
 
 /** A user id as keys name it: '42' and 42 are one user; anything else is no id. */
 function idText(value: unknown): string | undefined {

@@ -1,7 +1,7 @@
 import type { NativeSubscriber, SubscriberLimits } from '../binding';
 import { describeType, requireString } from './errors';
 import { describeError, log } from './logger';
-import { binding, NativeOptions } from './native';
+import { binding, type NativeOptions } from './native';
 import { Calls } from './pending';
 
 /** Gets each message of a channel (or of every channel a pattern matches) as the text published, and its channel. */
@@ -79,7 +79,11 @@ export function callListener<M>(listener: (message: M, channel: string) => unkno
 }
 
 /** Calls every listener of a subscription with one message. */
-export function callEach<M>(listeners: Set<(message: M, channel: string) => unknown>, message: M, channel: string): void {
+export function callEach<M>(
+  listeners: Set<(message: M, channel: string) => unknown>,
+  message: M,
+  channel: string,
+): void {
   if (listeners.size === 1) {
     callListener(listeners.values().next().value as (message: M, channel: string) => unknown, message, channel);
     return;
@@ -89,9 +93,15 @@ export function callEach<M>(listeners: Set<(message: M, channel: string) => unkn
 }
 
 /** A name to subscribe to and a function to call, checked: bad ones are a TypeError naming them. */
-export function requireSubscription(name: unknown, kind: 'channel' | 'pattern', listener: unknown, listenerName: string): void {
+export function requireSubscription(
+  name: unknown,
+  kind: 'channel' | 'pattern',
+  listener: unknown,
+  listenerName: string,
+): void {
   requireString(name, kind);
-  if (typeof listener !== 'function') throw new TypeError(`${listenerName} must be a function, got ${describeType(listener)}`);
+  if (typeof listener !== 'function')
+    throw new TypeError(`${listenerName} must be a function, got ${describeType(listener)}`);
 }
 
 /**
@@ -165,7 +175,13 @@ export class Subscriber {
     this.native.close();
   }
 
-  private add(fanout: Fanout<SubscriptionListener>, kind: 'channel' | 'pattern', op: Op, name: string, listener: SubscriptionListener): Promise<void> {
+  private add(
+    fanout: Fanout<SubscriptionListener>,
+    kind: 'channel' | 'pattern',
+    op: Op,
+    name: string,
+    listener: SubscriptionListener,
+  ): Promise<void> {
     try {
       requireSubscription(name, kind, listener, 'listener');
     } catch (error) {
@@ -174,7 +190,13 @@ export class Subscriber {
     return fanout.add(name, listener, () => ({ relay: undefined, ready: this.send(op, name) }));
   }
 
-  private remove(fanout: Fanout<SubscriptionListener>, kind: 'channel' | 'pattern', op: Op, name: string, listener?: SubscriptionListener): Promise<void> {
+  private remove(
+    fanout: Fanout<SubscriptionListener>,
+    kind: 'channel' | 'pattern',
+    op: Op,
+    name: string,
+    listener?: SubscriptionListener,
+  ): Promise<void> {
     try {
       requireString(name, kind);
       if (listener !== undefined && typeof listener !== 'function') {

@@ -1,6 +1,6 @@
 import { failSoft } from './access';
 import { CacheService } from './cache';
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import { describeType, requireEntityId, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { withLeases } from './fill';
@@ -58,7 +58,12 @@ export class UserCacheService {
   /** One UNLINK of the four user keys and their fill leases (cancelling fills in flight): one round trip instead of the seed's four. */
   async invalidateUser(userId: string): Promise<void> {
     const id = requireString(userId, 'userId');
-    const keys = withLeases([CacheKeys.user(id), CacheKeys.userFriends(id), CacheKeys.userProfile(id), CacheKeys.userSettings(id)]);
+    const keys = withLeases([
+      CacheKeys.user(id),
+      CacheKeys.userFriends(id),
+      CacheKeys.userProfile(id),
+      CacheKeys.userSettings(id),
+    ]);
     try {
       await this.connection.dispatcher().command(['UNLINK', ...keys]);
       log('info', 'User cache invalidated', { userId: id });

@@ -1,7 +1,7 @@
-import { redisConnection, RedisConnection } from './connection';
+import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { describeType, requireStringArray } from './errors';
-import { beginFills, Fill, storeFills } from './fill';
+import { beginFills, type Fill, storeFills } from './fill';
 import { toJson } from './json';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
@@ -34,7 +34,8 @@ type Entity = { id: string };
 
 function checkRepository(value: unknown, name: string, methods: string[]): void {
   if (value === undefined) return;
-  if (value === null || typeof value !== 'object') throw new TypeError(`${name} must be an object, got ${describeType(value)}`);
+  if (value === null || typeof value !== 'object')
+    throw new TypeError(`${name} must be an object, got ${describeType(value)}`);
   for (const method of methods) {
     if (typeof (value as Record<string, unknown>)[method] !== 'function') {
       throw new TypeError(`${name}.${method} must be a function`);
@@ -59,7 +60,8 @@ async function call(repository: object, method: string, arg: unknown, name: stri
   } catch (error) {
     throw error instanceof Error ? error : new Error(String(error));
   }
-  if (!Array.isArray(result)) throw new TypeError(`${name}.${method} must resolve to an array, got ${describeType(result)}`);
+  if (!Array.isArray(result))
+    throw new TypeError(`${name}.${method} must resolve to an array, got ${describeType(result)}`);
   result.forEach((item, i) => {
     if (item === null || typeof item !== 'object' || typeof (item as { id?: unknown }).id !== 'string') {
       throw new TypeError(`${name}.${method} returned an item without a string id at index ${i}`);
@@ -89,10 +91,19 @@ const postLayout: Layout = (id) => [[CacheKeys.post(id), POST_TTL]];
  * invalidation during the read cancels that key's write), then loads the entities and
  * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
  */
-async function load(redis: Dispatcher, repository: object, name: string, layout: Layout, ids: string[]): Promise<Fill[]> {
+async function load(
+  redis: Dispatcher,
+  repository: object,
+  name: string,
+  layout: Layout,
+  ids: string[],
+): Promise<Fill[]> {
   if (ids.length === 0) return [];
   const keys = ids.flatMap((id) => layout(id));
-  const tokens = await beginFills(redis, keys.map(([key]) => key));
+  const tokens = await beginFills(
+    redis,
+    keys.map(([key]) => key),
+  );
   const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
   const entities = await call(repository, 'findByIds', ids, name);
   return entities.flatMap((entity, i): Fill[] => {
@@ -131,7 +142,8 @@ export class CacheWarmingService {
   }
 
   setRepositories(repositories: WarmingRepositories): void {
-    if (repositories === undefined || repositories === null) throw new TypeError('repositories must be an object, got ' + describeType(repositories));
+    if (repositories === undefined || repositories === null)
+      throw new TypeError(`repositories must be an object, got ${describeType(repositories)}`);
     this.repositories = { ...this.repositories, ...checkRepositories(repositories) };
   }
 
@@ -161,9 +173,21 @@ export class CacheWarmingService {
     this.popularRuns++;
     try {
       const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
-      const postBatch = await load(redis, posts, 'postRepository', postLayout, trending.map((post) => post.id));
+      const postBatch = await load(
+        redis,
+        posts,
+        'postRepository',
+        postLayout,
+        trending.map((post) => post.id),
+      );
       const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
-      const userBatch = await load(redis, users, 'userRepository', userLayout, active.map((user) => user.id));
+      const userBatch = await load(
+        redis,
+        users,
+        'userRepository',
+        userLayout,
+        active.map((user) => user.id),
+      );
       await write(redis, [...postBatch, ...userBatch]);
       log('info', 'Popular content cache warmed', { posts: postBatch.length, users: userBatch.length / 2 });
     } finally {
@@ -178,7 +202,8 @@ export class CacheWarmingService {
    * the connection stops it. Calling it again replaces the previous schedule.
    */
   async scheduleCacheWarming(intervalMs: number = DEFAULT_WARMING_INTERVAL_MS): Promise<void> {
-    if (typeof intervalMs !== 'number') throw new TypeError(`intervalMs must be a number, got ${describeType(intervalMs)}`);
+    if (typeof intervalMs !== 'number')
+      throw new TypeError(`intervalMs must be a number, got ${describeType(intervalMs)}`);
     if (!Number.isFinite(intervalMs) || intervalMs < 1 || intervalMs > MAX_TIMER_MS) {
       throw new RangeError(`intervalMs must be between 1 and ${MAX_TIMER_MS}, got ${intervalMs}`);
     }
@@ -214,7 +239,8 @@ export class CacheWarmingService {
 
   private repository<K extends keyof WarmingRepositories>(name: K): NonNullable<WarmingRepositories[K]> {
     const repository = this.repositories[name];
-    if (!repository) throw new Error(`CacheWarmingService has no ${name}: pass it to the constructor or setRepositories()`);
+    if (!repository)
+      throw new Error(`CacheWarmingService has no ${name}: pass it to the constructor or setRepositories()`);
     return repository as NonNullable<WarmingRepositories[K]>;
   }
 }
