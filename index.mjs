@@ -3,7 +3,7 @@
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
-const redisLayer = require('./index.js');
+const redisLayer = require('./dist/index.js');
 
 export const {
   RedisConnection,

@@ -1,5 +1,5 @@
-import { binding } from '../lib/native';
-import { batchIds, NativeQueue } from '../lib/queue';
+import { binding } from '../dist/lib/native';
+import { batchIds, NativeQueue } from '../dist/lib/queue';
 import { testRedis, TestServer, uniquePrefix } from './helpers/redis';
 
 // The submitBatch record format has one source, the binding's `OpKind` (src/records.rs):

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { sameSlotKey, slotOf, slotTagTable } from '../lib/slot';
+import { sameSlotKey, slotOf, slotTagTable } from '../dist/lib/slot';
 import { startRedis, TestServer } from './helpers/redis';
 
 // CLUSTER KEYSLOT answers only on a cluster-enabled server; a lone node with no slots is enough.

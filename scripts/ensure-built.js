@@ -1,4 +1,4 @@
-// Builds the addon when it is missing or older than its sources, so `npm test` and
+// Builds the addon and dist/ when missing or older than their sources, so `npm test` and
 // `npm run demo` work on a fresh clone without a separate build step.
 const { execSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -17,8 +17,10 @@ function newestSource(dir) {
   return newest;
 }
 
+// The addon and the compiled TypeScript (dist/, not committed) must both be newer than every source.
+const outputs = [binary, path.join(root, 'dist', 'index.js')];
 const sources = ['src', 'core/src', 'ts'].map((dir) => newestSource(path.join(root, dir)));
-const stale = !fs.existsSync(binary) || fs.statSync(binary).mtimeMs < Math.max(...sources);
+const stale = outputs.some((output) => !fs.existsSync(output) || fs.statSync(output).mtimeMs < Math.max(...sources));
 if (stale) {
   console.log('redis-layer: building the native addon (first run or sources changed)…');
   execSync('npm run build', { cwd: root, stdio: 'inherit' });

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { SubscriberLimits } from '../binding';
+import type { SubscriberLimits } from '../../binding';
 import { redisConnection, type RedisConnection } from './connection';
 import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, requireString } from './errors';

@@ -1,4 +1,4 @@
-import type { NativeOptions } from '../binding';
+import type { NativeOptions } from '../../binding';
 import type { RedisLayerError } from './errors';
 import { fromNative } from './errors';
 import { log } from './logger';

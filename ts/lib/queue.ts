@@ -1,4 +1,4 @@
-import type { NativeClient as NativeClientHandle, OpKind } from '../binding';
+import type { NativeClient as NativeClientHandle, OpKind } from '../../binding';
 import { binding } from './native';
 
 // Record kinds of `NativeClient.submitBatch` and their field counts, read once from the

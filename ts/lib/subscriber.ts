@@ -1,4 +1,4 @@
-import type { NativeSubscriber, SubscriberLimits } from '../binding';
+import type { NativeSubscriber, SubscriberLimits } from '../../binding';
 import { describeType, requireString } from './errors';
 import { describeError, log } from './logger';
 import { binding, type NativeOptions } from './native';
