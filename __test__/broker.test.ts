@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { Message, MessageBroker, RedisConnection, setLogger, defaultLogger } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { type Message, MessageBroker, RedisConnection, setLogger, defaultLogger } from '..';
+import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 const log = recordingLogger();
 const p = uniquePrefix('broker');
@@ -15,7 +15,8 @@ async function waitUntil(check: () => boolean, what: string, timeoutMs = 20_000)
   }
 }
 
-const numsub = (server: TestServer, channel: string) => Number(server.cli('PUBSUB', 'NUMSUB', channel).split('\n').pop());
+const numsub = (server: TestServer, channel: string) =>
+  Number(server.cli('PUBSUB', 'NUMSUB', channel).split('\n').pop());
 const numpat = (server: TestServer) => Number(server.cli('PUBSUB', 'NUMPAT'));
 const seedJson = (type: string, data: unknown) =>
   JSON.stringify({ type, data, timestamp: new Date('2024-05-06T07:08:09.010Z'), messageId: `1714979289010-${type}` });
@@ -100,7 +101,10 @@ describe('MessageBroker against a shared server', () => {
     try {
       await waitUntil(() => numsub(server, channel) === 1, 'redis-cli to subscribe');
       for (const message of messages) await broker.publish(channel, message as never);
-      await waitUntil(() => output.split('\n').filter((line) => line.startsWith('{')).length === messages.length, 'every message');
+      await waitUntil(
+        () => output.split('\n').filter((line) => line.startsWith('{')).length === messages.length,
+        'every message',
+      );
       const wires = output.split('\n').filter((line) => line.startsWith('{'));
       wires.forEach((wire, i) => {
         const { timestamp, messageId } = JSON.parse(wire);
@@ -135,7 +139,9 @@ describe('MessageBroker against a shared server', () => {
     await broker.subscribe<number>(channel, (m) => {
       received.push(m);
     });
-    const published = await Promise.all(Array.from({ length: 10_000 }, (_, i) => broker.publish(channel, { type: 'n', data: i })));
+    const published = await Promise.all(
+      Array.from({ length: 10_000 }, (_, i) => broker.publish(channel, { type: 'n', data: i })),
+    );
     expect(published.every((n) => n === 1)).toBe(true);
     await waitUntil(() => received.length === 10_000, '10 000 messages');
     expect(received.map((m) => m.data)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
@@ -186,7 +192,11 @@ describe('MessageBroker against a shared server', () => {
     server.cli('PUBLISH', channel, seedJson('after', 1));
     await waitUntil(() => received.length === 1, 'the valid message');
     expect(received).toEqual(['after']);
-    expect(log.lines.filter((l) => l.level === 'error' && l.message === 'Message parsing error' && l.meta?.channel === channel)).toHaveLength(2);
+    expect(
+      log.lines.filter(
+        (l) => l.level === 'error' && l.message === 'Message parsing error' && l.meta?.channel === channel,
+      ),
+    ).toHaveLength(2);
   });
 
   it('unsubscribes in Redis only when the last callback goes', async () => {
@@ -225,11 +235,17 @@ describe('MessageBroker against a shared server', () => {
 
   it('rejects bad arguments with errors naming them, never throwing synchronously', async () => {
     const bad = broker as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
-    await expect(bad.subscribe(42, () => undefined)).rejects.toThrow(new TypeError('channel must be a string, got number'));
+    await expect(bad.subscribe(42, () => undefined)).rejects.toThrow(
+      new TypeError('channel must be a string, got number'),
+    );
     await expect(bad.subscribe('c', 'nope')).rejects.toThrow(new TypeError('callback must be a function, got string'));
-    await expect(bad.psubscribe(null, () => undefined)).rejects.toThrow(new TypeError('pattern must be a string, got null'));
+    await expect(bad.psubscribe(null, () => undefined)).rejects.toThrow(
+      new TypeError('pattern must be a string, got null'),
+    );
     await expect(bad.publish('c', null)).rejects.toThrow(new TypeError('message must be an object, got null'));
-    await expect(bad.publish('c', { data: 1 })).rejects.toThrow(new TypeError('message.type must be a string, got undefined'));
+    await expect(bad.publish('c', { data: 1 })).rejects.toThrow(
+      new TypeError('message.type must be a string, got undefined'),
+    );
     await expect(bad.publish('c', { type: 't', data: 10n })).rejects.toThrow(TypeError);
     expect(() => new MessageBroker(connection, { maxQueuedMessages: 0 })).toThrow(
       new TypeError('options.maxQueuedMessages must be a positive integer, got 0'),
@@ -258,7 +274,7 @@ describe('MessageBroker against a shared server', () => {
   });
 });
 
-describe('the connection\'s subscriber socket', () => {
+describe("the connection's subscriber socket", () => {
   let server: TestServer;
   let connection: RedisConnection;
   const clients = () => Number(server.cli('INFO', 'clients').match(/connected_clients:(\d+)/)![1]);
@@ -286,7 +302,8 @@ describe('the connection\'s subscriber socket', () => {
     await brokers[0].psubscribe(`${p}sharedpat:*`, (m) => void got[0].push(m.type));
     expect(clients() - before).toBe(3);
     expect(server.cli('CLIENT', 'LIST', 'TYPE', 'pubsub').trim().split('\n')).toHaveLength(1);
-    for (let i = 0; i < brokers.length; i++) expect(await brokers[i].publish(`${p}shared${i}`, { type: `m${i}`, data: null })).toBe(1);
+    for (let i = 0; i < brokers.length; i++)
+      expect(await brokers[i].publish(`${p}shared${i}`, { type: `m${i}`, data: null })).toBe(1);
     await waitUntil(() => got.every((list) => list.length === 1), 'one message per broker');
     expect(got).toEqual([['m0'], ['m1'], ['m2']]);
   });
@@ -309,7 +326,9 @@ describe('the connection\'s subscriber socket', () => {
     await subscriber.pUnsubscribe(`${p}rawpat:*`);
     expect(numsub(server, `${p}raw`)).toBe(0);
     expect(numpat(server)).toBe(0);
-    await expect(subscriber.subscribe(`${p}raw`, 'nope' as unknown as () => void)).rejects.toThrow(new TypeError('listener must be a function, got string'));
+    await expect(subscriber.subscribe(`${p}raw`, 'nope' as unknown as () => void)).rejects.toThrow(
+      new TypeError('listener must be a function, got string'),
+    );
   });
 
   it('keeps one Redis subscription per channel shared by a broker and a listener: it ends with the last of them', async () => {

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { CacheService, RedisConnection } from '..';
-import { sleep, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { sleep, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 // The I/O thread polls instead of sleeping while a lone call is in flight (src/busy_poll.rs).
 // These check what a user relies on: answers stay right and in order, a command slower than
@@ -67,7 +67,11 @@ function runChild(env: Record<string, string>) {
       await connection.close();
       console.log('ok');
     })().catch((error) => { console.error(error); process.exit(2); });`;
-  return spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return spawnSync(process.execPath, ['-e', script], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
 }
 
 it('works with polling turned off (REDIS_LAYER_BUSY_POLL_US=0)', () => {

@@ -1,7 +1,7 @@
 import { CacheService, RedisConnection, setLogger, defaultLogger } from '..';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,7 +38,11 @@ describe('CacheService get/set', () => {
     const value = { when, custom: { toJSON: () => 'custom!' }, gone: undefined, list: [undefined, 1] };
     await cache.set(`${p}date`, value);
     expect(server.cli('GET', `${p}date`)).toBe(JSON.stringify(value));
-    expect(await cache.get(`${p}date`)).toEqual({ when: '2024-05-06T07:08:09.010Z', custom: 'custom!', list: [null, 1] });
+    expect(await cache.get(`${p}date`)).toEqual({
+      when: '2024-05-06T07:08:09.010Z',
+      custom: 'custom!',
+      list: [null, 1],
+    });
   });
 
   it('reads values written by the old TypeScript layer and the other way round', async () => {
@@ -125,8 +129,8 @@ describe('CacheService key operations', () => {
   });
 
   it('mget keeps each value to its own key when stored texts are fragments that would join into valid JSON', async () => {
-    const texts = ['[1', '2]', '3,4', ' "padded" ', '"\\ud800"', '{"deep":'.repeat(200) + '1' + '}'.repeat(200), 'é"'];
-    texts.forEach((text, i) => server.cli('SET', `${p}frag${i}`, text));
+    const texts = ['[1', '2]', '3,4', ' "padded" ', '"\\ud800"', `${'{"deep":'.repeat(200)}1${'}'.repeat(200)}`, 'é"'];
+    for (const [i, text] of texts.entries()) server.cli('SET', `${p}frag${i}`, text);
     const keys = texts.map((_, i) => `${p}frag${i}`);
     const expected = texts.map((text) => {
       try {
@@ -221,11 +225,15 @@ describe('CacheService fills and invalidations', () => {
 
   it.each(variants)('getOrSet stores nothing when the key is deleted while the loader runs (%s)', async (name) => {
     const key = `${p}race:${name}`;
-    const loaded = await cache.getOrSet(key, async () => {
-      const stale = { version: 1 };
-      expect(await elsewhere.del(key)).toBe(false);
-      return stale;
-    }, 60);
+    const loaded = await cache.getOrSet(
+      key,
+      async () => {
+        const stale = { version: 1 };
+        expect(await elsewhere.del(key)).toBe(false);
+        return stale;
+      },
+      60,
+    );
     expect(loaded).toEqual({ version: 1 });
     expect(server.cli('EXISTS', key)).toBe('0');
     expect(await cache.get(key)).toBeNull();
@@ -261,7 +269,9 @@ describe('CacheService fills and invalidations', () => {
     log.lines.length = 0;
     expect(await cache.getOrSet(key, async () => BigInt(7))).toBe(BigInt(7));
     expect(server.cli('EXISTS', key)).toBe('0');
-    expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache set error' && l.meta?.key === key)).toBe(true);
+    expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache set error' && l.meta?.key === key)).toBe(
+      true,
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { RedisConnection, RedisLayerError } from '..';
-import { testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -81,7 +81,12 @@ describe('getClient()', () => {
   it('returns a failed command inside exec() as an Error in place', async () => {
     const client = connection.getClient();
     await client.set(`${p}str`, 'x');
-    const replies = await client.multi().get(`${p}str`).addCommand(['HSET', `${p}str`, 'f', 'v']).get(`${p}str`).exec();
+    const replies = await client
+      .multi()
+      .get(`${p}str`)
+      .addCommand(['HSET', `${p}str`, 'f', 'v'])
+      .get(`${p}str`)
+      .exec();
     expect(replies[0]).toBe('x');
     expect(replies[1]).toBeInstanceOf(Error);
     expect((replies[1] as Error).message).toMatch(/WRONGTYPE/);
@@ -147,19 +152,22 @@ describe('commands that would change the shared socket', () => {
     expect(info).toMatch(/ flags=N /);
   }
 
-  it.each(refused)('refuses %s via sendCommand, in lower and mixed case, and the socket keeps working', async (command, args, advice) => {
-    const conn = new RedisConnection({ url: server.url, commandTimeoutMs: 2000 });
-    await conn.connect();
-    try {
-      const client = conn.getClient();
-      await expect(client.sendCommand(args)).rejects.toEqual(unsafe(command, advice));
-      await expect(client.sendCommand(mixedCase(args))).rejects.toEqual(unsafe(command, advice));
-      await expect(client.sendCommand(args.map((a) => a.toUpperCase()))).rejects.toEqual(unsafe(command, advice));
-      await expectSocketIntact(conn, `${p}intact:${command}`);
-    } finally {
-      await conn.close();
-    }
-  });
+  it.each(refused)(
+    'refuses %s via sendCommand, in lower and mixed case, and the socket keeps working',
+    async (command, args, advice) => {
+      const conn = new RedisConnection({ url: server.url, commandTimeoutMs: 2000 });
+      await conn.connect();
+      try {
+        const client = conn.getClient();
+        await expect(client.sendCommand(args)).rejects.toEqual(unsafe(command, advice));
+        await expect(client.sendCommand(mixedCase(args))).rejects.toEqual(unsafe(command, advice));
+        await expect(client.sendCommand(args.map((a) => a.toUpperCase()))).rejects.toEqual(unsafe(command, advice));
+        await expectSocketIntact(conn, `${p}intact:${command}`);
+      } finally {
+        await conn.close();
+      }
+    },
+  );
 
   it.each(refused)('refuses %s in multi() and pipeline() addCommand', async (command, args, advice) => {
     const conn = new RedisConnection({ url: server.url, commandTimeoutMs: 2000 });

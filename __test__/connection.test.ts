@@ -1,8 +1,17 @@
 import net from 'node:net';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { CacheService, RateLimiter, RedisConnection, RedisLayerError, connectRedis, redisConnection, setLogger, defaultLogger } from '..';
-import { freePort, recordingLogger, sleep, startRedis, TestServer, uniquePrefix } from './helpers/redis';
+import {
+  CacheService,
+  RateLimiter,
+  RedisConnection,
+  RedisLayerError,
+  connectRedis,
+  redisConnection,
+  setLogger,
+  defaultLogger,
+} from '..';
+import { freePort, recordingLogger, sleep, startRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 const root = path.resolve(__dirname, '..');
 const log = recordingLogger();
@@ -79,8 +88,12 @@ describe('RedisConnection lifecycle', () => {
     expect(() => new RedisConnection({ commandTimeoutMs: -1 })).toThrow(TypeError);
     expect(() => new RedisConnection('redis://x' as unknown as object)).toThrow(TypeError);
     const sentinel = { masterName: 'm', nodes: ['redis://127.0.0.1:26379'] };
-    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterPassword: 5 as unknown as string } })).toThrow(/options\.sentinel\.masterPassword/);
-    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterUsername: null as unknown as string } })).toThrow(TypeError);
+    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterPassword: 5 as unknown as string } })).toThrow(
+      /options\.sentinel\.masterPassword/,
+    );
+    expect(() => new RedisConnection({ sentinel: { ...sentinel, masterUsername: null as unknown as string } })).toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -135,7 +148,7 @@ describe('connect() failures reject within connectTimeoutMs and say why', () => 
       expect(error.code).toBe('ERR_CONNECT_TIMEOUT');
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
-      sockets.forEach((s) => s.destroy());
+      for (const s of sockets) s.destroy();
       silent.close();
     }
   });
@@ -144,7 +157,11 @@ describe('connect() failures reject within connectTimeoutMs and say why', () => 
 describe('environment variables come from process.env at connect() time', () => {
   let server: TestServer;
   let secured: TestServer;
-  const saved = { url: process.env.REDIS_URL, password: process.env.REDIS_PASSWORD, nodes: process.env.REDIS_CLUSTER_NODES };
+  const saved = {
+    url: process.env.REDIS_URL,
+    password: process.env.REDIS_PASSWORD,
+    nodes: process.env.REDIS_CLUSTER_NODES,
+  };
   beforeAll(async () => {
     [server, secured] = await Promise.all([startRedis(), startRedis({ password: 's3cret-pw' })]);
   });
@@ -219,8 +236,16 @@ describe('close() during connect()', () => {
   });
   afterAll(() => server.stop());
   /** Sockets open on the test server, without the redis-cli asking. */
-  const sockets = () => server.cli('CLIENT', 'LIST').split('\n').filter((line) => line.trim() && !line.includes('cmd=client')).length;
-  const settled = (promise: Promise<void>) => promise.then(() => 'resolved' as const, (error: unknown) => error as RedisLayerError);
+  const sockets = () =>
+    server
+      .cli('CLIENT', 'LIST')
+      .split('\n')
+      .filter((line) => line.trim() && !line.includes('cmd=client')).length;
+  const settled = (promise: Promise<void>) =>
+    promise.then(
+      () => 'resolved' as const,
+      (error: unknown) => error as RedisLayerError,
+    );
 
   it('rejects the pending connect with ERR_CLOSED and leaves no socket open, then connects again', async () => {
     const stall = new RedisConnection({ url: server.url });
@@ -278,7 +303,7 @@ describe('close() during connect()', () => {
       expect(open.size).toBe(0);
       expect(connection.isConnected).toBe(false);
     } finally {
-      accepted.forEach((s) => s.destroy());
+      for (const s of accepted) s.destroy();
       silent.close();
     }
   });
@@ -457,7 +482,10 @@ describe('when Redis goes away', () => {
     const sleeping = stall.getClient().sendCommand(['DEBUG', 'SLEEP', '1.5']);
     await sleep(50);
     const started = Date.now();
-    const error = (await connection.getClient().get('x').catch((e: unknown) => e)) as RedisLayerError;
+    const error = (await connection
+      .getClient()
+      .get('x')
+      .catch((e: unknown) => e)) as RedisLayerError;
     expect(error.code).toBe('ERR_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(1200);
     await sleeping;

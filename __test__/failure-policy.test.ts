@@ -17,7 +17,7 @@ import {
   setLogger,
   defaultLogger,
 } from '..';
-import { recordingLogger, testRedis, TestServer } from './helpers/redis';
+import { recordingLogger, testRedis, type TestServer } from './helpers/redis';
 
 const log = recordingLogger();
 const notConnected = { code: 'ERR_NOT_CONNECTED', message: 'Redis not connected' };
@@ -65,7 +65,12 @@ const softly: Array<[string, (s: Services) => Promise<unknown>, unknown, string]
   ['posts.getUserFeed', (s) => s.posts.getUserFeed('u1', 1), null, 'Feed get error'],
   ['posts.beginFeedWrite', (s) => s.posts.beginFeedWrite('u1', 1), null, 'Feed set error'],
   ['posts.setUserFeed', (s) => s.posts.setUserFeed('u1', 1, [user]), undefined, 'Feed set error'],
-  ['posts.getUserFeedOrLoad (the loaded page)', (s) => s.posts.getUserFeedOrLoad('u1', 2, () => [user]), [user], 'Feed get error'],
+  [
+    'posts.getUserFeedOrLoad (the loaded page)',
+    (s) => s.posts.getUserFeedOrLoad('u1', 2, () => [user]),
+    [user],
+    'Feed get error',
+  ],
   ['posts.invalidatePost', (s) => s.posts.invalidatePost('p1'), undefined, 'Post cache invalidation error'],
   ['posts.invalidateAllFeeds', (s) => s.posts.invalidateAllFeeds(), undefined, 'Feed invalidation error'],
   ['sessions.getSession', (s) => s.sessions.getSession('x'), null, 'Session get error'],
@@ -113,14 +118,17 @@ describe.each([
     all = services(connection);
   });
 
-  it.each(softly)('%s fails soft: logged under its context with ERR_NOT_CONNECTED, answered with its fallback', async (_, call, fallback, context) => {
-    const from = log.lines.length;
-    expect(await call(all)).toEqual(fallback);
-    const errors = log.lines.slice(from).filter((line) => line.level === 'error');
-    expect(errors.length).toBeGreaterThanOrEqual(1);
-    expect(errors[0]).toMatchObject({ message: context, meta: notConnected });
-    for (const line of errors) expect(line.meta).toMatchObject(notConnected);
-  });
+  it.each(softly)(
+    '%s fails soft: logged under its context with ERR_NOT_CONNECTED, answered with its fallback',
+    async (_, call, fallback, context) => {
+      const from = log.lines.length;
+      expect(await call(all)).toEqual(fallback);
+      const errors = log.lines.slice(from).filter((line) => line.level === 'error');
+      expect(errors.length).toBeGreaterThanOrEqual(1);
+      expect(errors[0]).toMatchObject({ message: context, meta: notConnected });
+      for (const line of errors) expect(line.meta).toMatchObject(notConnected);
+    },
+  );
 
   it.each(strictly)('%s rejects with ERR_NOT_CONNECTED', async (_, call) => {
     await expect(call(all)).rejects.toMatchObject(notConnected);
@@ -129,11 +137,23 @@ describe.each([
   it('warming rejects with ERR_NOT_CONNECTED without calling a repository', async () => {
     const calls: string[] = [];
     const repository = (name: string) => ({
-      findByIds: async (ids: string[]) => (calls.push(`${name}.findByIds`), ids.map((id) => ({ id }))),
-      getActiveUsers: async () => (calls.push(`${name}.getActiveUsers`), []),
-      getTrendingPosts: async () => (calls.push(`${name}.getTrendingPosts`), []),
+      findByIds: async (ids: string[]) => {
+        calls.push(`${name}.findByIds`);
+        return ids.map((id) => ({ id }));
+      },
+      getActiveUsers: async () => {
+        calls.push(`${name}.getActiveUsers`);
+        return [];
+      },
+      getTrendingPosts: async () => {
+        calls.push(`${name}.getTrendingPosts`);
+        return [];
+      },
     });
-    const warming = new CacheWarmingService({ userRepository: repository('users'), postRepository: repository('posts') }, connection);
+    const warming = new CacheWarmingService(
+      { userRepository: repository('users'), postRepository: repository('posts') },
+      connection,
+    );
     await expect(warming.warmUserCache(['u1'])).rejects.toMatchObject(notConnected);
     await expect(warming.warmPostCache(['p1'])).rejects.toMatchObject(notConnected);
     await expect(warming.warmPopularContent()).rejects.toMatchObject(notConnected);

@@ -18,13 +18,13 @@ import {
   MessageBroker,
   RateLimiter,
   RedisConnection,
-  RedisConnectionOptions,
+  type RedisConnectionOptions,
   SessionService,
   setLogger,
   defaultLogger,
 } from '..';
 import { sleep, startRedis, uniquePrefix } from './helpers/redis';
-import { startCluster, startSentinelSet, startTlsServer, TopologyNode } from './helpers/topology';
+import { startCluster, startSentinelSet, startTlsServer, type TopologyNode } from './helpers/topology';
 
 const COMMAND_TIMEOUT_MS = 500;
 const CONNECT_TIMEOUT_MS = 1000;
@@ -69,9 +69,11 @@ beforeAll(() => {
 afterAll(() => {
   process.off('unhandledRejection', onUnhandled);
   setLogger(defaultLogger);
-  const header = '| mode | fault | calls | failed soft | rejected | longest call (ms) | healthy again after (ms) | acked session writes lost |';
+  const header =
+    '| mode | fault | calls | failed soft | rejected | longest call (ms) | healthy again after (ms) | acked session writes lost |';
   const lines = rows.map(
-    (r) => `| ${r.mode} | ${r.fault} | ${r.calls} | ${r.soft} | ${r.rejected} | ${r.longestMs.toFixed(0)} | ${r.recoveryMs.toFixed(0)} | ${r.lostAcked} |`,
+    (r) =>
+      `| ${r.mode} | ${r.fault} | ${r.calls} | ${r.soft} | ${r.rejected} | ${r.longestMs.toFixed(0)} | ${r.recoveryMs.toFixed(0)} | ${r.lostAcked} |`,
   );
   const table = [header, '|---|---|---:|---:|---:|---:|---:|---:|', ...lines].join('\n');
   fs.mkdirSync(path.join(__dirname, '..', 'target'), { recursive: true });
@@ -82,7 +84,11 @@ afterAll(() => {
 function startLoad(connection: RedisConnection, prefix: string, replicas: number) {
   const cache = new CacheService(connection);
   // Each worker logs one user in again and again; the per-user device cap is not what this suite tests.
-  const sessions = new SessionService(connection, { waitForReplicas: replicas, replicaTimeoutMs: 200, maxSessionsPerUser: 1_000_000 });
+  const sessions = new SessionService(connection, {
+    waitForReplicas: replicas,
+    replicaTimeoutMs: 200,
+    maxSessionsPerUser: 1_000_000,
+  });
   const limiter = new RateLimiter(connection);
   const locks = new LockService(connection);
   const broker = new MessageBroker(connection);
@@ -116,7 +122,8 @@ function startLoad(connection: RedisConnection, prefix: string, replicas: number
             break;
           }
           case 3:
-            if ((await limiter.checkLimit(`${prefix}ip${w}`, 'load', { windowMs: 1000, maxRequests: 1000 })).degraded) stats.soft++;
+            if ((await limiter.checkLimit(`${prefix}ip${w}`, 'load', { windowMs: 1000, maxRequests: 1000 })).degraded)
+              stats.soft++;
             break;
           case 4:
             await locks.withLock(`${prefix}lock${w}`, 2000, async () => undefined);
@@ -184,7 +191,9 @@ async function lostAcknowledged(connection: RedisConnection, acked: Map<string, 
 async function expectExactLimit(connection: RedisConnection, prefix: string): Promise<void> {
   const limiter = new RateLimiter(connection);
   const results = await Promise.all(
-    Array.from({ length: 60 }, () => limiter.checkLimit(`${prefix}exact`, 'after', { windowMs: 60_000, maxRequests: 20 })),
+    Array.from({ length: 60 }, () =>
+      limiter.checkLimit(`${prefix}exact`, 'after', { windowMs: 60_000, maxRequests: 20 }),
+    ),
   );
   expect(results.filter((r) => r.degraded)).toHaveLength(0);
   expect(results.filter((r) => r.allowed)).toHaveLength(20);
@@ -225,7 +234,11 @@ const faults: Record<string, Fault> = {
 
 async function runCase(modeName: string, mode: Mode, faultName: string): Promise<void> {
   const prefix = uniquePrefix(`${modeName}-${faultName.split(' ')[0]}`);
-  const connection = new RedisConnection({ ...mode.options, commandTimeoutMs: COMMAND_TIMEOUT_MS, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  const connection = new RedisConnection({
+    ...mode.options,
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    connectTimeoutMs: CONNECT_TIMEOUT_MS,
+  });
   await connection.connect();
   const load = startLoad(connection, prefix, mode.replicas);
   try {
@@ -264,7 +277,12 @@ function suite(modeName: string, start: () => Promise<Mode>, faultNames: string[
   });
 }
 
-const common = ['kill -9 + restart', 'CLIENT KILL all clients', 'DEBUG SLEEP past commandTimeoutMs', 'maxmemory reached (noeviction)'];
+const common = [
+  'kill -9 + restart',
+  'CLIENT KILL all clients',
+  'DEBUG SLEEP past commandTimeoutMs',
+  'maxmemory reached (noeviction)',
+];
 
 suite(
   'standalone (AOF)',
@@ -321,55 +339,47 @@ suite(
   common,
 );
 
-suite(
-  'Sentinel',
-  async () => {
-    const set = await startSentinelSet();
-    return {
-      options: { sentinel: { masterName: set.masterName, nodes: set.sentinelUrls } },
-      replicas: 1,
-      masters: async () => [await set.currentMasterNode()],
-      kill: async () => {
-        const master = await set.currentMasterNode();
-        await master.kill();
-        await sleep(300);
-        await set.waitHealthy(40_000).catch(() => undefined);
-        await master.restart();
-        await set.waitHealthy(40_000);
-      },
-      killLosesWrites: false,
-      failover: async () => {
-        await set.failover();
-      },
-      settle: () => set.waitHealthy(40_000),
-      stop: () => set.stop(),
-    };
-  },
-  [...common, 'failover'],
-);
+suite('Sentinel', async () => {
+  const set = await startSentinelSet();
+  return {
+    options: { sentinel: { masterName: set.masterName, nodes: set.sentinelUrls } },
+    replicas: 1,
+    masters: async () => [await set.currentMasterNode()],
+    kill: async () => {
+      const master = await set.currentMasterNode();
+      await master.kill();
+      await sleep(300);
+      await set.waitHealthy(40_000).catch(() => undefined);
+      await master.restart();
+      await set.waitHealthy(40_000);
+    },
+    killLosesWrites: false,
+    failover: async () => {
+      await set.failover();
+    },
+    settle: () => set.waitHealthy(40_000),
+    stop: () => set.stop(),
+  };
+}, [...common, 'failover']);
 
-suite(
-  'Cluster',
-  async () => {
-    const cluster = await startCluster();
-    return {
-      options: { cluster: { nodes: cluster.urls } },
-      replicas: 1,
-      masters: () => cluster.masters(),
-      kill: async () => {
-        const [master] = await cluster.masters();
-        await master.kill();
-        await cluster.waitHealthy(40_000);
-        await master.restart();
-        await cluster.waitHealthy(40_000);
-      },
-      killLosesWrites: false,
-      failover: async () => {
-        await cluster.failover();
-      },
-      settle: () => cluster.waitHealthy(40_000),
-      stop: () => cluster.stop(),
-    };
-  },
-  [...common, 'failover'],
-);
+suite('Cluster', async () => {
+  const cluster = await startCluster();
+  return {
+    options: { cluster: { nodes: cluster.urls } },
+    replicas: 1,
+    masters: () => cluster.masters(),
+    kill: async () => {
+      const [master] = await cluster.masters();
+      await master.kill();
+      await cluster.waitHealthy(40_000);
+      await master.restart();
+      await cluster.waitHealthy(40_000);
+    },
+    killLosesWrites: false,
+    failover: async () => {
+      await cluster.failover();
+    },
+    settle: () => cluster.waitHealthy(40_000),
+    stop: () => cluster.stop(),
+  };
+}, [...common, 'failover']);

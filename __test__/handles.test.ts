@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks';
-import { MessageBroker, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
-import { recordingLogger, sleep, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { MessageBroker, RedisConnection, type RedisLayerError, setLogger, defaultLogger } from '..';
+import { recordingLogger, sleep, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 // Every callback native code makes into JavaScript is a napi-rs threadsafe function, an
 // async resource of this type. close() must release every one a connection created.
@@ -50,7 +50,7 @@ describe('close() releases the native handles connect() created', () => {
     }
   });
 
-  it('for the message broker\'s subscriber socket', async () => {
+  it("for the message broker's subscriber socket", async () => {
     const before = live.size;
     const connection = new RedisConnection({ url: server.url });
     await connection.connect();
@@ -95,12 +95,20 @@ describe('close() releases the native handles connect() created', () => {
     await connection.close();
     const outcomes = await Promise.allSettled([...inFlight, unsubscribing]);
     for (const outcome of outcomes) {
-      if (outcome.status === 'rejected') expect((outcome.reason as RedisLayerError).code).toMatch(/^ERR_(CLOSED|NOT_CONNECTED|CONNECTION_LOST)$/);
+      if (outcome.status === 'rejected')
+        expect((outcome.reason as RedisLayerError).code).toMatch(/^ERR_(CLOSED|NOT_CONNECTED|CONNECTION_LOST)$/);
     }
-    const later = await Promise.allSettled([client.get(`${p}f0`), client.sendCommand(['PING']), client.multi().get(`${p}f1`).exec()]);
+    const later = await Promise.allSettled([
+      client.get(`${p}f0`),
+      client.sendCommand(['PING']),
+      client.multi().get(`${p}f1`).exec(),
+    ]);
     for (const outcome of later) {
       expect(outcome.status).toBe('rejected');
-      expect((outcome as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_CLOSED', message: 'Redis connection is closed' });
+      expect((outcome as PromiseRejectedResult).reason).toMatchObject({
+        code: 'ERR_CLOSED',
+        message: 'Redis connection is closed',
+      });
     }
     expect(await settlesTo(before)).toBe(before);
   });

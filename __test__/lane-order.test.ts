@@ -1,6 +1,6 @@
 import { RateLimiter, RedisConnection, setLogger, defaultLogger } from '..';
-import { recordingLogger, startRedis, TestServer, uniquePrefix } from './helpers/redis';
-import { Cluster, startCluster } from './helpers/topology';
+import { recordingLogger, startRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import { type Cluster, startCluster } from './helpers/topology';
 
 // Scripts run by hash (EVALSHA); a server that does not know one yet (fresh, restarted,
 // or after SCRIPT FLUSH) must still see every call in the order it was made.
@@ -22,7 +22,9 @@ async function withConnection<T>(run: (connection: RedisConnection) => Promise<T
 }
 
 function burst(limiter: RateLimiter, id: string, count: number, maxRequests: number) {
-  return Promise.all(Array.from({ length: count }, () => limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests })));
+  return Promise.all(
+    Array.from({ length: count }, () => limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests })),
+  );
 }
 
 const expected = (count: number, allowed: number) => Array.from({ length: count }, (_, i) => i < allowed);

@@ -1,6 +1,6 @@
 import { CacheService, MessageBroker, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
 import type { Message } from '..';
-import { recordingLogger, sleep, startRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, startRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 // V8 holds at most (1 << 29) - 24 UTF-16 units in one string. A reply longer than that
 // must fail its own call only; everything around it carries on.
@@ -47,7 +47,12 @@ afterAll(async () => {
 describe('a reply too long for a JavaScript string', () => {
   it('rejects its own call only; the calls around it settle and the socket keeps working', async () => {
     const client = connection.getClient();
-    const calls = [client.get(`${p}small`), client.get(`${p}big`), client.get(`${p}small2`), client.sendCommand(['STRLEN', `${p}big`])];
+    const calls = [
+      client.get(`${p}small`),
+      client.get(`${p}big`),
+      client.get(`${p}small2`),
+      client.sendCommand(['STRLEN', `${p}big`]),
+    ];
     const [first, big, second, length] = await Promise.allSettled(calls);
     expect(first).toEqual({ status: 'fulfilled', value: '"one"' });
     expect(second).toEqual({ status: 'fulfilled', value: '"two"' });
@@ -78,7 +83,11 @@ describe('a reply too long for a JavaScript string', () => {
     expect(big).toBeNull();
     expect(small).toBe('one');
     expect(log.lines).toContainEqual(
-      expect.objectContaining({ level: 'error', message: 'Cache get error', meta: expect.objectContaining({ key: `${p}big`, code: 'ERR_REPLY_TOO_LARGE' }) }),
+      expect.objectContaining({
+        level: 'error',
+        message: 'Cache get error',
+        meta: expect.objectContaining({ key: `${p}big`, code: 'ERR_REPLY_TOO_LARGE' }),
+      }),
     );
   }, 120_000);
 
@@ -114,7 +123,11 @@ describe('CacheService.mget of values that fit alone but not joined', () => {
     log.lines.length = 0;
     expect(await cache.mget([`${p}small`, `${p}big`])).toEqual([null, null]);
     expect(log.lines).toContainEqual(
-      expect.objectContaining({ level: 'error', message: 'Cache mget error', meta: expect.objectContaining({ code: 'ERR_REPLY_TOO_LARGE' }) }),
+      expect.objectContaining({
+        level: 'error',
+        message: 'Cache mget error',
+        meta: expect.objectContaining({ code: 'ERR_REPLY_TOO_LARGE' }),
+      }),
     );
     expect(await cache.mget([`${p}small`, `${p}small2`])).toEqual(['one', 'two']);
   }, 120_000);
@@ -129,7 +142,8 @@ describe('a pub/sub message too long for a JavaScript string', () => {
       seen.push(message);
     });
     log.lines.length = 0;
-    const small = (n: number) => JSON.stringify({ type: 'small', data: n, timestamp: new Date().toISOString(), messageId: `m${n}` });
+    const small = (n: number) =>
+      JSON.stringify({ type: 'small', data: n, timestamp: new Date().toISOString(), messageId: `m${n}` });
     // Published inside redis (no JavaScript string can hold the big one), between two small ones.
     server.cli(
       'EVAL',

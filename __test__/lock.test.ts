@@ -1,5 +1,5 @@
 import { Lock, LockService, RedisConnection, RedisLayerError, setLogger, defaultLogger, lockFenceKey } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
 let first: RedisConnection;
@@ -120,7 +120,9 @@ describe('LockService withLock', () => {
       inside -= 1;
     };
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? locksA : locksB).withLock(name, 5_000, section, { waitMs: 20_000 })),
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 ? locksA : locksB).withLock(name, 5_000, section, { waitMs: 20_000 }),
+      ),
     );
     expect(overlap).toBe(false);
     expect(shared).toBe(20);
@@ -166,7 +168,9 @@ describe('LockService arguments and outages', () => {
     await expect(locksA.acquire(resource(), Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
     await expect(locksA.acquire(undefined as unknown as string, 1000)).rejects.toThrow(/resource must be a string/);
     await expect(locksA.acquire(resource(), 1000, { waitMs: -1 })).rejects.toThrow(/waitMs/);
-    await expect(locksA.withLock(resource(), 1000, 'nope' as unknown as () => void)).rejects.toThrow(/fn must be a function/);
+    await expect(locksA.withLock(resource(), 1000, 'nope' as unknown as () => void)).rejects.toThrow(
+      /fn must be a function/,
+    );
   });
 
   it('rejects (never grants) while Redis is down', async () => {
@@ -187,7 +191,9 @@ describe('LockService arguments and outages', () => {
       // The helper's stop() after kill() waits for an exit that already happened.
       if (!killed) await owned.stop();
     }
-    await expect(new LockService(new RedisConnection()).acquire('r', 1000)).rejects.toMatchObject({ code: 'ERR_NOT_CONNECTED' });
+    await expect(new LockService(new RedisConnection()).acquire('r', 1000)).rejects.toMatchObject({
+      code: 'ERR_NOT_CONNECTED',
+    });
   });
 });
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { testRedis, TestServer } from './helpers/redis';
+import { testRedis, type TestServer } from './helpers/redis';
 
 const root = path.resolve(__dirname, '..');
 const binaryName = 'redis-layer.linux-x64-gnu.node';
@@ -49,7 +49,10 @@ beforeAll(async () => {
 
   project = path.join(work, 'app');
   fs.mkdirSync(project);
-  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  fs.writeFileSync(
+    path.join(project, 'package.json'),
+    JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
+  );
   npm(['install', '--ignore-scripts', '--offline', '--no-audit', '--no-fund', ...tarballs], project);
 }, 180_000);
 
@@ -84,7 +87,15 @@ main();
   fs.writeFileSync(
     path.join(project, 'tsconfig.json'),
     JSON.stringify({
-      compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: [], skipLibCheck: false, outDir: 'out' },
+      compilerOptions: {
+        strict: true,
+        target: 'ES2022',
+        module: 'commonjs',
+        moduleResolution: 'node',
+        types: [],
+        skipLibCheck: false,
+        outDir: 'out',
+      },
       files: ['main.ts'],
     }),
   );
@@ -98,11 +109,23 @@ it("type-checks the seed's call sites under strict: every signature, inference a
   fs.writeFileSync(
     path.join(project, 'tsconfig.seed.json'),
     JSON.stringify({
-      compilerOptions: { strict: true, target: 'ES2022', module: 'commonjs', moduleResolution: 'node', types: [], skipLibCheck: false, noEmit: true },
+      compilerOptions: {
+        strict: true,
+        target: 'ES2022',
+        module: 'commonjs',
+        moduleResolution: 'node',
+        types: [],
+        skipLibCheck: false,
+        noEmit: true,
+      },
       files: ['seed.ts'],
     }),
   );
-  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(project, 'tsconfig.seed.json')], project);
+  run(
+    process.execPath,
+    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(project, 'tsconfig.seed.json')],
+    project,
+  );
 });
 
 it('works from CommonJS require and from ESM import', () => {

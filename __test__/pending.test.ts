@@ -1,4 +1,4 @@
-import { Pending, PendingTable } from '../dist/lib/pending';
+import { type Pending, PendingTable } from '../dist/lib/pending';
 
 const entry = (id: number): Pending => ({ id, resolve: () => undefined, reject: () => undefined });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { RateLimiter, RedisConnection, setLogger, defaultLogger } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -11,10 +11,17 @@ let counter = 0;
 const who = () => `${p}${++counter}`;
 const tagOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 8);
 /** Identifiers that are personal data: an IPv4 and an IPv6 address, an e-mail address. */
-const personal = () => [`198.51.100.${++counter}`, `2001:db8::${(++counter).toString(16)}`, `ada.${++counter}@example.com`];
+const personal = () => [
+  `198.51.100.${++counter}`,
+  `2001:db8::${(++counter).toString(16)}`,
+  `ada.${++counter}@example.com`,
+];
 /** Asserts that no line logged since `from` holds the identifier, and that some line holds its tag. */
 function expectOnlyTagged(identifier: string, from: number) {
-  const logged = log.lines.slice(from).map((l) => `${l.message} ${JSON.stringify(l.meta ?? {})}`).join('\n');
+  const logged = log.lines
+    .slice(from)
+    .map((l) => `${l.message} ${JSON.stringify(l.meta ?? {})}`)
+    .join('\n');
   expect(logged).not.toContain(identifier);
   expect(logged).toContain(tagOf(identifier));
 }
@@ -42,7 +49,10 @@ describe('RateLimiter sliding log', () => {
     expect(results.filter((r) => r.allowed)).toHaveLength(50);
     expect(server.cli('ZCARD', `rate_limit:api:${id}`)).toBe('50');
     expect(results.every((r) => r.degraded === false)).toBe(true);
-    const remaining = results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b);
+    const remaining = results
+      .filter((r) => r.allowed)
+      .map((r) => r.remaining)
+      .sort((a, b) => a - b);
     expect(remaining).toEqual(Array.from({ length: 50 }, (_, i) => i));
   });
 
@@ -67,12 +77,15 @@ describe('RateLimiter sliding log', () => {
     expect((await limiter.checkLimit(id, 'login', config)).allowed).toBe(false);
   });
 
-  it('stores the seed\'s format: integer millisecond scores, so seed instances share the window', async () => {
+  it("stores the seed's format: integer millisecond scores, so seed instances share the window", async () => {
     const id = who();
     const before = Date.now();
     await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 5 });
     await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 5 });
-    const scores = server.cli('ZRANGE', `rate_limit:api:${id}`, '0', '-1', 'WITHSCORES').split('\n').filter((_, i) => i % 2 === 1);
+    const scores = server
+      .cli('ZRANGE', `rate_limit:api:${id}`, '0', '-1', 'WITHSCORES')
+      .split('\n')
+      .filter((_, i) => i % 2 === 1);
     expect(scores).toHaveLength(2);
     for (const score of scores) {
       expect(score).toMatch(/^\d+$/);
@@ -80,7 +93,10 @@ describe('RateLimiter sliding log', () => {
     }
     // A seed instance's entry (score and member in ms) counts against the same quota.
     server.cli('ZADD', `rate_limit:api:${id}`, String(Date.now()), String(Date.now()));
-    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 3 })).toMatchObject({ allowed: false, remaining: 0 });
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 3 })).toMatchObject({
+      allowed: false,
+      remaining: 0,
+    });
   });
 
   it('with maxRequests 1, a denied call waits for the one entry, not a whole window from now', async () => {
@@ -97,7 +113,10 @@ describe('RateLimiter sliding log', () => {
   it('replaces a key of another type instead of failing', async () => {
     const id = who();
     server.cli('SET', `rate_limit:api:${id}`, 'not a sorted set');
-    expect(await limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: false });
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({
+      allowed: true,
+      degraded: false,
+    });
     expect(server.cli('TYPE', `rate_limit:api:${id}`)).toBe('zset');
   });
 
@@ -133,17 +152,27 @@ describe('RateLimiter sliding log', () => {
     await expect(limiter.checkLimit(id, 'api', { windowMs: Number.NaN, maxRequests: 1 })).rejects.toThrow(RangeError);
     await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 0 })).rejects.toThrow(/maxRequests/);
     await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1.5 })).rejects.toThrow(RangeError);
-    await expect(limiter.checkLimit(id, 'api', { windowMs: '1000' as unknown as number, maxRequests: 1 })).rejects.toThrow(TypeError);
+    await expect(
+      limiter.checkLimit(id, 'api', { windowMs: '1000' as unknown as number, maxRequests: 1 }),
+    ).rejects.toThrow(TypeError);
     await expect(
       limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 1, algorithm: 'leaky' as 'gcra' }),
     ).rejects.toThrow(/algorithm/);
-    await expect(limiter.checkLimit(42 as unknown as string, 'api', { windowMs: 1000, maxRequests: 1 })).rejects.toThrow(/identifier/);
-    await expect(limiter.checkLimit(id, 'api', undefined as unknown as { windowMs: number; maxRequests: number })).rejects.toThrow(/config/);
+    await expect(
+      limiter.checkLimit(42 as unknown as string, 'api', { windowMs: 1000, maxRequests: 1 }),
+    ).rejects.toThrow(/identifier/);
+    await expect(
+      limiter.checkLimit(id, 'api', undefined as unknown as { windowMs: number; maxRequests: number }),
+    ).rejects.toThrow(/config/);
     const gcra = { windowMs: 1000, maxRequests: 2, algorithm: 'gcra' as const };
     await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: 0 })).rejects.toThrow(/burst/);
     await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: 2.5 })).rejects.toThrow(RangeError);
-    await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: '3' as unknown as number })).rejects.toThrow(TypeError);
-    await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 2, burst: 3 })).rejects.toThrow(/burst.*gcra/);
+    await expect(limiter.checkLimit(id, 'api', { ...gcra, burst: '3' as unknown as number })).rejects.toThrow(
+      TypeError,
+    );
+    await expect(limiter.checkLimit(id, 'api', { windowMs: 1000, maxRequests: 2, burst: 3 })).rejects.toThrow(
+      /burst.*gcra/,
+    );
   });
 
   it('rejects a type holding ":", so an identifier cannot name another type\'s key', async () => {
@@ -163,7 +192,9 @@ describe('RateLimiter sliding log', () => {
       await expect(limiter.resetLimit(id, type)).rejects.toThrow(/type/);
     }
     expect(server.cli('ZCARD', `rate_limit:api:write:${alice}`)).toBe('1');
-    expect(server.cli('EXISTS', `rate_limit:api:write:${alice}`, `rate_limit:a:b:c:${alice}`, `rate_limit::api:${alice}`)).toBe('1');
+    expect(
+      server.cli('EXISTS', `rate_limit:api:write:${alice}`, `rate_limit:a:b:c:${alice}`, `rate_limit::api:${alice}`),
+    ).toBe('1');
     // Identifiers may hold ':' (IPv6 addresses do).
     expect((await limiter.checkLimit('2001:db8::1', `api${counter}`, config)).allowed).toBe(true);
   });
@@ -173,8 +204,12 @@ describe('RateLimiter sliding log', () => {
       const from = log.lines.length;
       await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1 });
       expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1 })).allowed).toBe(false);
-      expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed).toBe(true);
-      expect((await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed).toBe(false);
+      expect(
+        (await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed,
+      ).toBe(true);
+      expect(
+        (await limiter.checkLimit(id, 'login', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' })).allowed,
+      ).toBe(false);
       expect(log.lines.slice(from).filter((l) => l.message === 'Rate limit exceeded')).toHaveLength(2);
       expectOnlyTagged(id, from);
     }
@@ -186,7 +221,9 @@ describe('RateLimiter GCRA', () => {
 
   it('allows the whole quota as a burst, then exactly maxRequests of 1000 concurrent calls in total', async () => {
     const id = who();
-    const results = await Promise.all(Array.from({ length: 1000 }, () => limiter.checkLimit(id, 'api', gcra(60_000, 50))));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, () => limiter.checkLimit(id, 'api', gcra(60_000, 50))),
+    );
     expect(results.filter((r) => r.allowed)).toHaveLength(50);
     const denied = results.find((r) => !r.allowed)!;
     expect(denied.retryAfterMs).toBeGreaterThan(1_000);
@@ -218,7 +255,11 @@ describe('RateLimiter GCRA', () => {
   it('allows at most burst + maxRequests - 1 in one window, and burst 1 keeps every window to maxRequests', async () => {
     // One request per 1000 ms; bursts of 10 concurrent calls at 0, 1.2, 2.4 and 3.6 s, inside one 4 s window.
     const config = (burst?: number) => ({ ...gcra(4_000, 4), ...(burst === undefined ? {} : { burst }) });
-    const cases = [{ burst: undefined, capacity: 4 }, { burst: 2, capacity: 2 }, { burst: 1, capacity: 1 }].map((c) => ({ ...c, id: who() }));
+    const cases = [
+      { burst: undefined, capacity: 4 },
+      { burst: 2, capacity: 2 },
+      { burst: 1, capacity: 1 },
+    ].map((c) => ({ ...c, id: who() }));
     const serverMs = async () => {
       const [seconds, micros] = (await connection.getClient().sendCommand<string[]>(['TIME'])).map(Number);
       return seconds * 1000 + Math.floor(micros / 1000);
@@ -233,7 +274,7 @@ describe('RateLimiter GCRA', () => {
     for (const at of [0, 1_200, 2_400, 3_600]) {
       await sleep(clientStart + at - Date.now());
       const counts = await Promise.all(cases.map((c) => burstOf(c.id, c.burst)));
-      counts.forEach((count, i) => allowed[i].push(count));
+      for (const [i, count] of counts.entries()) allowed[i].push(count);
     }
     // The bursts fell inside one window by the server's clock (the scripts' clock).
     expect((await serverMs()) - start).toBeLessThan(4_000);
@@ -254,7 +295,12 @@ describe('RateLimiter GCRA', () => {
     const config = { ...gcra(60_000, 10), burst: 25 };
     const results = await Promise.all(Array.from({ length: 40 }, () => limiter.checkLimit(id, 'api', config)));
     expect(results.filter((r) => r.allowed)).toHaveLength(25);
-    expect(results.filter((r) => r.allowed).map((r) => r.remaining).sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i));
+    expect(
+      results
+        .filter((r) => r.allowed)
+        .map((r) => r.remaining)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 25 }, (_, i) => i));
     const denied = results.find((r) => !r.allowed)!;
     expect(denied.retryAfterMs).toBeGreaterThan(5_000);
     expect(denied.retryAfterMs).toBeLessThanOrEqual(6_000);
@@ -264,7 +310,10 @@ describe('RateLimiter GCRA', () => {
     const id = who();
     expect((await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 1 })).allowed).toBe(true);
     expect(await limiter.checkLimit(id, 'api', gcra(60_000, 1))).toMatchObject({ allowed: true, degraded: false });
-    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: false });
+    expect(await limiter.checkLimit(id, 'api', { windowMs: 60_000, maxRequests: 1 })).toMatchObject({
+      allowed: true,
+      degraded: false,
+    });
   });
 });
 
@@ -310,8 +359,12 @@ describe('RateLimiter when Redis is unreachable', () => {
     for (const id of personal()) {
       const from = log.lines.length;
       expect((await faulty.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1 })).degraded).toBe(true);
-      expect((await faulty.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, failOpen: false })).degraded).toBe(true);
-      expect((await never.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, algorithm: 'gcra' })).degraded).toBe(true);
+      expect((await faulty.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, failOpen: false })).degraded).toBe(
+        true,
+      );
+      expect(
+        (await never.checkLimit(id, 'login', { windowMs: 1000, maxRequests: 1, algorithm: 'gcra' })).degraded,
+      ).toBe(true);
       expect(await faulty.resetLimit(id, 'login')).toBe(false);
       expect(log.lines.slice(from).filter((l) => l.level === 'error')).toHaveLength(4);
       expectOnlyTagged(id, from);
@@ -320,7 +373,10 @@ describe('RateLimiter when Redis is unreachable', () => {
 
   it('a connection that was never opened is degraded too', async () => {
     const never = new RateLimiter(new RedisConnection({ url: server.url }));
-    expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({ allowed: true, degraded: true });
+    expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1 })).toMatchObject({
+      allowed: true,
+      degraded: true,
+    });
     expect(await never.checkLimit('x', 'api', { windowMs: 1000, maxRequests: 1, failOpen: false })).toMatchObject({
       allowed: false,
       degraded: true,
@@ -329,7 +385,7 @@ describe('RateLimiter when Redis is unreachable', () => {
 });
 
 describe('RateLimiter on a socket that answers out of shape', () => {
-  it('treats a reply that is not the script\'s as a Redis failure: degraded per failOpen, never NaN', async () => {
+  it("treats a reply that is not the script's as a Redis failure: degraded per failOpen, never NaN", async () => {
     // Code holding the raw socket left it inside MULTI: every command now answers QUEUED.
     const own = new RedisConnection({ url: server.url });
     await own.connect();
@@ -341,8 +397,19 @@ describe('RateLimiter on a socket that answers out of shape', () => {
       const from = log.lines.length;
       for (const algorithm of ['sliding-log', 'gcra'] as const) {
         const open = await queued.checkLimit(id, 'api', { windowMs: 5_000, maxRequests: 3, algorithm });
-        expect(open).toEqual({ allowed: true, remaining: 3, resetTime: expect.any(Number), retryAfterMs: 0, degraded: true });
-        const closed = await queued.checkLimit(id, 'api', { windowMs: 5_000, maxRequests: 3, algorithm, failOpen: false });
+        expect(open).toEqual({
+          allowed: true,
+          remaining: 3,
+          resetTime: expect.any(Number),
+          retryAfterMs: 0,
+          degraded: true,
+        });
+        const closed = await queued.checkLimit(id, 'api', {
+          windowMs: 5_000,
+          maxRequests: 3,
+          algorithm,
+          failOpen: false,
+        });
         expect(closed).toMatchObject({ allowed: false, remaining: 0, degraded: true });
         for (const value of [...Object.values(open), ...Object.values(closed)]) expect(Number.isNaN(value)).toBe(false);
       }

@@ -1,6 +1,6 @@
 import { binding } from '../dist/lib/native';
 import { batchIds, NativeQueue } from '../dist/lib/queue';
-import { testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 // The submitBatch record format has one source, the binding's `OpKind` (src/records.rs):
 // every kind has a NativeQueue method that pushes exactly the fields the binding reads, and
@@ -20,7 +20,18 @@ const calls: Record<string, { send: (queue: NativeQueue, id: number) => void; re
   Get: { send: (queue, id) => queue.get(id, `${p}a`), reply: '"a"' },
   Set: { send: (queue, id) => queue.set(id, `${p}set`, 'v', 60), reply: 'OK' },
   Command: { send: (queue, id) => queue.command(id, ['ECHO', 'hi']), reply: 'hi' },
-  Pipeline: { send: (queue, id) => queue.pipeline(id, [['GET', `${p}a`], ['ECHO', 'x']], true), reply: ['"a"', 'x'] },
+  Pipeline: {
+    send: (queue, id) =>
+      queue.pipeline(
+        id,
+        [
+          ['GET', `${p}a`],
+          ['ECHO', 'x'],
+        ],
+        true,
+      ),
+    reply: ['"a"', 'x'],
+  },
   Script: { send: (queue, id) => queue.script(id, script, [`${p}a`], ['x']), reply: [`${p}a`, 'x', '"a"'] },
   JsonArray: { send: (queue, id) => queue.jsonArray(id, ['MGET', `${p}a`, `${p}missing`]), reply: ['["a",null]', []] },
 };
@@ -42,7 +53,7 @@ function openQueue() {
   const client = new binding.NativeClient(
     { url: server.url },
     ([ids, failed, payloads]: Columns) => {
-      ids.forEach((id, i) => replies.set(id, { failed: failed[i] === 1, payload: payloads[i] }));
+      for (const [i, id] of ids.entries()) replies.set(id, { failed: failed[i] === 1, payload: payloads[i] });
       if (waiting && replies.size >= waiting.count) waiting.resolve();
     },
     () => {},
@@ -99,6 +110,7 @@ it('sends a batch of every kind, each followed by another record, and answers ea
   expect(submitted).toHaveLength(2);
   expect(batchIds(submitted[1])).toEqual([...expected.keys()]);
   await settled(2 + expected.size);
-  for (const [call, reply] of expected) expect({ call, ...replies.get(call) }).toEqual({ call, failed: false, payload: reply });
+  for (const [call, reply] of expected)
+    expect({ call, ...replies.get(call) }).toEqual({ call, failed: false, payload: reply });
   queue.close();
 });

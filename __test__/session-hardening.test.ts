@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
-import { RedisConnection, SessionService, SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { RedisConnection, SessionService, type SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
+import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -28,7 +28,8 @@ function data(userId: string, extra: Partial<SessionData> = {}): SessionData {
 }
 
 const exists = (id: string) => server.cli('EXISTS', `session:${id}`) === '1';
-const indexed = (userId: string) => server.cli('ZRANGE', userSessionsKey(userId), '0', '-1').split('\n').filter(Boolean);
+const indexed = (userId: string) =>
+  server.cli('ZRANGE', userSessionsKey(userId), '0', '-1').split('\n').filter(Boolean);
 const score = (userId: string, id: string) => Number(server.cli('ZSCORE', userSessionsKey(userId), id));
 /** The server's clock in ms (what the index scores are measured in). */
 function serverNow(): number {
@@ -55,7 +56,9 @@ afterAll(async () => {
 describe('session ids never reach logs or error messages', () => {
   /** Every logged line since `from` plus the thrown messages and stacks, as one text. */
   const loggedSince = (from: number, thrown: string[]) =>
-    [...log.lines.slice(from).map((l) => `${l.level} ${l.message} ${JSON.stringify(l.meta ?? {})}`), ...thrown].join('\n');
+    [...log.lines.slice(from).map((l) => `${l.level} ${l.message} ${JSON.stringify(l.meta ?? {})}`), ...thrown].join(
+      '\n',
+    );
 
   it('a whole lifecycle, its error paths and a Redis outage log tags only, at every level', async () => {
     const from = log.lines.length;
@@ -158,7 +161,9 @@ describe('session ids never reach logs or error messages', () => {
 function flipOwners(key: string) {
   const url = new URL(server.url);
   const auth = url.password ? ['-a', decodeURIComponent(url.password), '--no-auth-warning'] : [];
-  const child = spawn('redis-cli', ['-h', url.hostname, '-p', url.port || '6379', ...auth, '--pipe'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const child = spawn('redis-cli', ['-h', url.hostname, '-p', url.port || '6379', ...auth, '--pipe'], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   const bulk = (text: string) => `$${Buffer.byteLength(text)}\r\n${text}\r\n`;
   let n = 0;
   let stopped = false;
@@ -189,42 +194,60 @@ describe('updateSession never changes or strips the owner', () => {
   /** A user id that is a number's text, so `{ userId: 42 }` names the same user as '42'. */
   const numericOwner = () => String(randomInt(1e9, 9e9));
 
-  type Case = { name: string; updates: (owner: string) => Record<string, unknown>; rejects?: [ErrorConstructor, RegExp] };
+  type Case = {
+    name: string;
+    updates: (owner: string) => Record<string, unknown>;
+    rejects?: [ErrorConstructor, RegExp];
+  };
   const optionalDto = (body: { role?: string; userId?: string }) => ({ role: body.role, userId: body.userId });
   const cases: Case[] = [
     { name: '{ userId: undefined }', updates: () => ({ userId: undefined }) },
     { name: 'a spread DTO whose optional userId is undefined', updates: () => ({ ...optionalDto({ role: 'admin' }) }) },
-    { name: 'the owner as a number ({ userId: 42 } for owner "42")', updates: (owner) => ({ userId: Number(owner), role: 'admin' }) },
+    {
+      name: 'the owner as a number ({ userId: 42 } for owner "42")',
+      updates: (owner) => ({ userId: Number(owner), role: 'admin' }),
+    },
     { name: 'the owner itself', updates: (owner) => ({ userId: owner, role: 'admin' }) },
     { name: '{ userId: null }', updates: () => ({ userId: null }), rejects: [TypeError, /updates\.userId/] },
     { name: "{ userId: '' }", updates: () => ({ userId: '' }), rejects: [RangeError, /updates\.userId/] },
     { name: 'another user', updates: () => ({ userId: 'someone-else' }), rejects: [RangeError, /updates\.userId/] },
-    { name: 'another user as a number', updates: (owner) => ({ userId: Number(owner) + 1 }), rejects: [RangeError, /updates\.userId/] },
-    { name: 'a spread DTO naming another user', updates: () => ({ ...optionalDto({ role: 'admin', userId: 'mallory' }) }), rejects: [RangeError, /updates\.userId/] },
+    {
+      name: 'another user as a number',
+      updates: (owner) => ({ userId: Number(owner) + 1 }),
+      rejects: [RangeError, /updates\.userId/],
+    },
+    {
+      name: 'a spread DTO naming another user',
+      updates: () => ({ ...optionalDto({ role: 'admin', userId: 'mallory' }) }),
+      rejects: [RangeError, /updates\.userId/],
+    },
     { name: 'an object', updates: (owner) => ({ userId: { id: owner } }), rejects: [TypeError, /updates\.userId/] },
     { name: 'NaN', updates: () => ({ userId: Number.NaN }), rejects: [RangeError, /updates\.userId/] },
   ];
 
-  it.each(cases)('$name: the owner stays, the session stays indexed and "log out everywhere" reaches it', async ({ updates, rejects }) => {
-    const owner = numericOwner();
-    const id = newId();
-    await sessions.createSession(id, data(owner));
-    const before = server.cli('GET', `session:${id}`);
-    const call = sessions.updateSession(id, updates(owner) as Partial<SessionData>);
-    if (rejects) {
-      await expect(call).rejects.toThrow(rejects[0]);
-      await expect(sessions.updateSession(id, updates(owner) as Partial<SessionData>)).rejects.toThrow(rejects[1]);
-      expect(server.cli('GET', `session:${id}`)).toBe(before);
-    } else {
-      await expect(call).resolves.toBe(true);
-      const stored = server.cli('GET', `session:${id}`);
-      expect(stored).toContain(`"userId":${JSON.stringify(owner)},`);
-      expect(JSON.parse(stored).userId).toBe(owner);
-    }
-    expect(indexed(owner)).toEqual([id]);
-    expect(await sessions.deleteUserSessions(owner)).toBe(1);
-    expect(exists(id)).toBe(false);
-  });
+  it.each(cases)(
+    '$name: the owner stays, the session stays indexed and "log out everywhere" reaches it',
+    async ({ updates, rejects }) => {
+      const owner = numericOwner();
+      const id = newId();
+      await sessions.createSession(id, data(owner));
+      const before = server.cli('GET', `session:${id}`);
+      const call = sessions.updateSession(id, updates(owner) as Partial<SessionData>);
+      if (rejects) {
+        await expect(call).rejects.toThrow(rejects[0]);
+        await expect(sessions.updateSession(id, updates(owner) as Partial<SessionData>)).rejects.toThrow(rejects[1]);
+        expect(server.cli('GET', `session:${id}`)).toBe(before);
+      } else {
+        await expect(call).resolves.toBe(true);
+        const stored = server.cli('GET', `session:${id}`);
+        expect(stored).toContain(`"userId":${JSON.stringify(owner)},`);
+        expect(JSON.parse(stored).userId).toBe(owner);
+      }
+      expect(indexed(owner)).toEqual([id]);
+      expect(await sessions.deleteUserSessions(owner)).toBe(1);
+      expect(exists(id)).toBe(false);
+    },
+  );
 
   it('a session the seed stored with a numeric owner keeps it through updates naming it or leaving it undefined', async () => {
     const owner = numericOwner();
@@ -342,7 +365,11 @@ describe("a user's session index stays O(active sessions)", () => {
     }
     const live = [ids[0], ids[8], ids[9]];
     expect(indexed(userId).sort()).toEqual([...live].sort());
-    for (const id of ids) expect([id === ids[0] ? 'slid' : ids.indexOf(id), exists(id)]).toEqual([id === ids[0] ? 'slid' : ids.indexOf(id), live.includes(id)]);
+    for (const id of ids)
+      expect([id === ids[0] ? 'slid' : ids.indexOf(id), exists(id)]).toEqual([
+        id === ids[0] ? 'slid' : ids.indexOf(id),
+        live.includes(id),
+      ]);
     expect(await capped.getSession(ids[1])).toBeNull();
     expect((await capped.getActiveSessions(userId)).length).toBe(3);
     expect(log.text()).toContain(tagOf(ids[1]));
@@ -383,7 +410,9 @@ describe("a user's session index stays O(active sessions)", () => {
 
   it('rejects a maxSessionsPerUser that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN, Infinity, '3']) {
-      expect(() => new SessionService(connection, { maxSessionsPerUser: bad as number })).toThrow(/options\.maxSessionsPerUser/);
+      expect(() => new SessionService(connection, { maxSessionsPerUser: bad as number })).toThrow(
+        /options\.maxSessionsPerUser/,
+      );
     }
   });
 });

@@ -1,5 +1,5 @@
-import { RedisConnection, SessionService, SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
-import { recordingLogger, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { RedisConnection, SessionService, type SessionData, setLogger, defaultLogger, userSessionsKey } from '..';
+import { recordingLogger, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -28,7 +28,8 @@ function data(userId: string, extra: Partial<SessionData> = {}): SessionData {
 
 const ttl = (key: string) => Number(server.cli('TTL', key));
 const exists = (key: string) => server.cli('EXISTS', key) === '1';
-const members = (userId: string) => server.cli('ZRANGE', userSessionsKey(userId), '0', '-1').split('\n').filter(Boolean);
+const members = (userId: string) =>
+  server.cli('ZRANGE', userSessionsKey(userId), '0', '-1').split('\n').filter(Boolean);
 
 beforeAll(async () => {
   server = await testRedis();
@@ -76,6 +77,7 @@ describe('SessionService storage (seed format and TTLs)', () => {
     const { sessionId, userId } = ids();
     const session = {
       ...data(userId, { permissions: [] }),
+      // biome-ignore lint/correctness/noPrecisionLoss: the stored text must keep digits a JS number cannot hold.
       big: 12345678901234567,
       ratio: 0.1,
       text: 'a/b "quoted" \\ \u00e9 \n',
@@ -84,7 +86,11 @@ describe('SessionService storage (seed format and TTLs)', () => {
     await sessions.createSession(sessionId, session);
     await sessions.updateSession<typeof session>(sessionId, { role: 'admin' });
     const stored = JSON.parse(server.cli('GET', `session:${sessionId}`));
-    expect(stored).toEqual({ ...JSON.parse(JSON.stringify(session)), role: 'admin', lastActivity: stored.lastActivity });
+    expect(stored).toEqual({
+      ...JSON.parse(JSON.stringify(session)),
+      role: 'admin',
+      lastActivity: stored.lastActivity,
+    });
     const got = await sessions.getSession<typeof session>(sessionId);
     expect(got!.permissions).toEqual([]);
     expect(got!.nested).toEqual(session.nested);
@@ -198,7 +204,11 @@ describe('SessionService multi-session', () => {
     await sessions.createSession(phone, data(userId, { userAgent: 'phone' }));
     await sessions.createSession(laptop, data(userId, { userAgent: 'laptop' }));
     await sessions.createSession(tablet, data(userId, { userAgent: 'tablet' }));
-    expect((await sessions.getActiveSessions(userId)).map((s) => s.userAgent).sort()).toEqual(['laptop', 'phone', 'tablet']);
+    expect((await sessions.getActiveSessions(userId)).map((s) => s.userAgent).sort()).toEqual([
+      'laptop',
+      'phone',
+      'tablet',
+    ]);
 
     server.cli('PEXPIRE', `session:${laptop}`, '1');
     await new Promise((r) => setTimeout(r, 20));
@@ -217,7 +227,7 @@ describe('SessionService multi-session', () => {
     expect((await sessions.getActiveSessions(other)).map((s) => s.userId)).toEqual([other]);
   });
 
-  it('deleteUserSessions deletes every session of the user, including one the seed created, and no one else\'s', async () => {
+  it("deleteUserSessions deletes every session of the user, including one the seed created, and no one else's", async () => {
     const { userId } = ids();
     const mine = [1, 2, 3].map((n) => `${p}${userId}-${n}`);
     for (const id of mine) await sessions.createSession(id, data(userId));
@@ -308,7 +318,10 @@ describe('SessionService races and rotation', () => {
     for (let round = 0; round < 10; round++) {
       const { sessionId, userId } = ids();
       await sessions.createSession(sessionId, data(userId));
-      const [newId, loggedOut] = await Promise.all([sessions.rotateSession(sessionId), sessions.deleteSession(sessionId)]);
+      const [newId, loggedOut] = await Promise.all([
+        sessions.rotateSession(sessionId),
+        sessions.deleteSession(sessionId),
+      ]);
       const live = await sessions.getActiveSessions(userId);
       if (loggedOut) {
         expect(newId).toBeNull();
@@ -343,7 +356,9 @@ describe('SessionService races and rotation', () => {
 
 describe('SessionService arguments and outages', () => {
   it('rejects bad arguments with errors that name them', async () => {
-    await expect(sessions.createSession(42 as unknown as string, data('u'))).rejects.toThrow(/sessionId must be a string/);
+    await expect(sessions.createSession(42 as unknown as string, data('u'))).rejects.toThrow(
+      /sessionId must be a string/,
+    );
     await expect(sessions.createSession('x', {} as SessionData)).rejects.toThrow(/sessionData.userId must be a string/);
     await expect(sessions.updateSession('x', null as unknown as Partial<SessionData>)).rejects.toThrow(TypeError);
     await expect(sessions.getSession(undefined as unknown as string)).rejects.toThrow(TypeError);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sameSlotKey, slotOf, slotTagTable } from '../dist/lib/slot';
-import { startRedis, TestServer } from './helpers/redis';
+import { startRedis, type TestServer } from './helpers/redis';
 
 // CLUSTER KEYSLOT answers only on a cluster-enabled server; a lone node with no slots is enough.
 let server: TestServer;

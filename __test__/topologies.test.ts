@@ -18,7 +18,15 @@ import {
 } from '..';
 import type { Message } from '..';
 import { sleep, uniquePrefix } from './helpers/redis';
-import { Cluster, SentinelSet, startAclServer, startCluster, startSentinelSet, startTlsServer, tlsSupported } from './helpers/topology';
+import {
+  type Cluster,
+  type SentinelSet,
+  startAclServer,
+  startCluster,
+  startSentinelSet,
+  startTlsServer,
+  tlsSupported,
+} from './helpers/topology';
 
 async function exerciseEveryService(connection: RedisConnection, p: string): Promise<void> {
   const cache = new CacheService(connection);
@@ -58,7 +66,16 @@ async function exerciseEveryService(connection: RedisConnection, p: string): Pro
   expect(await users.getUser(`${p}w49`)).toEqual({ id: `${p}w49`, n: 49 });
 
   const sessions = new SessionService(connection);
-  const base = { userId: `${p}u2`, email: 'e', username: 'u', role: 'r', permissions: [], lastActivity: new Date(), ipAddress: 'i', userAgent: 'a' };
+  const base = {
+    userId: `${p}u2`,
+    email: 'e',
+    username: 'u',
+    role: 'r',
+    permissions: [],
+    lastActivity: new Date(),
+    ipAddress: 'i',
+    userAgent: 'a',
+  };
   await sessions.createSession(`${p}s1`, base);
   await sessions.createSession(`${p}s2`, base);
   await sessions.updateSession(`${p}s1`, { role: 'admin' });
@@ -134,7 +151,16 @@ describe('Redis Cluster', () => {
       expect(await lock!.extend(5000)).toBe(true);
       expect(await lock!.release()).toBe(true);
 
-      const base = { userId: id, email: 'e', username: 'u', role: 'r', permissions: [], lastActivity: new Date(), ipAddress: 'i', userAgent: 'a' };
+      const base = {
+        userId: id,
+        email: 'e',
+        username: 'u',
+        role: 'r',
+        permissions: [],
+        lastActivity: new Date(),
+        ipAddress: 'i',
+        userAgent: 'a',
+      };
       await sessions.createSession(`${id}:s1`, base);
       await sessions.createSession(`${id}:s2`, base);
       const moved = await sessions.rotateSession(`${id}:s1`);
@@ -149,7 +175,11 @@ describe('Redis Cluster', () => {
   }, 60_000);
 
   it('zero timeouts mean none on a cluster too', async () => {
-    const connection = new RedisConnection({ cluster: { nodes: cluster.urls }, connectTimeoutMs: 0, commandTimeoutMs: 0 });
+    const connection = new RedisConnection({
+      cluster: { nodes: cluster.urls },
+      connectTimeoutMs: 0,
+      commandTimeoutMs: 0,
+    });
     await connection.connect();
     const cache = new CacheService(connection);
     const key = `${uniquePrefix('zero')}k`;
@@ -188,7 +218,9 @@ describe('Redis Sentinel', () => {
   afterAll(() => sentinels?.stop());
 
   it('runs every service on the master the sentinels name', async () => {
-    const connection = new RedisConnection({ sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls } });
+    const connection = new RedisConnection({
+      sentinel: { masterName: sentinels.masterName, nodes: sentinels.sentinelUrls },
+    });
     await connection.connect();
     await exerciseEveryService(connection, uniquePrefix('sentinel'));
     await connection.close();
@@ -219,8 +251,15 @@ describe('Redis Sentinel', () => {
     const deadline = Date.now() + 30_000;
     let written = false;
     while (!written && Date.now() < deadline) {
-      written = (await cache.set('after-failover', 2)) && (await connection.getClient().sendCommand<string>(['ROLE'])).length > 0;
-      const info = String(await connection.getClient().sendCommand(['INFO', 'server']).catch(() => ''));
+      written =
+        (await cache.set('after-failover', 2)) &&
+        (await connection.getClient().sendCommand<string>(['ROLE'])).length > 0;
+      const info = String(
+        await connection
+          .getClient()
+          .sendCommand(['INFO', 'server'])
+          .catch(() => ''),
+      );
       written = written && info.includes(`tcp_port:${moved.port}`);
       if (!written) await sleep(200);
     }
@@ -238,7 +277,11 @@ describe('Redis Sentinel over TLS, sentinels and master with passwords of their 
   afterAll(() => set?.stop());
   const tls = () => ({ ca: fs.readFileSync(set.certificates!.caFile) });
   const options = (sentinel: Record<string, string>, rest: Record<string, unknown> = {}) =>
-    new RedisConnection({ sentinel: { masterName: set.masterName, nodes: set.sentinelUrls, ...sentinel }, tls: tls(), ...rest });
+    new RedisConnection({
+      sentinel: { masterName: set.masterName, nodes: set.sentinelUrls, ...sentinel },
+      tls: tls(),
+      ...rest,
+    });
 
   it('runs every service on the TLS-only master through TLS sentinels', async () => {
     const connection = options({ masterPassword: 'master-pw' });
@@ -252,7 +295,7 @@ describe('Redis Sentinel over TLS, sentinels and master with passwords of their 
     await connection.close();
   }, 120_000);
 
-  it('gives the master options.password when masterPassword is not set, never the sentinels\' password', async () => {
+  it("gives the master options.password when masterPassword is not set, never the sentinels' password", async () => {
     const fallback = options({}, { password: 'master-pw' });
     await fallback.connect();
     expect(await fallback.getClient().ping()).toBe('PONG');
@@ -267,7 +310,14 @@ describe('Redis Sentinel over TLS, sentinels and master with passwords of their 
     await connection.connect();
     // Each of the connection's three sockets keeps a watcher subscribed on one sentinel; nothing
     // else subscribes on a sentinel (their links to one another do not).
-    const subscribers = () => set.sentinels.map((s) => s.cli('CLIENT', 'LIST').split('\n').filter((l) => / sub=1 /.test(l)).length);
+    const subscribers = () =>
+      set.sentinels.map(
+        (s) =>
+          s
+            .cli('CLIENT', 'LIST')
+            .split('\n')
+            .filter((l) => / sub=1 /.test(l)).length,
+      );
     const deadline = Date.now() + 10_000;
     while (subscribers().every((n) => n === 0) && Date.now() < deadline) await sleep(100);
     expect(subscribers().reduce((a, b) => a + b, 0)).toBe(3);
@@ -309,7 +359,11 @@ describe('TLS and ACL', () => {
     try {
       const connection = new RedisConnection({
         url: server.url,
-        tls: { ca: fs.readFileSync(server.caFile), cert: fs.readFileSync(server.clientCertFile), key: fs.readFileSync(server.clientKeyFile) },
+        tls: {
+          ca: fs.readFileSync(server.caFile),
+          cert: fs.readFileSync(server.clientCertFile),
+          key: fs.readFileSync(server.clientKeyFile),
+        },
       });
       await connection.connect();
       expect(await connection.getClient().ping()).toBe('PONG');

@@ -4,9 +4,24 @@
  * replicas, and a cluster mset whose write fails in one slot group while the others commit.
  */
 import { execFileSync } from 'node:child_process';
-import { CacheService, LockService, RedisConnection, RedisLayerError, lockFenceKey, setLogger, defaultLogger } from '..';
+import {
+  CacheService,
+  LockService,
+  RedisConnection,
+  RedisLayerError,
+  lockFenceKey,
+  setLogger,
+  defaultLogger,
+} from '..';
 import { recordingLogger, sleep, uniquePrefix } from './helpers/redis';
-import { Cluster, SentinelSet, TopologyNode, keySlot, startCluster, startSentinelSet } from './helpers/topology';
+import {
+  type Cluster,
+  type SentinelSet,
+  type TopologyNode,
+  keySlot,
+  startCluster,
+  startSentinelSet,
+} from './helpers/topology';
 
 const log = recordingLogger();
 beforeAll(() => setLogger(log.logger));
@@ -28,7 +43,10 @@ async function reachedPort(connection: RedisConnection): Promise<number> {
 
 /** GET on a cluster replica: READONLY first, on the same connection. */
 function readOnReplica(replica: TopologyNode, key: string): string {
-  const out = execFileSync('redis-cli', ['-p', String(replica.port)], { input: `READONLY\nGET "${key}"\n`, encoding: 'utf8' });
+  const out = execFileSync('redis-cli', ['-p', String(replica.port)], {
+    input: `READONLY\nGET "${key}"\n`,
+    encoding: 'utf8',
+  });
   return out.trim().split('\n').slice(1).join('\n');
 }
 
@@ -48,7 +66,10 @@ describe('fencing tokens across a Sentinel failover', () => {
 
   beforeAll(async () => {
     set = await startSentinelSet();
-    connection = new RedisConnection({ sentinel: { masterName: set.masterName, nodes: set.sentinelUrls }, commandTimeoutMs: 5000 });
+    connection = new RedisConnection({
+      sentinel: { masterName: set.masterName, nodes: set.sentinelUrls },
+      commandTimeoutMs: 5000,
+    });
     await connection.connect();
     locks = new LockService(connection, { replicaTimeoutMs: 500 });
   }, 120_000);
@@ -61,7 +82,10 @@ describe('fencing tokens across a Sentinel failover', () => {
   async function settled(): Promise<TopologyNode> {
     await set.waitHealthy(60_000);
     const master = await set.currentMasterNode();
-    await until(`the connection to reach the master on ${master.port}`, async () => (await reachedPort(connection)) === master.port);
+    await until(
+      `the connection to reach the master on ${master.port}`,
+      async () => (await reachedPort(connection)) === master.port,
+    );
     return master;
   }
 
@@ -90,7 +114,13 @@ describe('fencing tokens across a Sentinel failover', () => {
     process.kill(replica.pid, 'SIGSTOP');
     let stopped = true;
     try {
-      await master.cmd('EVAL', "redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1]))) return 1", 1, `${p}jam`, 64 * 1024 * 1024);
+      await master.cmd(
+        'EVAL',
+        "redis.call('SET', KEYS[1], string.rep('x', tonumber(ARGV[1]))) return 1",
+        1,
+        `${p}jam`,
+        64 * 1024 * 1024,
+      );
       // The old master's counter runs ahead of the new master's clock (a clock ahead, or a
       // burst of grants): the state in which a fence that never replicated lets tokens go back.
       const ahead = Date.now() * 1000 + 3_600_000_000_000;
@@ -109,7 +139,10 @@ describe('fencing tokens across a Sentinel failover', () => {
       if (stopped) process.kill(replica.pid, 'SIGCONT');
     }
     await until('the sentinels to promote the replica', async () => (await set.currentMaster()).port === replica.port);
-    await until('the connection to reach the promoted replica', async () => (await reachedPort(connection)) === replica.port);
+    await until(
+      'the connection to reach the promoted replica',
+      async () => (await reachedPort(connection)) === replica.port,
+    );
     // The grant made while the stream was jammed never reached the new master.
     expect(Number(await replica.cmd('GET', lockFenceKey(resource)))).toBe(handedOut[0]);
     const after = await grant(locks, resource);
@@ -154,32 +187,38 @@ describe('cluster: locks and mset', () => {
   it.each([
     ['with a TTL (MULTI/EXEC per slot)', 300],
     ['without a TTL (MULTI/EXEC of SET per slot)', undefined],
-  ])('%s: answers false and leaves none of its keys written', async (_name, ttl) => {
-    const keys = Array.from({ length: 30 }, (_, i) => `${p}${ttl ?? 0}:${i}`);
-    const masters = await cluster.masters();
-    const owners = await Promise.all(keys.map((key) => cluster.nodeForKey(key)));
-    expect(new Set(owners.map((o) => o.port)).size).toBe(masters.length);
-    expect(new Set(keys.map(keySlot)).size).toBeGreaterThan(masters.length);
-    const paused = owners[0];
-    const pausedKeys = keys.filter((_, i) => owners[i] === paused);
-    const otherKeys = keys.filter((_, i) => owners[i] !== paused);
-    // An old value on the paused node: it is deleted too (a miss, never a half-written call).
-    await paused.cmd('SET', pausedKeys[0], '"old"');
+  ])(
+    '%s: answers false and leaves none of its keys written',
+    async (_name, ttl) => {
+      const keys = Array.from({ length: 30 }, (_, i) => `${p}${ttl ?? 0}:${i}`);
+      const masters = await cluster.masters();
+      const owners = await Promise.all(keys.map((key) => cluster.nodeForKey(key)));
+      expect(new Set(owners.map((o) => o.port)).size).toBe(masters.length);
+      expect(new Set(keys.map(keySlot)).size).toBeGreaterThan(masters.length);
+      const paused = owners[0];
+      const pausedKeys = keys.filter((_, i) => owners[i] === paused);
+      const otherKeys = keys.filter((_, i) => owners[i] !== paused);
+      // An old value on the paused node: it is deleted too (a miss, never a half-written call).
+      await paused.cmd('SET', pausedKeys[0], '"old"');
 
-    // One master takes no writes for 1.5 s: its slot groups time out while the others commit.
-    await paused.cmd('CLIENT', 'PAUSE', 1500, 'WRITE');
-    log.lines.length = 0;
-    const pairs = Object.fromEntries(keys.map((key, i) => [key, { i }]));
-    expect(await cache.mset(pairs, ttl)).toBe(false);
-    expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache mset error')).toBe(true);
-    // The other masters hold none of the values as soon as mset has answered.
-    for (const key of otherKeys) expect([key, await cluster.nodeForKey(key).then((n) => n.cmd('EXISTS', key))]).toEqual([key, 0]);
-    // After the pause, the paused master's delayed writes are undone as well.
-    await sleep(2000);
-    for (const key of keys) expect([key, await cluster.nodeForKey(key).then((n) => n.cmd('EXISTS', key))]).toEqual([key, 0]);
+      // One master takes no writes for 1.5 s: its slot groups time out while the others commit.
+      await paused.cmd('CLIENT', 'PAUSE', 1500, 'WRITE');
+      log.lines.length = 0;
+      const pairs = Object.fromEntries(keys.map((key, i) => [key, { i }]));
+      expect(await cache.mset(pairs, ttl)).toBe(false);
+      expect(log.lines.some((l) => l.level === 'error' && l.message === 'Cache mset error')).toBe(true);
+      // The other masters hold none of the values as soon as mset has answered.
+      for (const key of otherKeys)
+        expect([key, await cluster.nodeForKey(key).then((n) => n.cmd('EXISTS', key))]).toEqual([key, 0]);
+      // After the pause, the paused master's delayed writes are undone as well.
+      await sleep(2000);
+      for (const key of keys)
+        expect([key, await cluster.nodeForKey(key).then((n) => n.cmd('EXISTS', key))]).toEqual([key, 0]);
 
-    // The same call succeeds and writes everything when every master takes writes.
-    expect(await cache.mset(pairs, ttl)).toBe(true);
-    expect(await cache.mget(keys)).toEqual(keys.map((_, i) => ({ i })));
-  }, 60_000);
+      // The same call succeeds and writes everything when every master takes writes.
+      expect(await cache.mset(pairs, ttl)).toBe(true);
+      expect(await cache.mget(keys)).toEqual(keys.map((_, i) => ({ i })));
+    },
+    60_000,
+  );
 });

@@ -6,10 +6,10 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import {
-  AclServer,
-  Cluster,
-  ClusterNode,
-  SentinelSet,
+  type AclServer,
+  type Cluster,
+  type ClusterNode,
+  type SentinelSet,
   keySlot,
   startAclServer,
   startCluster,
@@ -163,9 +163,16 @@ describe('sentinel harness', () => {
     expect(set.sentinelUrls).toEqual(set.sentinels.map((s) => `redis://127.0.0.1:${s.port}`));
     expect(await set.currentMaster()).toEqual({ host: '127.0.0.1', port: set.master.port });
     for (const sentinel of set.sentinels) {
-      expect(sentinel.cli('SENTINEL', 'get-master-addr-by-name', set.masterName).split('\n')).toEqual(['127.0.0.1', String(set.master.port)]);
+      expect(sentinel.cli('SENTINEL', 'get-master-addr-by-name', set.masterName).split('\n')).toEqual([
+        '127.0.0.1',
+        String(set.master.port),
+      ]);
     }
-    expect(set.replicas[0].cli('ROLE').split('\n').slice(0, 3)).toEqual(['slave', '127.0.0.1', String(set.master.port)]);
+    expect(set.replicas[0].cli('ROLE').split('\n').slice(0, 3)).toEqual([
+      'slave',
+      '127.0.0.1',
+      String(set.master.port),
+    ]);
   });
 
   it('failover() moves the master to the replica; waitHealthy() sees the old one demoted', async () => {
@@ -174,7 +181,11 @@ describe('sentinel harness', () => {
     expect(await set.currentMasterNode()).toBe(set.replicas[0]);
     expect(set.replicas[0].cli('ROLE').split('\n')[0]).toBe('master');
     await set.waitHealthy(); // the sentinels demote the old master ~10 s later
-    expect(set.master.cli('ROLE').split('\n').slice(0, 3)).toEqual(['slave', '127.0.0.1', String(set.replicas[0].port)]);
+    expect(set.master.cli('ROLE').split('\n').slice(0, 3)).toEqual([
+      'slave',
+      '127.0.0.1',
+      String(set.replicas[0].port),
+    ]);
   });
 
   it('a killed master is replaced automatically and rejoins as a replica after restart', async () => {
@@ -215,14 +226,36 @@ describe('sentinel harness with TLS and passwords', () => {
     expect(set.sentinelUrls).toEqual(set.sentinels.map((s) => `rediss://:sentinel-pw@127.0.0.1:${s.port}`));
     expect(set.master.url).toBe(`rediss://:data-pw@127.0.0.1:${set.master.port}`);
     for (const sentinel of set.sentinels) {
-      expect(sentinel.cli('SENTINEL', 'get-master-addr-by-name', set.masterName).split('\n')).toEqual(['127.0.0.1', String(set.master.port)]);
+      expect(sentinel.cli('SENTINEL', 'get-master-addr-by-name', set.masterName).split('\n')).toEqual([
+        '127.0.0.1',
+        String(set.master.port),
+      ]);
       const master = sentinel.cli('SENTINEL', 'MASTER', set.masterName).split('\n');
       expect(master[master.indexOf('num-other-sentinels') + 1]).toBe('2'); // the sentinels found one another over TLS
     }
-    expect(set.replicas[0].cli('ROLE').split('\n').slice(0, 4)).toEqual(['slave', '127.0.0.1', String(set.master.port), 'connected']);
+    expect(set.replicas[0].cli('ROLE').split('\n').slice(0, 4)).toEqual([
+      'slave',
+      '127.0.0.1',
+      String(set.master.port),
+      'connected',
+    ]);
     const certs = set.certificates!;
-    const tlsArgs = ['--tls', '--cacert', certs.caFile, '--cert', certs.clientCertFile, '--key', certs.clientKeyFile, '--no-auth-warning'];
-    const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000, stdio: 'pipe' }).trim();
+    const tlsArgs = [
+      '--tls',
+      '--cacert',
+      certs.caFile,
+      '--cert',
+      certs.clientCertFile,
+      '--key',
+      certs.clientKeyFile,
+      '--no-auth-warning',
+    ];
+    const cli = (port: number, ...args: string[]) =>
+      execFileSync('redis-cli', ['-p', String(port), ...args], {
+        encoding: 'utf8',
+        timeout: 5000,
+        stdio: 'pipe',
+      }).trim();
     for (const node of [set.master, set.sentinels[0]]) {
       expect(() => cli(node.port, 'PING')).toThrow(); // plain TCP
     }
@@ -237,7 +270,11 @@ describe('sentinel harness with TLS and passwords', () => {
     const moved = await set.failover();
     expect(moved).toEqual({ host: '127.0.0.1', port: set.replicas[0].port });
     await set.waitHealthy();
-    expect(set.master.cli('ROLE').split('\n').slice(0, 3)).toEqual(['slave', '127.0.0.1', String(set.replicas[0].port)]);
+    expect(set.master.cli('ROLE').split('\n').slice(0, 3)).toEqual([
+      'slave',
+      '127.0.0.1',
+      String(set.replicas[0].port),
+    ]);
   }, 60_000);
 });
 
@@ -254,10 +291,21 @@ describe('TLS harness', () => {
       expect(server.url).toBe(`rediss://127.0.0.1:${server.port}`);
       expect(server.cli('PING')).toBe('PONG');
       expect(await server.cmd('PING')).toBe('PONG');
-      for (const file of [server.caFile, server.certFile, server.keyFile, server.clientCertFile, server.clientKeyFile]) {
+      for (const file of [
+        server.caFile,
+        server.certFile,
+        server.keyFile,
+        server.clientCertFile,
+        server.clientKeyFile,
+      ]) {
         expect(fs.existsSync(file)).toBe(true);
       }
-      const plain = () => execFileSync('redis-cli', ['-p', String(server.port), 'PING'], { encoding: 'utf8', timeout: 5000, stdio: 'pipe' });
+      const plain = () =>
+        execFileSync('redis-cli', ['-p', String(server.port), 'PING'], {
+          encoding: 'utf8',
+          timeout: 5000,
+          stdio: 'pipe',
+        });
       expect(plain).toThrow();
     } finally {
       await server.stop();
@@ -272,7 +320,11 @@ describe('TLS harness', () => {
       expect(server.cli('PING')).toBe('PONG'); // cli() and cmd() present the client cert
       expect(await server.cmd('PING')).toBe('PONG');
       const noCert = () =>
-        execFileSync('redis-cli', ['--tls', '--cacert', server.caFile, '-p', String(server.port), 'PING'], { encoding: 'utf8', timeout: 5000, stdio: 'pipe' });
+        execFileSync('redis-cli', ['--tls', '--cacert', server.caFile, '-p', String(server.port), 'PING'], {
+          encoding: 'utf8',
+          timeout: 5000,
+          stdio: 'pipe',
+        });
       expect(noCert).toThrow();
     } finally {
       await server.stop();
@@ -301,7 +353,10 @@ describe('ACL harness', () => {
     expect(server.cliAs('app', 'wrong', 'PING')).toMatch(/NOAUTH/); // redis-cli goes on after a failed AUTH
     expect(server.cli('ACL', 'WHOAMI')).toBe('default');
     expect(server.cli('AUTH', 'app', 'app-secret')).toBe('OK');
-    const anonymous = execFileSync('redis-cli', ['-p', String(server.port), 'PING'], { encoding: 'utf8', timeout: 5000 });
+    const anonymous = execFileSync('redis-cli', ['-p', String(server.port), 'PING'], {
+      encoding: 'utf8',
+      timeout: 5000,
+    });
     expect(anonymous).toMatch(/NOAUTH/);
   });
 

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CacheService, PostCacheService, RedisConnection, UserCacheService, setLogger, defaultLogger } from '..';
-import { recordingLogger, startRedis, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 // The backend's own types, which redis-layer cannot know.
 interface User {
@@ -87,7 +87,15 @@ describe('UserCacheService', () => {
       const stats = own.cli('INFO', 'commandstats');
       expect(stats).toMatch(/cmdstat_unlink:calls=1,/);
       expect(stats).not.toMatch(/cmdstat_del:/);
-      expect(own.cli('EXISTS', `user:${user.id}`, `user:${user.id}:friends`, `user:${user.id}:profile`, `user:${user.id}:settings`)).toBe('0');
+      expect(
+        own.cli(
+          'EXISTS',
+          `user:${user.id}`,
+          `user:${user.id}:friends`,
+          `user:${user.id}:profile`,
+          `user:${user.id}:settings`,
+        ),
+      ).toBe('0');
       expect(own.cli('GET', `user:${user.id}:session`)).toBe('keep');
     } finally {
       await c.close();
@@ -186,7 +194,9 @@ describe('PostCacheService', () => {
 
     await posts.invalidatePost(post(5).id);
     for (const reader of readers) expect(await posts.getUserFeed(reader, 1)).toBeNull();
-    expect(server.cli('EXISTS', `post:${post(5).id}`, `post:${post(5).id}:comments`, `post:${post(5).id}:reactions`)).toBe('0');
+    expect(
+      server.cli('EXISTS', `post:${post(5).id}`, `post:${post(5).id}:comments`, `post:${post(5).id}:reactions`),
+    ).toBe('0');
 
     // Rebuilt after the invalidation: served normally.
     await posts.setUserFeed(readers[0], 1, [post(6), post(5)]);
@@ -245,7 +255,19 @@ describe('PostCacheService', () => {
 
   it('invalidateUserFeeds drops only that user, even for ids holding glob characters or colons', async () => {
     const victims = [`${p}a`, `${p}ab`, `${p}b`, `${p}a:x`, `${p}\\a`, `${p}a\\`];
-    const attackers = [`${p}*`, `${p}a*`, `${p}a?`, `${p}[ab]`, `${p}[a-z]*`, `${p}\\*`, `${p}*\\`, '*', '?', '[', '\\'];
+    const attackers = [
+      `${p}*`,
+      `${p}a*`,
+      `${p}a?`,
+      `${p}[ab]`,
+      `${p}[a-z]*`,
+      `${p}\\*`,
+      `${p}*\\`,
+      '*',
+      '?',
+      '[',
+      '\\',
+    ];
     for (const id of [...victims, ...attackers]) await posts.setUserFeed(id, 1, [post(7)]);
     for (const attacker of attackers) await posts.invalidateUserFeeds(attacker);
     for (const victim of victims) expect(await posts.getUserFeed(victim, 1)).toEqual([post(7)]);
@@ -274,7 +296,12 @@ describe('PostCacheService', () => {
     expect(await posts.getPost(`${p}hashpost`)).toBeNull();
     expect(await posts.getPostComments(`${p}shape`)).toBeNull();
     const text = log.text();
-    for (const key of [`feed:${reader}:page:1`, `feed:${reader}:page:2`, `post:${p}hashpost`, `post:${p}shape:comments`]) {
+    for (const key of [
+      `feed:${reader}:page:1`,
+      `feed:${reader}:page:2`,
+      `post:${p}hashpost`,
+      `post:${p}shape:comments`,
+    ]) {
       expect(text).toContain(key);
     }
   });
@@ -312,31 +339,34 @@ describe('loads that an invalidation overtakes are not stored', () => {
     ['invalidateAllFeeds', () => otherPosts.invalidateAllFeeds()],
   ];
 
-  it.each(invalidations)('getUserFeedOrLoad: %s during the load stores nothing; the next load is stored', async (name, invalidate) => {
-    const reader = `${p}gufol:${name}`;
-    // A page from before, so the epochs exist and the read itself yields the token.
-    await posts.setUserFeed(reader, 1, [post(0)]);
-    await otherPosts.invalidateUserFeeds(reader);
-    let loads = 0;
-    const staleLoad = async () => {
-      loads++;
-      await invalidate(reader);
-      return [post(1)];
-    };
-    expect(await posts.getUserFeedOrLoad(reader, 1, staleLoad)).toEqual([post(1)]);
-    expect(server.cli('GET', `feed:${reader}:page:1`)).toBe(JSON.stringify([post(0)]));
-    expect(await posts.getUserFeed(reader, 1)).toBeNull();
-    // The same on a page never cached, whose epochs are read before the load.
-    expect(await posts.getUserFeedOrLoad(reader, 2, staleLoad)).toEqual([post(1)]);
-    expect(server.cli('EXISTS', `feed:${reader}:page:2`)).toBe('0');
+  it.each(invalidations)(
+    'getUserFeedOrLoad: %s during the load stores nothing; the next load is stored',
+    async (name, invalidate) => {
+      const reader = `${p}gufol:${name}`;
+      // A page from before, so the epochs exist and the read itself yields the token.
+      await posts.setUserFeed(reader, 1, [post(0)]);
+      await otherPosts.invalidateUserFeeds(reader);
+      let loads = 0;
+      const staleLoad = async () => {
+        loads++;
+        await invalidate(reader);
+        return [post(1)];
+      };
+      expect(await posts.getUserFeedOrLoad(reader, 1, staleLoad)).toEqual([post(1)]);
+      expect(server.cli('GET', `feed:${reader}:page:1`)).toBe(JSON.stringify([post(0)]));
+      expect(await posts.getUserFeed(reader, 1)).toBeNull();
+      // The same on a page never cached, whose epochs are read before the load.
+      expect(await posts.getUserFeedOrLoad(reader, 2, staleLoad)).toEqual([post(1)]);
+      expect(server.cli('EXISTS', `feed:${reader}:page:2`)).toBe('0');
 
-    const fresh = jest.fn(async () => [post(2)]);
-    expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
-    expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
-    expect(fresh).toHaveBeenCalledTimes(1);
-    expect(await otherPosts.getUserFeed(reader, 1)).toEqual([post(2)]);
-    expect(loads).toBe(2);
-  });
+      const fresh = jest.fn(async () => [post(2)]);
+      expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
+      expect(await posts.getUserFeedOrLoad(reader, 1, fresh)).toEqual([post(2)]);
+      expect(fresh).toHaveBeenCalledTimes(1);
+      expect(await otherPosts.getUserFeed(reader, 1)).toEqual([post(2)]);
+      expect(loads).toBe(2);
+    },
+  );
 
   it('setUserFeed with a token from beginFeedWrite stores only if no invalidation came in between', async () => {
     const reader = `${p}token`;
@@ -353,8 +383,12 @@ describe('loads that an invalidation overtakes are not stored', () => {
     await posts.setUserFeed(reader, 2, [post(3)], null);
     expect(server.cli('EXISTS', `feed:${reader}:page:2`)).toBe('0');
     await expect(posts.setUserFeed(reader, 1, [], 42 as unknown as string)).rejects.toThrow(/token must be a string/);
-    await expect(posts.getUserFeedOrLoad(reader, 1, 'nope' as unknown as () => Post[])).rejects.toThrow(/loader must be a function/);
-    await expect(posts.getUserFeedOrLoad(`${p}notarray`, 1, async () => 'x' as unknown as Post[])).rejects.toThrow(/loader must resolve to an array/);
+    await expect(posts.getUserFeedOrLoad(reader, 1, 'nope' as unknown as () => Post[])).rejects.toThrow(
+      /loader must be a function/,
+    );
+    await expect(posts.getUserFeedOrLoad(`${p}notarray`, 1, async () => 'x' as unknown as Post[])).rejects.toThrow(
+      /loader must resolve to an array/,
+    );
     expect(server.cli('EXISTS', `feed:${p}notarray:page:1`)).toBe('0');
   });
 
@@ -370,7 +404,10 @@ describe('loads that an invalidation overtakes are not stored', () => {
     const failing = jest.fn(async () => {
       throw new Error('db down');
     });
-    const settled = await Promise.allSettled([posts.getUserFeedOrLoad(reader, 4, failing), posts.getUserFeedOrLoad(reader, 4, failing)]);
+    const settled = await Promise.allSettled([
+      posts.getUserFeedOrLoad(reader, 4, failing),
+      posts.getUserFeedOrLoad(reader, 4, failing),
+    ]);
     expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected']);
     expect(failing).toHaveBeenCalledTimes(1);
     expect(server.cli('EXISTS', `feed:${reader}:page:4`)).toBe('0');
@@ -413,14 +450,19 @@ describe('feed invalidation cost', () => {
       await svc.invalidatePost('warm-up');
       const measure = async (pages: number) => {
         const writes: Promise<void>[] = [];
-        for (let i = 0; i < pages; i++) writes.push(svc.setUserFeed(`reader${i % 100}`, Math.floor(i / 100), [post(i)]));
+        for (let i = 0; i < pages; i++)
+          writes.push(svc.setUserFeed(`reader${i % 100}`, Math.floor(i / 100), [post(i)]));
         await Promise.all(writes);
-        const cached = await Promise.all(Array.from({ length: pages }, (_, i) => svc.getUserFeed(`reader${i % 100}`, Math.floor(i / 100))));
+        const cached = await Promise.all(
+          Array.from({ length: pages }, (_, i) => svc.getUserFeed(`reader${i % 100}`, Math.floor(i / 100))),
+        );
         expect(cached.every((page, i) => page !== null && page[0].id === post(i).id)).toBe(true);
         own.cli('CONFIG', 'RESETSTAT');
         await svc.invalidatePost('some-post');
         const stats = own.cli('INFO', 'commandstats');
-        const calls = Object.fromEntries([...stats.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+        const calls = Object.fromEntries(
+          [...stats.matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)].map((m) => [m[1], Number(m[2])]),
+        );
         const staleAfter = await Promise.all(
           Array.from({ length: pages }, (_, i) => svc.getUserFeed(`reader${i % 100}`, Math.floor(i / 100))),
         );
@@ -487,7 +529,23 @@ export async function backend(id: string, user: User, post: Post, feed: Post[]):
       const run = () =>
         execFileSync(
           process.execPath,
-          [tsc, '--noEmit', '--strict', '--skipLibCheck', '--target', 'ES2022', '--module', 'commonjs', '--moduleResolution', 'node', '--types', 'node', '--typeRoots', path.join(root, 'node_modules', '@types'), path.join(dir, 'backend.ts')],
+          [
+            tsc,
+            '--noEmit',
+            '--strict',
+            '--skipLibCheck',
+            '--target',
+            'ES2022',
+            '--module',
+            'commonjs',
+            '--moduleResolution',
+            'node',
+            '--types',
+            'node',
+            '--typeRoots',
+            path.join(root, 'node_modules', '@types'),
+            path.join(dir, 'backend.ts'),
+          ],
           { encoding: 'utf8', stdio: 'pipe' },
         );
       try {

@@ -1,7 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { CacheWarmingService, PostCacheService, RedisConnection, UserCacheService, WarmingRepositories, setLogger, defaultLogger } from '..';
-import { recordingLogger, sleep, testRedis, TestServer, uniquePrefix } from './helpers/redis';
+import {
+  CacheWarmingService,
+  PostCacheService,
+  RedisConnection,
+  UserCacheService,
+  type WarmingRepositories,
+  setLogger,
+  defaultLogger,
+} from '..';
+import { recordingLogger, sleep, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
 interface User {
   id: string;
@@ -79,7 +87,9 @@ describe('warming on demand', () => {
     const repos = repositories(userIds, []);
     const warming = new CacheWarmingService(repos, connection);
     const dispatcher = connection.dispatcher();
-    const spies = (['script', 'pipeline', 'set', 'command', 'get'] as const).map((name) => jest.spyOn(dispatcher, name));
+    const spies = (['script', 'pipeline', 'set', 'command', 'get'] as const).map((name) =>
+      jest.spyOn(dispatcher, name),
+    );
     try {
       await warming.warmUserCache(userIds);
       const [script, ...others] = spies;
@@ -116,7 +126,12 @@ describe('warming on demand', () => {
     const warming = new CacheWarmingService(undefined, connection);
     warming.setRepositories({ userRepository: repos.userRepository, postRepository: repos.postRepository });
     await warming.warmPopularContent();
-    expect(repos.calls).toEqual(['posts.getTrendingPosts(100)', 'posts.findByIds', 'users.getActiveUsers(1000)', 'users.findByIds']);
+    expect(repos.calls).toEqual([
+      'posts.getTrendingPosts(100)',
+      'posts.findByIds',
+      'users.getActiveUsers(1000)',
+      'users.findByIds',
+    ]);
     expect(repos.postRepository.findByIds).toHaveBeenCalledWith(postIds.slice(0, 100));
     expect(exists(`post:${postIds[99]}`, `user:${userIds[999]}`, `user:${userIds[999]}:profile`)).toBe(3);
     expect(exists(`post:${postIds[100]}`, `user:${userIds[1000]}`)).toBe(0);
@@ -126,7 +141,10 @@ describe('warming on demand', () => {
     const userIds = ids('fail', 2);
     const rejecting = new CacheWarmingService(
       {
-        userRepository: { findByIds: async () => Promise.reject(new Error('db down: users')), getActiveUsers: async () => [] },
+        userRepository: {
+          findByIds: async () => Promise.reject(new Error('db down: users')),
+          getActiveUsers: async () => [],
+        },
       },
       connection,
     );
@@ -147,15 +165,33 @@ describe('warming on demand', () => {
   });
 
   it.each([
-    ['a non-array', async () => ({ 0: makeUser('x') }), /userRepository\.findByIds must resolve to an array, got object/],
+    [
+      'a non-array',
+      async () => ({ 0: makeUser('x') }),
+      /userRepository\.findByIds must resolve to an array, got object/,
+    ],
     ['null', async () => null, /must resolve to an array, got null/],
-    ['an item without an id', async (wanted: string[]) => [makeUser(wanted[0]), { name: 'no id' }, makeUser(wanted[2])], /without a string id at index 1/],
-    ['an item with a numeric id', async (wanted: string[]) => [makeUser(wanted[0]), { id: 7 }], /without a string id at index 1/],
-    ['an item JSON cannot hold', async (wanted: string[]) => [makeUser(wanted[0]), { id: wanted[1], big: BigInt(1) }], /findByIds\(\)\[1\] cannot be stored as JSON/],
+    [
+      'an item without an id',
+      async (wanted: string[]) => [makeUser(wanted[0]), { name: 'no id' }, makeUser(wanted[2])],
+      /without a string id at index 1/,
+    ],
+    [
+      'an item with a numeric id',
+      async (wanted: string[]) => [makeUser(wanted[0]), { id: 7 }],
+      /without a string id at index 1/,
+    ],
+    [
+      'an item JSON cannot hold',
+      async (wanted: string[]) => [makeUser(wanted[0]), { id: wanted[1], big: BigInt(1) }],
+      /findByIds\(\)\[1\] cannot be stored as JSON/,
+    ],
   ])('rejects %s from the repository with a clear error and writes nothing', async (_name, findByIds, message) => {
     const wanted = ids(`bad${_name.length}-`, 3);
     const warming = new CacheWarmingService(
-      { userRepository: { findByIds: findByIds as (ids: string[]) => Promise<User[]>, getActiveUsers: async () => [] } },
+      {
+        userRepository: { findByIds: findByIds as (ids: string[]) => Promise<User[]>, getActiveUsers: async () => [] },
+      },
       connection,
     );
     await expect(warming.warmUserCache(wanted)).rejects.toThrow(message);
@@ -166,7 +202,10 @@ describe('warming on demand', () => {
     const postIds = ids('nohalf', 2);
     const repos = repositories([], postIds);
     const warming = new CacheWarmingService(
-      { postRepository: repos.postRepository, userRepository: { findByIds: async () => [], getActiveUsers: async () => [{ id: 1 }] as never } },
+      {
+        postRepository: repos.postRepository,
+        userRepository: { findByIds: async () => [], getActiveUsers: async () => [{ id: 1 }] as never },
+      },
       connection,
     );
     await expect(warming.warmPopularContent()).rejects.toThrow(/getActiveUsers returned an item without a string id/);
@@ -183,10 +222,12 @@ describe('warming on demand', () => {
     await expect(warming.warmPostCache([1] as unknown as string[])).rejects.toThrow(/postIds\[0\]/);
     await expect(warming.scheduleCacheWarming(0)).rejects.toThrow(RangeError);
     await expect(warming.scheduleCacheWarming('1' as unknown as number)).rejects.toThrow(/intervalMs/);
-    expect(() => warming.setRepositories({ userRepository: { findByIds: async () => [] } } as unknown as WarmingRepositories)).toThrow(
-      /userRepository\.getActiveUsers must be a function/,
+    expect(() =>
+      warming.setRepositories({ userRepository: { findByIds: async () => [] } } as unknown as WarmingRepositories),
+    ).toThrow(/userRepository\.getActiveUsers must be a function/);
+    expect(() => new CacheWarmingService({ postRepository: 5 } as unknown as WarmingRepositories)).toThrow(
+      /postRepository must be an object/,
     );
-    expect(() => new CacheWarmingService({ postRepository: 5 } as unknown as WarmingRepositories)).toThrow(/postRepository must be an object/);
   });
 
   it('rejects without calling the repository while Redis is not connected', async () => {
@@ -222,7 +263,9 @@ describe('warming and invalidations', () => {
     log.lines.length = 0;
     await new CacheWarmingService(repos, connection).warmUserCache(userIds);
     expect(exists(`user:${userIds[1]}`, `user:${userIds[1]}:profile`)).toBe(0);
-    expect(exists(`user:${userIds[0]}`, `user:${userIds[0]}:profile`, `user:${userIds[2]}`, `user:${userIds[2]}:profile`)).toBe(4);
+    expect(
+      exists(`user:${userIds[0]}`, `user:${userIds[0]}:profile`, `user:${userIds[2]}`, `user:${userIds[2]}:profile`),
+    ).toBe(4);
     expect(log.lines.find((l) => l.message.includes('invalidated while loading'))?.meta).toEqual({ keys: 2 });
   });
 
@@ -274,7 +317,10 @@ describe('scheduled warming', () => {
         return repos.postRepository.getTrendingPosts(limit);
       },
     };
-    const warming = new CacheWarmingService({ userRepository: repos.userRepository, postRepository: flaky }, connection);
+    const warming = new CacheWarmingService(
+      { userRepository: repos.userRepository, postRepository: flaky },
+      connection,
+    );
     log.lines.length = 0;
     await warming.scheduleCacheWarming(10);
     try {
@@ -282,7 +328,13 @@ describe('scheduled warming', () => {
     } finally {
       warming.stopCacheWarming();
     }
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'Cache warming failed', meta: { message: 'trending query timed out' } }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        message: 'Cache warming failed',
+        meta: { message: 'trending query timed out' },
+      }),
+    );
     expect(exists(`user:${p}sched0`, `post:${p}schedp1`)).toBe(2);
     expect(warming.isScheduled).toBe(false);
   });
@@ -295,7 +347,10 @@ describe('scheduled warming', () => {
       if (getTrendingPosts.mock.calls.length === 1) await gate;
       return repos.postRepository.getTrendingPosts(limit);
     });
-    const warming = new CacheWarmingService({ userRepository: repos.userRepository, postRepository: { ...repos.postRepository, getTrendingPosts } }, connection);
+    const warming = new CacheWarmingService(
+      { userRepository: repos.userRepository, postRepository: { ...repos.postRepository, getTrendingPosts } },
+      connection,
+    );
     log.lines.length = 0;
     const skipped = () => log.lines.filter((line) => /skipped/.test(line.message)).length;
     await warming.scheduleCacheWarming(5);

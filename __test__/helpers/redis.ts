@@ -3,7 +3,7 @@
  * port (so fault tests can stop and restart it), unless TEST_REDIS_URL is set.
  * Nothing here ever flushes a server it did not start.
  */
-import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -63,7 +63,19 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 export async function startRedis(options: ServerOptions = {}): Promise<TestServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'yes', ...(options.extraArgs ?? [])];
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--enable-debug-command',
+    'yes',
+    ...(options.extraArgs ?? []),
+  ];
   if (options.password) args.push('--requirepass', options.password);
   const authArgs = options.password ? ['-a', options.password, '--no-auth-warning'] : [];
 
@@ -109,7 +121,9 @@ export async function testRedis(options: ServerOptions = {}): Promise<TestServer
     owned: false,
     cli: (...cliArgs) => {
       const auth = parsed.password ? ['-a', decodeURIComponent(parsed.password), '--no-auth-warning'] : [];
-      return execFileSync('redis-cli', ['-h', host, '-p', String(port), ...auth, ...cliArgs], { encoding: 'utf8' }).trim();
+      return execFileSync('redis-cli', ['-h', host, '-p', String(port), ...auth, ...cliArgs], {
+        encoding: 'utf8',
+      }).trim();
     },
     kill: refuse,
     restart: refuse,

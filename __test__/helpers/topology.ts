@@ -8,7 +8,7 @@
  * stalled by it and its "longest call" figures stay honest. `cli()` is the one
  * blocking convenience, meant for assertions, not for use under load.
  */
-import { ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -161,7 +161,8 @@ async function waitFor(what: string, check: () => Promise<true | string>, timeou
       if (error instanceof Fatal) throw error;
       last = (error as Error).message;
     }
-    if (Date.now() >= deadline) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}: ${last}`);
+    if (Date.now() >= deadline)
+      throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -256,9 +257,7 @@ function command(port: number, args: Array<string | number>, options: CmdOptions
   const timeoutMs = options.timeoutMs ?? 10_000;
   const what = `${String(args[0])} on ${HOST}:${port}`;
   return new Promise((resolve, reject) => {
-    const socket = options.tls
-      ? tls.connect({ host: HOST, port, ...options.tls })
-      : net.connect(port, HOST);
+    const socket = options.tls ? tls.connect({ host: HOST, port, ...options.tls }) : net.connect(port, HOST);
     let buf = Buffer.alloc(0);
     const replies: Array<Reply | RedisReplyError> = [];
     const finish = (error: Error | undefined, value?: Reply) => {
@@ -268,13 +267,16 @@ function command(port: number, args: Array<string | number>, options: CmdOptions
       else resolve(value as Reply);
     };
     const timer = setTimeout(() => finish(new Error(`${what}: no reply within ${timeoutMs} ms`)), timeoutMs);
-    socket.once(options.tls ? 'secureConnect' : 'connect', () => socket.write(Buffer.concat([...auth, args].map(encode))));
+    socket.once(options.tls ? 'secureConnect' : 'connect', () =>
+      socket.write(Buffer.concat([...auth, args].map(encode))),
+    );
     socket.on('error', (error) => finish(new Error(`${what}: ${error.message}`)));
     socket.on('close', () => finish(new Error(`${what}: connection closed before the reply`)));
     socket.on('data', (chunk) => {
       buf = Buffer.concat([buf, chunk]);
       let parsed: Parsed;
       try {
+        // biome-ignore lint/suspicious/noAssignInExpressions: read replies while whole ones are buffered.
         while ((parsed = parse(buf, 0))) {
           replies.push(parsed.value);
           buf = buf.subarray(parsed.end);
@@ -431,10 +433,15 @@ function makeNode(proc: RedisProcess, url: string, cliArgs: string[], cmdOptions
 
 function run(file: string, args: string[], options: { cwd?: string; timeoutMs?: number } = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { cwd: options.cwd, timeout: options.timeoutMs ?? WAIT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      file,
+      args,
+      { cwd: options.cwd, timeout: options.timeoutMs ?? WAIT_MS, encoding: 'utf8' },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`${file} ${args.join(' ')} failed: ${error.message}\n${stdout}\n${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
@@ -505,7 +512,8 @@ function parseClusterNodes(text: Reply): NodeLine[] {
     });
 }
 
-const failing = (flags: string[]) => flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake' || f === 'noaddr');
+const failing = (flags: string[]) =>
+  flags.some((f) => f === 'fail' || f === 'fail?' || f === 'handshake' || f === 'noaddr');
 
 export interface ClusterOptions {
   masters?: number;
@@ -515,8 +523,10 @@ export interface ClusterOptions {
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const masterCount = options.masters ?? 3;
   const replicasPerMaster = options.replicasPerMaster ?? 1;
-  if (!Number.isInteger(masterCount) || masterCount < 3) throw new RangeError('masters must be an integer >= 3 (redis-cli --cluster create needs 3)');
-  if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new RangeError('replicasPerMaster must be an integer >= 0');
+  if (!Number.isInteger(masterCount) || masterCount < 3)
+    throw new RangeError('masters must be an integer >= 3 (redis-cli --cluster create needs 3)');
+  if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0)
+    throw new RangeError('replicasPerMaster must be an integer >= 0');
   const total = masterCount * (1 + replicasPerMaster);
 
   const group = new Group('cluster');
@@ -529,13 +539,29 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       const port = ports[i];
       const busPort = ports[total + i];
       const args = [
-        '--port', String(port), '--bind', HOST, '--dir', group.dir,
-        '--logfile', path.join(group.dir, `node-${port}.log`), ...COMMON_ARGS,
-        '--repl-diskless-sync-delay', '0',
-        '--cluster-enabled', 'yes', '--cluster-config-file', path.join(group.dir, `nodes-${port}.conf`),
-        '--cluster-node-timeout', '1000', '--cluster-port', String(busPort),
+        '--port',
+        String(port),
+        '--bind',
+        HOST,
+        '--dir',
+        group.dir,
+        '--logfile',
+        path.join(group.dir, `node-${port}.log`),
+        ...COMMON_ARGS,
+        '--repl-diskless-sync-delay',
+        '0',
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        path.join(group.dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '1000',
+        '--cluster-port',
+        String(busPort),
       ];
-      const proc = group.add(new RedisProcess(port, [port, busPort], path.join(group.dir, `node-${port}.log`), async () => args));
+      const proc = group.add(
+        new RedisProcess(port, [port, busPort], path.join(group.dir, `node-${port}.log`), async () => args),
+      );
       const node = Object.assign(makeNode(proc, `redis://${HOST}:${port}`, [], {}), { busPort }) as ClusterNode;
       Object.defineProperty(node, 'id', { enumerable: true, get: () => ids.get(node) ?? '' });
       nodes.push(node);
@@ -543,7 +569,18 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     await settleAll(group.processes.map((p) => p.start()));
     for (const node of nodes) ids.set(node, String(await node.cmd('CLUSTER', 'MYID')));
 
-    await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `${HOST}:${n.port}`), '--cluster-replicas', String(replicasPerMaster), '--cluster-yes'], { timeoutMs: 60_000 });
+    await run(
+      'redis-cli',
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((n) => `${HOST}:${n.port}`),
+        '--cluster-replicas',
+        String(replicasPerMaster),
+        '--cluster-yes',
+      ],
+      { timeoutMs: 60_000 },
+    );
 
     const byPort = new Map(nodes.map((n) => [n.port, n]));
     const live = () => nodes.filter((n) => n.alive);
@@ -558,7 +595,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       }
       throw lastError;
     };
-    const isServing = (l: NodeLine) => l.flags.includes('master') && !failing(l.flags) && l.slots.length > 0 && !!byPort.get(l.port)?.alive;
+    const isServing = (l: NodeLine) =>
+      l.flags.includes('master') && !failing(l.flags) && l.slots.length > 0 && !!byPort.get(l.port)?.alive;
 
     const masters = async () =>
       (await view())
@@ -568,7 +606,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
     const replicasOf = async (master: ClusterNode) =>
       (await view())
-        .filter((l) => l.flags.includes('slave') && l.masterId === master.id && !failing(l.flags) && byPort.get(l.port)?.alive)
+        .filter(
+          (l) =>
+            l.flags.includes('slave') && l.masterId === master.id && !failing(l.flags) && byPort.get(l.port)?.alive,
+        )
         .map((l) => byPort.get(l.port) as ClusterNode);
 
     const nodeForKey = async (key: string) => {
@@ -586,13 +627,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         const where = `${HOST}:${node.port}`;
         const info = fields(await node.cmd('CLUSTER', 'INFO'));
         if (info.get('cluster_state') !== 'ok') return `${where} cluster_state:${info.get('cluster_state')}`;
-        if (info.get('cluster_slots_ok') !== '16384') return `${where} cluster_slots_ok:${info.get('cluster_slots_ok')}`;
+        if (info.get('cluster_slots_ok') !== '16384')
+          return `${where} cluster_slots_ok:${info.get('cluster_slots_ok')}`;
         const lines = parseClusterNodes(await node.cmd('CLUSTER', 'NODES'));
         for (const other of alive) {
           if (other === node) continue;
           const line = lines.find((l) => l.port === other.port);
           if (!line) return `${where} does not know ${other.port}`;
-          if (failing(line.flags) || line.link !== 'connected') return `${where} sees ${other.port} as ${line.flags.join(',')} ${line.link}`;
+          if (failing(line.flags) || line.link !== 'connected')
+            return `${where} sees ${other.port} as ${line.flags.join(',')} ${line.link}`;
         }
         const owners = lines.filter((l) => l.flags.includes('master') && !failing(l.flags) && l.slots.length > 0);
         const dead = owners.find((l) => !byPort.get(l.port)?.alive);
@@ -603,7 +646,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         for (const other of alive) {
           const line = lines.find((l) => l.port === other.port);
           if (line?.flags.includes('slave')) roles.push(`${other.port}>${idPort.get(line.masterId)}`);
-          else if (line?.flags.includes('master') && line.slots.length > 0) roles.push(`${other.port}:${line.slots.map(([a, b]) => `${a}-${b}`).join(',')}`);
+          else if (line?.flags.includes('master') && line.slots.length > 0)
+            roles.push(`${other.port}:${line.slots.map(([a, b]) => `${a}-${b}`).join(',')}`);
           else return `${where} sees ${other.port} as a master without slots`;
         }
         const map = roles.sort().join(' ');
@@ -612,7 +656,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         const myself = lines.find((l) => l.flags.includes('myself'));
         if (myself?.flags.includes('slave')) {
           const repl = fields(await node.cmd('INFO', 'replication'));
-          if (repl.get('master_link_status') !== 'up') return `replica ${where} master_link_status:${repl.get('master_link_status')}`;
+          if (repl.get('master_link_status') !== 'up')
+            return `replica ${where} master_link_status:${repl.get('master_link_status')}`;
         }
       }
       return true;
@@ -670,7 +715,8 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
   if (!Number.isInteger(sentinelCount) || sentinelCount < 1) throw new RangeError('sentinels must be an integer >= 1');
   const { password, sentinelPassword } = options;
   for (const [name, value] of Object.entries({ masterName, password, sentinelPassword })) {
-    if (value !== undefined && !/^[A-Za-z0-9._-]+$/.test(value)) throw new RangeError(`${name} must be a plain word (it is written to a config file)`);
+    if (value !== undefined && !/^[A-Za-z0-9._-]+$/.test(value))
+      throw new RangeError(`${name} must be a plain word (it is written to a config file)`);
   }
   const quorum = Math.min(2, sentinelCount);
   if (options.tls) {
@@ -684,7 +730,10 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
     const dataAccess = clientAccess(certificates, password);
     const sentinelAccess = clientAccess(certificates, sentinelPassword);
     // Outgoing links (replica to master, sentinel to anyone) use TLS too.
-    const listen = (port: number) => (certificates ? [...tlsListenArgs(certificates, port, false), '--tls-replication', 'yes'] : ['--port', String(port)]);
+    const listen = (port: number) =>
+      certificates
+        ? [...tlsListenArgs(certificates, port, false), '--tls-replication', 'yes']
+        : ['--port', String(port)];
     const ports = await freePorts(1 + replicaCount + sentinelCount);
     const dataPorts = ports.slice(0, 1 + replicaCount);
     const sentinelPorts = ports.slice(1 + replicaCount);
@@ -707,7 +756,18 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
 
     const nodes = dataPorts.map((port) => {
       const logFile = path.join(group.dir, `node-${port}.log`);
-      const base = [...listen(port), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS, '--repl-diskless-sync-delay', '0'];
+      const base = [
+        ...listen(port),
+        '--bind',
+        HOST,
+        '--dir',
+        group.dir,
+        '--logfile',
+        logFile,
+        ...COMMON_ARGS,
+        '--repl-diskless-sync-delay',
+        '0',
+      ];
       if (password !== undefined) base.push('--requirepass', password, '--masterauth', password);
       let started = false;
       // A restarted node rejoins as a replica of whoever the sentinels now call master.
@@ -720,7 +780,12 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
         started = true;
         return upstream === undefined ? base : [...base, '--replicaof', HOST, String(upstream)];
       };
-      return makeNode(group.add(new RedisProcess(port, [port], logFile, argv)), nodeUrl(port, !!certificates, password), dataAccess.cliArgs, dataAccess.cmdOptions);
+      return makeNode(
+        group.add(new RedisProcess(port, [port], logFile, argv)),
+        nodeUrl(port, !!certificates, password),
+        dataAccess.cliArgs,
+        dataAccess.cmdOptions,
+      );
     });
     const [master, ...replicas] = nodes;
     await master.restart();
@@ -751,29 +816,44 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
           `sentinel failover-timeout ${masterName} 5000`,
           `sentinel parallel-syncs ${masterName} 1`,
           ...(password === undefined ? [] : [`sentinel auth-pass ${masterName} ${password}`]),
-          ...(sentinelPassword === undefined ? [] : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
+          ...(sentinelPassword === undefined
+            ? []
+            : [`requirepass ${sentinelPassword}`, `sentinel sentinel-pass ${sentinelPassword}`]),
           '',
         ].join('\n'),
       );
       const argv = async () => [conf, '--sentinel', ...listen(port)];
-      return makeNode(group.add(new RedisProcess(port, [port], logFile, argv)), nodeUrl(port, !!certificates, sentinelPassword), sentinelAccess.cliArgs, sentinelAccess.cmdOptions);
+      return makeNode(
+        group.add(new RedisProcess(port, [port], logFile, argv)),
+        nodeUrl(port, !!certificates, sentinelPassword),
+        sentinelAccess.cliArgs,
+        sentinelAccess.cmdOptions,
+      );
     });
     await settleAll(sentinels.map((s) => s.restart()));
 
     const healthProblem = async (): Promise<true | string> => {
       const liveSentinels = sentinels.filter((s) => s.alive);
       if (liveSentinels.length === 0) return 'no live sentinel';
-      const answers = await Promise.all(liveSentinels.map((s) => s.cmd('SENTINEL', 'get-master-addr-by-name', masterName)));
+      const answers = await Promise.all(
+        liveSentinels.map((s) => s.cmd('SENTINEL', 'get-master-addr-by-name', masterName)),
+      );
       const reported = new Set(answers.map((a) => (Array.isArray(a) ? a.join(':') : String(a))));
       if (reported.size !== 1) return `sentinels disagree on the master: ${[...reported].join(' / ')}`;
       const current = nodes.find((n) => `${HOST}:${n.port}` === [...reported][0]);
       if (!current?.alive) return `sentinels report ${[...reported][0]}, which is not a live node`;
       const role = await current.cmd('ROLE');
-      if (!Array.isArray(role) || role[0] !== 'master') return `reported master ${current.port} answers ROLE ${Array.isArray(role) ? role[0] : role}`;
+      if (!Array.isArray(role) || role[0] !== 'master')
+        return `reported master ${current.port} answers ROLE ${Array.isArray(role) ? role[0] : role}`;
       const liveReplicas = nodes.filter((n) => n !== current && n.alive);
       for (const r of liveReplicas) {
         const rrole = await r.cmd('ROLE');
-        if (!Array.isArray(rrole) || rrole[0] !== 'slave' || Number(rrole[2]) !== current.port || rrole[3] !== 'connected') {
+        if (
+          !Array.isArray(rrole) ||
+          rrole[0] !== 'slave' ||
+          Number(rrole[2]) !== current.port ||
+          rrole[3] !== 'connected'
+        ) {
           return `node ${r.port} is not a connected replica of ${current.port} (ROLE ${JSON.stringify(rrole)})`;
         }
       }
@@ -784,18 +864,21 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
         for (const r of liveReplicas) {
           const entry = known.find((k) => Number(k.get('port')) === r.port);
           // Not master-link-status: sentinels refresh a replica's INFO only every 10 s, and the ROLE check above is the truth.
-          if (entry?.get('flags') !== 'slave') return `sentinel ${s.port} sees replica ${r.port} as ${entry?.get('flags') ?? 'unknown'}`;
+          if (entry?.get('flags') !== 'slave')
+            return `sentinel ${s.port} sees replica ${r.port} as ${entry?.get('flags') ?? 'unknown'}`;
         }
         const peers = ((await s.cmd('SENTINEL', 'SENTINELS', masterName)) as Reply[]).map(pairs);
         for (const other of liveSentinels) {
           if (other === s) continue;
           const entry = peers.find((p) => Number(p.get('port')) === other.port);
-          if (!entry || entry.get('flags') !== 'sentinel') return `sentinel ${s.port} sees sentinel ${other.port} as ${entry?.get('flags') ?? 'unknown'}`;
+          if (entry?.get('flags') !== 'sentinel')
+            return `sentinel ${s.port} sees sentinel ${other.port} as ${entry?.get('flags') ?? 'unknown'}`;
         }
       }
       return true;
     };
-    const waitHealthy = (timeoutMs = WAIT_MS) => waitFor(`a healthy sentinel set (${masterName})`, healthProblem, timeoutMs);
+    const waitHealthy = (timeoutMs = WAIT_MS) =>
+      waitFor(`a healthy sentinel set (${masterName})`, healthProblem, timeoutMs);
 
     const currentMasterNode = async () => {
       const { port } = await currentMaster();
@@ -822,13 +905,18 @@ export async function startSentinelSet(options: SentinelOptions = {}): Promise<S
       });
       let after = before;
       await waitFor(`the sentinels to report a master other than ${before.port}`, async () => {
-        const answers = await Promise.all(sentinels.filter((s) => s.alive).map((s) => s.cmd('SENTINEL', 'get-master-addr-by-name', masterName)));
+        const answers = await Promise.all(
+          sentinels.filter((s) => s.alive).map((s) => s.cmd('SENTINEL', 'get-master-addr-by-name', masterName)),
+        );
         const ports = new Set(answers.map((a) => Number((a as Reply[])[1])));
         if (ports.size !== 1 || ports.has(before.port)) return `sentinels report ${[...ports].join(', ')}`;
         after = { host: String((answers[0] as Reply[])[0]), port: [...ports][0] };
         const node = nodes.find((n) => n.port === after.port);
         const role = await node?.cmd('ROLE');
-        return (Array.isArray(role) && role[0] === 'master') || `new master ${after.port} answers ROLE ${Array.isArray(role) ? role[0] : role}`;
+        return (
+          (Array.isArray(role) && role[0] === 'master') ||
+          `new master ${after.port} answers ROLE ${Array.isArray(role) ? role[0] : role}`
+        );
       });
       return after;
     };
@@ -863,14 +951,22 @@ let tlsVerdict: string | null | undefined;
 export function tlsUnsupportedReason(): string | undefined {
   if (tlsVerdict === undefined) {
     // A TLS build rejects a TLS port without certificates; a plain build rejects the directive itself.
-    const probe = spawnSync('redis-server', ['--port', '0', '--tls-port', '1', '--save', '', '--logfile', ''], { encoding: 'utf8', timeout: 5000, killSignal: 'SIGKILL' });
+    const probe = spawnSync('redis-server', ['--port', '0', '--tls-port', '1', '--save', '', '--logfile', ''], {
+      encoding: 'utf8',
+      timeout: 5000,
+      killSignal: 'SIGKILL',
+    });
     const out = `${probe.stdout ?? ''}${probe.stderr ?? ''}`;
     const cliHelp = spawnSync('redis-cli', ['--help'], { encoding: 'utf8', timeout: 5000 });
     const openssl = spawnSync('openssl', ['version'], { encoding: 'utf8', timeout: 5000 });
     if (probe.error) tlsVerdict = `redis-server could not run: ${probe.error.message}`;
-    else if (!/Failed to configure TLS|tls-(cert|key|ca-cert)/i.test(out) || /Bad directive|wrong number of arguments/i.test(out)) {
+    else if (
+      !/Failed to configure TLS|tls-(cert|key|ca-cert)/i.test(out) ||
+      /Bad directive|wrong number of arguments/i.test(out)
+    ) {
       tlsVerdict = `this redis-server (${execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).trim()}) is built without TLS: ${out.trim().split('\n').pop()}`;
-    } else if (!/--tls\b/.test(`${cliHelp.stdout ?? ''}${cliHelp.stderr ?? ''}`)) tlsVerdict = 'this redis-cli is built without TLS (no --tls option)';
+    } else if (!/--tls\b/.test(`${cliHelp.stdout ?? ''}${cliHelp.stderr ?? ''}`))
+      tlsVerdict = 'this redis-cli is built without TLS (no --tls option)';
     else if (openssl.status !== 0) tlsVerdict = 'openssl is not available to make test certificates';
     else tlsVerdict = null;
   }
@@ -918,14 +1014,67 @@ async function makeCertificates(dir: string): Promise<CertificateFiles> {
   const file = (name: string) => path.join(dir, name);
   fs.writeFileSync(file('openssl.cnf'), OPENSSL_CONF);
   const openssl = (...args: string[]) => run('openssl', args, { cwd: dir });
-  await openssl('req', '-config', file('openssl.cnf'), '-x509', '-new', '-nodes', '-newkey', 'rsa:2048', '-sha256', '-days', '3',
-    '-subj', '/CN=redis-layer test CA', '-extensions', 'ca_ext', '-keyout', file('ca.key'), '-out', file('ca.crt'));
-  for (const [name, cn, ext] of [['server', 'localhost', 'server_ext'], ['client', 'redis-layer-client', 'client_ext']]) {
-    await openssl('req', '-config', file('openssl.cnf'), '-new', '-nodes', '-newkey', 'rsa:2048', '-subj', `/CN=${cn}`,
-      '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`));
-    await openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'),
-      '-set_serial', `0x${randomBytes(8).toString('hex')}`, '-days', '3', '-sha256',
-      '-extfile', file('openssl.cnf'), '-extensions', ext, '-out', file(`${name}.crt`));
+  await openssl(
+    'req',
+    '-config',
+    file('openssl.cnf'),
+    '-x509',
+    '-new',
+    '-nodes',
+    '-newkey',
+    'rsa:2048',
+    '-sha256',
+    '-days',
+    '3',
+    '-subj',
+    '/CN=redis-layer test CA',
+    '-extensions',
+    'ca_ext',
+    '-keyout',
+    file('ca.key'),
+    '-out',
+    file('ca.crt'),
+  );
+  for (const [name, cn, ext] of [
+    ['server', 'localhost', 'server_ext'],
+    ['client', 'redis-layer-client', 'client_ext'],
+  ]) {
+    await openssl(
+      'req',
+      '-config',
+      file('openssl.cnf'),
+      '-new',
+      '-nodes',
+      '-newkey',
+      'rsa:2048',
+      '-subj',
+      `/CN=${cn}`,
+      '-keyout',
+      file(`${name}.key`),
+      '-out',
+      file(`${name}.csr`),
+    );
+    await openssl(
+      'x509',
+      '-req',
+      '-in',
+      file(`${name}.csr`),
+      '-CA',
+      file('ca.crt'),
+      '-CAkey',
+      file('ca.key'),
+      '-set_serial',
+      `0x${randomBytes(8).toString('hex')}`,
+      '-days',
+      '3',
+      '-sha256',
+      '-extfile',
+      file('openssl.cnf'),
+      '-extensions',
+      ext,
+      '-out',
+      file(`${name}.crt`),
+    );
   }
   return {
     caFile: file('ca.crt'),
@@ -943,15 +1092,29 @@ export interface TlsOptions {
 /** Listens on `port` for TLS only, with the test certificates. */
 function tlsListenArgs(files: CertificateFiles, port: number, requireClientCert: boolean): string[] {
   return [
-    '--port', '0', '--tls-port', String(port),
-    '--tls-cert-file', files.certFile, '--tls-key-file', files.keyFile, '--tls-ca-cert-file', files.caFile,
-    '--tls-auth-clients', requireClientCert ? 'yes' : 'no',
+    '--port',
+    '0',
+    '--tls-port',
+    String(port),
+    '--tls-cert-file',
+    files.certFile,
+    '--tls-key-file',
+    files.keyFile,
+    '--tls-ca-cert-file',
+    files.caFile,
+    '--tls-auth-clients',
+    requireClientCert ? 'yes' : 'no',
   ];
 }
 
 /** How redis-cli and the RESP helper reach a node of `files`' CA, with `password` if set. */
-function clientAccess(files: CertificateFiles | undefined, password: string | undefined): { cliArgs: string[]; cmdOptions: CmdOptions } {
-  const cliArgs = files ? ['--tls', '--cacert', files.caFile, '--cert', files.clientCertFile, '--key', files.clientKeyFile] : [];
+function clientAccess(
+  files: CertificateFiles | undefined,
+  password: string | undefined,
+): { cliArgs: string[]; cmdOptions: CmdOptions } {
+  const cliArgs = files
+    ? ['--tls', '--cacert', files.caFile, '--cert', files.clientCertFile, '--key', files.clientKeyFile]
+    : [];
   if (password !== undefined) cliArgs.push('-a', password, '--no-auth-warning');
   const tlsMaterial = files && {
     ca: fs.readFileSync(files.caFile),
@@ -975,12 +1138,27 @@ export async function startTlsServer(options: TlsOptions = {}): Promise<TlsServe
     const files = await makeCertificates(group.dir);
     const [port] = await freePorts(1);
     const logFile = path.join(group.dir, `tls-${port}.log`);
-    const args = [...tlsListenArgs(files, port, requireClientCert), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS];
+    const args = [
+      ...tlsListenArgs(files, port, requireClientCert),
+      '--bind',
+      HOST,
+      '--dir',
+      group.dir,
+      '--logfile',
+      logFile,
+      ...COMMON_ARGS,
+    ];
     const proc = group.add(new RedisProcess(port, [port], logFile, async () => args));
     await proc.start();
     const { cliArgs, cmdOptions } = clientAccess(files, undefined);
     const node = makeNode(proc, `rediss://${HOST}:${port}`, cliArgs, cmdOptions);
-    return Object.assign(node, { url: `rediss://${HOST}:${port}`, dir: group.dir, ...files, requireClientCert, stop: () => group.stop() });
+    return Object.assign(node, {
+      url: `rediss://${HOST}:${port}`,
+      dir: group.dir,
+      ...files,
+      requireClientCert,
+      stop: () => group.stop(),
+    });
   });
 }
 
@@ -998,7 +1176,8 @@ export async function startAclServer(options: AclOptions = {}): Promise<AclServe
   const password = options.password ?? 'app-secret';
   const defaultPassword = options.defaultPassword ?? 'default-secret';
   for (const [name, value] of Object.entries({ username, password, defaultPassword })) {
-    if (!/^[A-Za-z0-9._-]+$/.test(value)) throw new RangeError(`${name} must be a plain word (it is written to a config file)`);
+    if (!/^[A-Za-z0-9._-]+$/.test(value))
+      throw new RangeError(`${name} must be a plain word (it is written to a config file)`);
   }
   const group = new Group('acl');
   return group.build(async () => {
@@ -1006,17 +1185,37 @@ export async function startAclServer(options: AclOptions = {}): Promise<AclServe
     const logFile = path.join(group.dir, `acl-${port}.log`);
     const conf = path.join(group.dir, `acl-${port}.conf`);
     // The user lives in the config file (the `user` directive = ACL SETUSER at boot), so a restart keeps it.
-    fs.writeFileSync(conf, [`requirepass ${defaultPassword}`, `user ${username} on >${password} ~* &* +@all`, ''].join('\n'));
-    const args = [conf, '--port', String(port), '--bind', HOST, '--dir', group.dir, '--logfile', logFile, ...COMMON_ARGS];
+    fs.writeFileSync(
+      conf,
+      [`requirepass ${defaultPassword}`, `user ${username} on >${password} ~* &* +@all`, ''].join('\n'),
+    );
+    const args = [
+      conf,
+      '--port',
+      String(port),
+      '--bind',
+      HOST,
+      '--dir',
+      group.dir,
+      '--logfile',
+      logFile,
+      ...COMMON_ARGS,
+    ];
     const proc = group.add(new RedisProcess(port, [port], logFile, async () => args));
     await proc.start();
-    const node = makeNode(proc, `redis://${HOST}:${port}`, ['-a', defaultPassword, '--no-auth-warning'], { password: defaultPassword });
+    const node = makeNode(proc, `redis://${HOST}:${port}`, ['-a', defaultPassword, '--no-auth-warning'], {
+      password: defaultPassword,
+    });
     const cliAs = (user: string, pass: string, ...args: string[]) =>
-      execFileSync('redis-cli', ['-h', HOST, '-p', String(port), '--user', user, '--pass', pass, '--no-auth-warning', ...args], {
-        encoding: 'utf8',
-        timeout: WAIT_MS,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }).trim();
+      execFileSync(
+        'redis-cli',
+        ['-h', HOST, '-p', String(port), '--user', user, '--pass', pass, '--no-auth-warning', ...args],
+        {
+          encoding: 'utf8',
+          timeout: WAIT_MS,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      ).trim();
     return Object.assign(node, {
       authUrl: `redis://${encodeURIComponent(username)}:${encodeURIComponent(password)}@${HOST}:${port}`,
       username,
