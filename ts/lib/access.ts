@@ -11,7 +11,7 @@
  */
 import type { RedisConnection } from './connection';
 import { allOrError, type Dispatcher } from './dispatcher';
-import { unexpectedReply } from './errors';
+import { RedisLayerError, unexpectedReply } from './errors';
 import { describeError, log } from './logger';
 
 /** A fail-soft method's answer to Redis trouble. */
@@ -40,17 +40,39 @@ export function softly<T>(
   return call(dispatcher);
 }
 
+/** How many replicas a write must reach, and how long to wait for them: the settings sessions and locks share. */
+export interface ReplicaSettings {
+  waitForReplicas: number;
+  replicaTimeoutMs: number;
+}
+
+/** The replica settings from a service's options, checked; defaults: no replicas, 200 ms. */
+export function replicaSettings(
+  options: { waitForReplicas?: unknown; replicaTimeoutMs?: unknown } | undefined,
+): ReplicaSettings {
+  const replicas = options?.waitForReplicas ?? 0;
+  const timeout = options?.replicaTimeoutMs ?? 200;
+  if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 0) {
+    throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${String(replicas)}`);
+  }
+  if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
+    throw new RangeError(`options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`);
+  }
+  return { waitForReplicas: replicas, replicaTimeoutMs: timeout };
+}
+
 /**
  * Strict: Redis WAIT on the node holding `key` (the EXISTS routes the pipeline there on a
- * cluster and orders it after the caller's write): how many replicas acknowledged, within
- * timeoutMs.
+ * cluster and orders it after the caller's write) until `replicas` acknowledged it, within
+ * `timeoutMs`; fewer reject with ERR_NOT_REPLICATED, naming `what`.
  */
-export async function replicaAcks(
+export async function requireReplicated(
   connection: RedisConnection,
   key: string,
   replicas: number,
   timeoutMs: number,
-): Promise<number> {
+  what: string,
+): Promise<void> {
   const replies = await connection.dispatcher().pipeline(
     [
       ['EXISTS', key],
@@ -61,5 +83,10 @@ export async function replicaAcks(
   );
   const reached = replies[1];
   if (typeof reached !== 'number') throw unexpectedReply('WAIT', reached);
-  return reached;
+  if (reached < replicas) {
+    throw new RedisLayerError(
+      'ERR_NOT_REPLICATED',
+      `${what} reached ${reached} of ${replicas} replicas within ${timeoutMs} ms`,
+    );
+  }
 }

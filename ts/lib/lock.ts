@@ -3,7 +3,7 @@ import { redisConnection, type RedisConnection } from './connection';
 import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
-import { replicaAcks } from './access';
+import { replicaSettings, requireReplicated } from './access';
 import { registerScript } from './native';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts/lock';
 import { sameSlotKey } from './slot';
@@ -129,18 +129,7 @@ export class LockService {
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw new TypeError(`options must be an object, got ${describeType(options)}`);
     }
-    const replicas = options?.waitForReplicas ?? 0;
-    const timeout = options?.replicaTimeoutMs ?? 200;
-    if (typeof replicas !== 'number' || !Number.isSafeInteger(replicas) || replicas < 0) {
-      throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${String(replicas)}`);
-    }
-    if (typeof timeout !== 'number' || !Number.isSafeInteger(timeout) || timeout <= 0) {
-      throw new RangeError(
-        `options.replicaTimeoutMs must be a positive integer of milliseconds, got ${String(timeout)}`,
-      );
-    }
-    this.waitForReplicas = replicas;
-    this.replicaTimeoutMs = timeout;
+    ({ waitForReplicas: this.waitForReplicas, replicaTimeoutMs: this.replicaTimeoutMs } = replicaSettings(options));
   }
 
   /** The lock, or null when someone else still holds it after `waitMs`. */
@@ -181,13 +170,13 @@ export class LockService {
       const [fence, online] = grantOf(grant);
       const replicas = Math.max(online, this.waitForReplicas);
       if (replicas > 0) {
-        const reached = await replicaAcks(this.connection, CacheKeys.lock(resource), replicas, this.replicaTimeoutMs);
-        if (reached < replicas) {
-          throw new RedisLayerError(
-            'ERR_NOT_REPLICATED',
-            `lock on ${resource}: ${reached} of ${replicas} replicas acknowledged the grant within ${this.replicaTimeoutMs} ms`,
-          );
-        }
+        await requireReplicated(
+          this.connection,
+          CacheKeys.lock(resource),
+          replicas,
+          this.replicaTimeoutMs,
+          `lock on ${resource}: the grant`,
+        );
       }
       return new Lock(this.connection, resource, token, fence);
     } catch (error) {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { redisConnection, type RedisConnection } from './connection';
-import { describeType, RedisLayerError, requireString, unexpectedReply } from './errors';
+import { describeType, requireString, unexpectedReply } from './errors';
 import { CacheKeys } from './keys';
 import { describeError, log, redactedTag } from './logger';
-import { failSoft, replicaAcks } from './access';
+import { failSoft, replicaSettings, requireReplicated } from './access';
 import { registerScript } from './native';
 import * as lua from './scripts/session';
 import { sameSlotKey } from './slot';
@@ -129,17 +129,10 @@ export class SessionService {
 
   constructor(connection?: RedisConnection, options?: SessionServiceOptions) {
     this.connection = connection ?? redisConnection;
-    const replicas = options?.waitForReplicas ?? 0;
-    const timeout = options?.replicaTimeoutMs ?? 200;
+    ({ waitForReplicas: this.waitForReplicas, replicaTimeoutMs: this.replicaTimeoutMs } = replicaSettings(options));
     const cap = options?.maxSessionsPerUser ?? DEFAULT_MAX_SESSIONS;
-    if (!Number.isInteger(replicas) || replicas < 0)
-      throw new RangeError(`options.waitForReplicas must be a non-negative integer, got ${replicas}`);
-    if (!Number.isInteger(timeout) || timeout <= 0)
-      throw new RangeError(`options.replicaTimeoutMs must be a positive integer, got ${timeout}`);
     if (!Number.isInteger(cap) || cap < 1)
       throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
-    this.waitForReplicas = replicas;
-    this.replicaTimeoutMs = timeout;
     this.maxSessionsPerUser = cap;
   }
 
@@ -150,13 +143,7 @@ export class SessionService {
    */
   private async replicated(key: string): Promise<void> {
     if (this.waitForReplicas === 0) return;
-    const reached = await replicaAcks(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs);
-    if (reached < this.waitForReplicas) {
-      throw new RedisLayerError(
-        'ERR_NOT_REPLICATED',
-        `session write reached ${reached} of ${this.waitForReplicas} replicas within ${this.replicaTimeoutMs} ms`,
-      );
-    }
+    await requireReplicated(this.connection, key, this.waitForReplicas, this.replicaTimeoutMs, 'session write');
   }
 
   /** A new session id: 256 bits from the OS CSPRNG, base64url (43 characters). */
