@@ -3,7 +3,7 @@
  * install scripts) into a fresh TypeScript project and uses it from CJS, ESM and
  * strict TypeScript against a real Redis.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -27,6 +27,22 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
     const failed = error as { stdout?: string; stderr?: string; message: string };
     throw new Error(`${failed.message}\n${failed.stdout ?? ''}\n${failed.stderr ?? ''}`);
   }
+}
+
+/** Compiles one file of the installed project with strict, node-resolution settings (a user's default setup). */
+function typecheck(file: string, output: { outDir: string } | { noEmit: true }): void {
+  const config = path.join(project, `tsconfig.${path.basename(file, '.ts')}.json`);
+  const compilerOptions = {
+    strict: true,
+    target: 'ES2022',
+    module: 'commonjs',
+    moduleResolution: 'node',
+    types: [],
+    skipLibCheck: false,
+    ...output,
+  };
+  fs.writeFileSync(config, JSON.stringify({ compilerOptions, files: [file] }));
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], project);
 }
 
 beforeAll(async () => {
@@ -84,48 +100,14 @@ async function main(): Promise<void> {
 main();
 `,
   );
-  fs.writeFileSync(
-    path.join(project, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        target: 'ES2022',
-        module: 'commonjs',
-        moduleResolution: 'node',
-        types: [],
-        skipLibCheck: false,
-        outDir: 'out',
-      },
-      files: ['main.ts'],
-    }),
-  );
-  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], project);
+  typecheck('main.ts', { outDir: 'out' });
   const output = run(process.execPath, [path.join(project, 'out', 'main.js')], project, { REDIS_URL: server.url });
   expect(JSON.parse(output.trim())).toEqual({ stored: true, name: 'Packed', many: 1 });
 });
 
 it("type-checks the seed's call sites under strict: every signature, inference and Promise<void> forward", () => {
   fs.writeFileSync(path.join(project, 'seed.ts'), seedCallSitesSource);
-  fs.writeFileSync(
-    path.join(project, 'tsconfig.seed.json'),
-    JSON.stringify({
-      compilerOptions: {
-        strict: true,
-        target: 'ES2022',
-        module: 'commonjs',
-        moduleResolution: 'node',
-        types: [],
-        skipLibCheck: false,
-        noEmit: true,
-      },
-      files: ['seed.ts'],
-    }),
-  );
-  run(
-    process.execPath,
-    [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(project, 'tsconfig.seed.json')],
-    project,
-  );
+  typecheck('seed.ts', { noEmit: true });
 });
 
 it('works from CommonJS require and from ESM import', () => {
@@ -142,6 +124,59 @@ await connectRedis(); await cacheService.set('pack:esm', { via: 'esm' }); consol
   const env = { REDIS_URL: server.url };
   expect(JSON.parse(run(process.execPath, ['cjs.cjs'], project, env).trim())).toEqual({ via: 'cjs' });
   expect(JSON.parse(run(process.execPath, ['esm.mjs'], project, env).trim())).toEqual({ via: 'esm' });
+});
+
+it('ships redis-layer/testing: typed under node resolution, and its Jest globalSetup/globalTeardown pair', () => {
+  fs.writeFileSync(
+    path.join(project, 'throwaway.ts'),
+    `import { RedisConnection } from 'redis-layer';
+import { startTestRedis, type TestRedis } from 'redis-layer/testing';
+async function main(): Promise<void> {
+  const server: TestRedis = await startTestRedis();
+  const connection = new RedisConnection({ url: server.url });
+  await connection.connect();
+  await connection.getClient().set('throwaway', 'yes');
+  console.log(JSON.stringify({ owned: server.owned, value: await connection.getClient().get('throwaway') }));
+  await connection.close();
+  await server.stop();
+}
+main();
+`,
+  );
+  typecheck('throwaway.ts', { outDir: 'out' });
+  const output = run(process.execPath, [path.join(project, 'out', 'throwaway.js')], project);
+  expect(JSON.parse(output.trim())).toEqual({ owned: true, value: 'yes' });
+
+  // A user's Jest run: the pair starts one server, REDIS_URL reaches the test, the server stops after.
+  const urlFile = path.join(project, 'jest-url.txt');
+  fs.writeFileSync(
+    path.join(project, 'uses-redis.test.js'),
+    `const fs = require('node:fs');
+const { cacheService, connectRedis, redisConnection } = require('redis-layer');
+test('REDIS_URL reaches the throwaway server', async () => {
+  fs.writeFileSync(${JSON.stringify(urlFile)}, process.env.REDIS_URL);
+  await connectRedis();
+  await cacheService.set('from-jest', { ok: true });
+  expect(await cacheService.get('from-jest')).toEqual({ ok: true });
+  await redisConnection.close();
+});
+`,
+  );
+  const config = {
+    rootDir: project,
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/uses-redis.test.js'],
+    globalSetup: 'redis-layer/testing/jest-global-setup',
+    globalTeardown: 'redis-layer/testing/jest-global-teardown',
+  };
+  const jest = path.join(root, 'node_modules', 'jest', 'bin', 'jest.js');
+  run(process.execPath, [jest, '--ci', '--config', JSON.stringify(config)], project, { REDIS_URL: '' });
+  const url = fs.readFileSync(urlFile, 'utf8');
+  expect(url).toMatch(/^redis:\/\/127\.0\.0\.1:\d+$/);
+  expect(url).not.toBe(server.url);
+  const port = Number(new URL(url).port);
+  const ping = spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' });
+  expect(`${ping.stdout}${ping.stderr}`).toMatch(/Connection refused/);
 });
 
 /** seed.ts of the installed project: never run, only type-checked, so it needs no Redis. */

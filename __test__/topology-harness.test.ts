@@ -4,7 +4,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import {
   type AclServer,
   type Cluster,
@@ -17,17 +16,7 @@ import {
   startTlsServer,
   tlsUnsupportedReason,
 } from './helpers/topology';
-
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
+import { canConnect } from '../dist/testing/process';
 
 function processExists(pid: number): boolean {
   try {
@@ -138,8 +127,8 @@ describe('cluster harness', () => {
     await cluster.stop();
     for (const node of cluster.nodes) {
       expect(node.alive).toBe(false);
-      expect(await listening(node.port)).toBe(false);
-      expect(await listening(node.busPort)).toBe(false);
+      expect(await canConnect(node.port)).toBe(false);
+      expect(await canConnect(node.busPort)).toBe(false);
     }
     for (const pid of pids) expect(processExists(pid)).toBe(false);
     expect(fs.existsSync(cluster.dir)).toBe(false);
@@ -203,7 +192,7 @@ describe('sentinel harness', () => {
     await set.stop();
     for (const node of [...set.nodes, ...set.sentinels]) {
       expect(node.alive).toBe(false);
-      expect(await listening(node.port)).toBe(false);
+      expect(await canConnect(node.port)).toBe(false);
     }
     expect(fs.existsSync(set.dir)).toBe(false);
   });
@@ -310,7 +299,7 @@ describe('TLS harness', () => {
     } finally {
       await server.stop();
     }
-    expect(await listening(server.port)).toBe(false);
+    expect(await canConnect(server.port)).toBe(false);
   });
 
   it('with requireClientCert the server refuses a client without a certificate', async () => {

@@ -1,34 +1,16 @@
-// A short mini-Facebook scenario on redis-layer. Uses REDIS_URL when set, otherwise
-// a throwaway redis-server on a free loopback port that it starts and stops itself.
-const { spawn } = require('node:child_process');
-const net = require('node:net');
-const layer = require('..');
+// A short mini-Facebook scenario on redis-layer. Finds a server the way a newcomer expects
+// (redis-layer/testing's findRedis): REDIS_URL if set, else a throwaway redis-server it starts and
+// stops itself, else a Redis already on 127.0.0.1:6379, used without flushing anything.
+const layer = require('redis-layer');
+const { findRedis } = require('redis-layer/testing');
 
 const { RedisConnection, CacheService, CacheKeys } = layer;
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.on('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function throwawayServer() {
-  const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 200; i++) {
-    const up = await new Promise((r) => net.connect(port, '127.0.0.1').once('connect', function () { this.destroy(); r(true); }).once('error', () => r(false)));
-    if (up) return { url: `redis://127.0.0.1:${port}`, stop: () => child.kill('SIGKILL') };
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error('redis-server did not start');
-}
+const WHERE = {
+  REDIS_URL: 'REDIS_URL',
+  spawned: 'a throwaway redis-server',
+  local: 'the Redis already running at',
+};
 
 const step = (title) => console.log(`\n== ${title}`);
 const timed = async (label, fn) => {
@@ -54,9 +36,8 @@ const loadUser = async (id) => {
 };
 
 async function main() {
-  const external = process.env.REDIS_URL;
-  const server = external ? { url: external, stop() {} } : await throwawayServer();
-  console.log(`redis-layer demo against ${external ? 'REDIS_URL' : `a throwaway redis-server (${server.url})`}`);
+  const server = await findRedis();
+  console.log(`redis-layer demo against ${WHERE[server.source]} ${server.host}:${server.port}`);
   const connection = new RedisConnection({ url: server.url });
   const run = `demo:${Date.now()}:`;
   try {
@@ -94,7 +75,7 @@ async function main() {
     console.log(`  removed ${await cache.flushPattern(`${run}*`)} demo keys with SCAN + UNLINK`);
   } finally {
     await connection.close();
-    server.stop();
+    await server.stop();
   }
   console.log('\ndone: connections closed, process exits on its own');
 }
@@ -110,6 +91,8 @@ for (const file of ['./feed', './sessions', './broker']) {
 }
 
 main().catch((error) => {
-  console.error('demo failed:', error);
+  // A missing Redis is one sentence, not a stack trace.
+  if (error.code === 'ERR_NO_REDIS') console.error(error.message);
+  else console.error('demo failed:', error);
   process.exitCode = 1;
 });
