@@ -16,6 +16,7 @@ export const {
   CacheService,
   cacheService,
   RedisLayerError,
+  ERROR_CODES,
   setLogger,
   defaultLogger,
   UserCacheService,

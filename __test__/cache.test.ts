@@ -193,6 +193,59 @@ describe('CacheService.getOrSet', () => {
     expect(calls).toBe(1);
   });
 
+  it('answers a miss with what a hit returns: the JSON round trip of the loaded value', async () => {
+    const joined = new Date('2024-01-02T03:04:05.000Z');
+    const loader = async () => ({ id: 'u1', joined, skip: undefined, tags: [undefined, 'a'] });
+    const miss = await cache.getOrSet(`${p}shape`, loader, 60);
+    const hit = await cache.getOrSet(`${p}shape`, loader, 60);
+    expect(miss).toEqual({ id: 'u1', joined: '2024-01-02T03:04:05.000Z', tags: [null, 'a'] });
+    expect(hit).toEqual(miss);
+    expect(miss?.joined).toBe(hit?.joined);
+  });
+
+  it('getOrSetWithInfo says whether the value came from Redis or from the loader', async () => {
+    const loader = async () => ({ n: 1 });
+    expect(await cache.getOrSetWithInfo(`${p}info`, loader, 60)).toEqual({ value: { n: 1 }, hit: false });
+    expect(await cache.getOrSetWithInfo(`${p}info`, loader, 60)).toEqual({ value: { n: 1 }, hit: true });
+  });
+
+  it('treats null and undefined from the loader as "not found": null, not cached unless cacheNullSeconds', async () => {
+    let calls = 0;
+    const notFound = (answer: null | undefined) => async () => {
+      calls++;
+      return answer;
+    };
+    expect(await cache.getOrSet(`${p}none`, notFound(undefined), 60)).toBeNull();
+    expect(await cache.getOrSet(`${p}none`, notFound(null), 60)).toBeNull();
+    expect(calls).toBe(2);
+    expect(server.cli('EXISTS', `${p}none`)).toBe('0');
+
+    const options = { ttlSeconds: 60, cacheNullSeconds: 30 };
+    expect(await cache.getOrSetWithInfo(`${p}neg`, notFound(null), options)).toEqual({ value: null, hit: false });
+    expect(await cache.getOrSetWithInfo(`${p}neg`, notFound(null), options)).toEqual({ value: null, hit: true });
+    expect(calls).toBe(3);
+    expect(server.cli('GET', `${p}neg`)).toBe('null');
+    const ttl = Number(server.cli('TTL', `${p}neg`));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(30);
+    // The seed's get() still reads a cached "not found" as a miss.
+    expect(await cache.get(`${p}neg`)).toBeNull();
+
+    expect(await cache.getOrSet(`${p}found`, async () => ({ ok: true }), options)).toEqual({ ok: true });
+    expect(Number(server.cli('TTL', `${p}found`))).toBeGreaterThan(30);
+  });
+
+  it('rejects options it cannot use, naming them', async () => {
+    const loader = async () => 1;
+    await expect(cache.getOrSet(`${p}bad`, loader, { cacheNullSeconds: -1 })).rejects.toThrow(
+      new RangeError('options.cacheNullSeconds must be a positive finite number of seconds, got -1'),
+    );
+    await expect(cache.getOrSet(`${p}bad`, loader, { ttlSeconds: '5' as unknown as number })).rejects.toThrow(
+      new TypeError('options.ttlSeconds must be a number of seconds, got string'),
+    );
+    await expect(cache.getOrSet(`${p}bad`, loader, 'x' as unknown as number)).rejects.toThrow(TypeError);
+  });
+
   it('rejects every waiter when the loader fails and caches nothing', async () => {
     let calls = 0;
     const loader = async () => {

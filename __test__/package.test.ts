@@ -30,7 +30,11 @@ function run(command: string, args: string[], cwd: string, env: NodeJS.ProcessEn
 }
 
 /** Compiles one file of the installed project with strict, node-resolution settings (a user's default setup). */
-function typecheck(file: string, output: { outDir: string } | { noEmit: true }): void {
+function typecheck(
+  file: string,
+  output: { outDir: string } | { noEmit: true },
+  stricter: Record<string, boolean> = {},
+): void {
   const config = path.join(project, `tsconfig.${path.basename(file, '.ts')}.json`);
   const compilerOptions = {
     strict: true,
@@ -40,6 +44,7 @@ function typecheck(file: string, output: { outDir: string } | { noEmit: true }):
     types: [],
     skipLibCheck: false,
     ...output,
+    ...stricter,
   };
   fs.writeFileSync(config, JSON.stringify({ compilerOptions, files: [file] }));
   run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', config], project);
@@ -177,6 +182,64 @@ test('REDIS_URL reaches the throwaway server', async () => {
   const port = Number(new URL(url).port);
   const ping = spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' });
   expect(`${ping.stdout}${ping.stderr}`).toMatch(/Connection refused/);
+});
+
+it('types catch mistakes under strict, noUncheckedIndexedAccess and exactOptionalPropertyTypes', () => {
+  // Each @ts-expect-error line must stay an error: tsc fails on an unused one.
+  fs.writeFileSync(
+    path.join(project, 'honest.ts'),
+    `import {
+  CacheService, RedisConnection, RedisLayerError, rateLimiter, sessionService, userCacheService,
+  type Jsonified, type MessageBrokerApi, type RateLimiterApi, type RedisLayerErrorCode, type SessionData,
+  type SessionServiceApi,
+} from 'redis-layer';
+declare const env: Record<string, string | undefined>;
+interface User { id: string; name: string; joined: Date; nickname?: string }
+
+export const connection = new RedisConnection({ url: env.REDIS_URL, password: env.REDIS_PASSWORD });
+const cache = new CacheService(connection);
+
+export async function reads(id: string): Promise<string> {
+  const annotated: User | null = await userCacheService.getUser(id);
+  const guessed = await userCacheService.getUser(id);
+  // @ts-expect-error the default is unknown, not any: a typo cannot compile
+  guessed?.nmae;
+  const loaded = await cache.getOrSet(\`user:\${id}\`, async (): Promise<User | null> => null, 60);
+  // @ts-expect-error a cached Date comes back as its ISO string
+  const when: Date | undefined = loaded?.joined;
+  const text: string | undefined = loaded?.joined;
+  const shape: Jsonified<User> | null = loaded;
+  const info = await cache.getOrSetWithInfo('k', () => 1, { ttlSeconds: 5, cacheNullSeconds: undefined });
+  const hit: boolean = info.hit;
+  return [annotated?.name, text, shape?.nickname, String(when), String(hit)].join();
+}
+
+export async function commands(): Promise<unknown> {
+  return connection.getClient().sendCommand(['HINCRBY', 'h', 'f', 2]);
+}
+
+export function codeOf(error: unknown): RedisLayerErrorCode | undefined {
+  if (!(error instanceof RedisLayerError)) return undefined;
+  // @ts-expect-error not a code redis-layer raises
+  if (error.code === 'ERR_NO_SUCH_CODE') return undefined;
+  return error.code;
+}
+
+class FakeSessions implements Pick<SessionServiceApi, 'deleteSession' | 'getSession'> {
+  async deleteSession(_id: string): Promise<true> { return true; }
+  async getSession(_id: string): Promise<SessionData | null> { return null; }
+}
+class FakeLimiter implements RateLimiterApi {
+  async checkLimit() { return { allowed: true, remaining: 1, resetTime: 0, retryAfterMs: 0, degraded: false }; }
+  async resetLimit(): Promise<boolean> { return true; }
+}
+export const doubles: [SessionServiceApi['deleteSession'], RateLimiterApi, MessageBrokerApi | undefined] = [
+  new FakeSessions().deleteSession, new FakeLimiter(), undefined,
+];
+export const real: [SessionServiceApi, RateLimiterApi] = [sessionService, rateLimiter];
+`,
+  );
+  typecheck('honest.ts', { noEmit: true }, { noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true });
 });
 
 /** seed.ts of the installed project: never run, only type-checked, so it needs no Redis. */

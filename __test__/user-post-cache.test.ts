@@ -454,7 +454,9 @@ describe('feed invalidation cost', () => {
           writes.push(svc.setUserFeed(`reader${i % 100}`, Math.floor(i / 100), [post(i)]));
         await Promise.all(writes);
         const cached = await Promise.all(
-          Array.from({ length: pages }, (_, i) => svc.getUserFeed(`reader${i % 100}`, Math.floor(i / 100))),
+          Array.from({ length: pages }, (_, i) =>
+            svc.getUserFeed<ReturnType<typeof post>>(`reader${i % 100}`, Math.floor(i / 100)),
+          ),
         );
         expect(cached.every((page, i) => page !== null && page[0].id === post(i).id)).toBe(true);
         own.cli('CONFIG', 'RESETSTAT');

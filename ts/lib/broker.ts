@@ -29,9 +29,9 @@ export type MessageHandler<T = any> = (message: Message<T>, channel: string) => 
  */
 export interface MessageBrokerOptions {
   /** Past this many messages the oldest are dropped and the number dropped is logged. @default 100000 */
-  maxQueuedMessages?: number;
+  maxQueuedMessages?: number | undefined;
   /** The same bound in bytes of channel names and payloads. @default 67108864 (64 MiB) */
-  maxQueuedBytes?: number;
+  maxQueuedBytes?: number | undefined;
 }
 
 // 64 random bits per process keep ids from different processes apart; the
@@ -105,13 +105,22 @@ interface Outgoing {
   reject(error: Error): void;
 }
 
+/** MessageBroker's methods with their plain result types, for a test double or a wrapper (see SessionServiceApi). */
+export interface MessageBrokerApi {
+  subscribe(channel: string, callback: MessageHandler): Promise<void>;
+  unsubscribe(channel: string, callback: MessageHandler): Promise<void>;
+  psubscribe(pattern: string, callback: MessageHandler): Promise<void>;
+  punsubscribe(pattern: string, callback: MessageHandler): Promise<void>;
+  publish(channel: string, message: Omit<Message, 'timestamp' | 'messageId'>): Promise<number>;
+}
+
 /**
  * The seed's MessageBroker: JSON messages over Redis pub/sub, one Redis subscription per
  * channel however many callbacks. It subscribes on the connection's subscriber socket (or
  * on one of its own, see MessageBrokerOptions), which restores subscriptions after
  * reconnects; closing the connection ends them. It publishes on the publishing socket.
  */
-export class MessageBroker {
+export class MessageBroker implements MessageBrokerApi {
   private readonly connection: RedisConnection;
   private readonly limits: SubscriberLimits | undefined;
   private readonly channels = new Fanout<MessageHandler, Relay>();

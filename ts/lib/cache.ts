@@ -2,9 +2,37 @@ import { failSoft, softly } from './access';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { optionalTtl, rejectWith, requireString, requireStringArray, describeType } from './errors';
-import { parseOrMiss, toJson } from './json';
+import { type Jsonified, parseOrMiss, toJson } from './json';
 import { describeError, log } from './logger';
 import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
+
+export interface GetOrSetOptions {
+  /** Seconds the loaded value lives in Redis; default: no expiry (as `set`). */
+  ttlSeconds?: number | undefined;
+  /** Seconds a "not found" (`null`/`undefined` from the loader) is cached, so unknown ids stop reaching the loader; default: not cached. */
+  cacheNullSeconds?: number | undefined;
+}
+
+export interface GetOrSetResult<V> {
+  /** What a cache hit returns: the JSON round trip of the loaded value, or null for "not found". */
+  value: V | null;
+  /** True when the value came from Redis, false when the loader ran (in this call or in the one it joined). */
+  hit: boolean;
+}
+
+function getOrSetOptions(ttl: number | GetOrSetOptions | undefined): {
+  ttl: number | undefined;
+  nullTtl: number | undefined;
+} {
+  if (ttl === undefined || typeof ttl === 'number') return { ttl: optionalTtl(ttl, 'ttlSeconds'), nullTtl: undefined };
+  if (ttl === null || typeof ttl !== 'object') {
+    throw new TypeError(`ttlSeconds must be a number of seconds or an options object, got ${describeType(ttl)}`);
+  }
+  return {
+    ttl: optionalTtl(ttl.ttlSeconds, 'options.ttlSeconds'),
+    nullTtl: optionalTtl(ttl.cacheNullSeconds, 'options.cacheNullSeconds'),
+  };
+}
 
 /**
  * The seed's CacheService: JSON values under the caller's keys, failing soft
@@ -175,28 +203,72 @@ export class CacheService {
   }
 
   /**
-   * Cache-aside with single flight: concurrent misses on one key run `loader` once
-   * and share its value; a loader error rejects every waiter and caches nothing.
-   * The value is stored only if no invalidation of the key (del, the services'
-   * invalidate methods) happened since the load began (see fill.ts).
+   * Cache-aside with single flight: concurrent misses on one key run `loader` once and share
+   * its value; a loader error rejects every waiter and caches nothing. A miss answers what a
+   * hit would (the value's JSON round trip), so one call never gives two shapes. A loader
+   * answering `null` or `undefined` ("not found") gives `null`, cached only with
+   * `cacheNullSeconds`. The value is stored only if no invalidation of the key (del, the
+   * services' invalidate methods) happened since the load began (see fill.ts).
    */
-  getOrSet<T>(key: string, loader: () => Promise<T> | T, ttlSeconds?: number): Promise<T> {
-    let ttl: number | undefined;
+  async getOrSet<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    ttl?: number | GetOrSetOptions,
+  ): Promise<Jsonified<NonNullable<T>> | null> {
+    return (await this.getOrSetWithInfo(key, loader, ttl)).value;
+  }
+
+  /** `getOrSet` that also says whether the value came from the cache (`hit`) or the loader. */
+  getOrSetWithInfo<T>(
+    key: string,
+    loader: () => Promise<T> | T,
+    ttl?: number | GetOrSetOptions,
+  ): Promise<GetOrSetResult<Jsonified<NonNullable<T>>>> {
+    let options: { ttl: number | undefined; nullTtl: number | undefined };
     try {
       requireString(key, 'key');
       if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
-      ttl = optionalTtl(ttlSeconds, 'ttlSeconds');
+      options = getOrSetOptions(ttl);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.flights.run(key, async () => {
-      const cached = await this.get<T>(key);
-      if (cached !== null) return cached;
+    type Value = Jsonified<NonNullable<T>>;
+    return this.flights.run(key, async (): Promise<GetOrSetResult<Value>> => {
+      const cached = await this.lookup<Value>(key);
+      if (cached.hit) return { value: cached.value, hit: true };
       const token = await this.beginFill(key);
-      const value = await loader();
-      if (token !== null) await this.storeFill(key, token, value, ttl);
-      return value;
+      const loaded = await loader();
+      if (loaded === null || loaded === undefined) {
+        if (token !== null && options.nullTtl !== undefined) await this.storeFill(key, token, 'null', options.nullTtl);
+        return { value: null, hit: false };
+      }
+      let text: string;
+      try {
+        text = toJson(loaded);
+      } catch (error) {
+        failSoft('Cache set error', { key }, undefined)(error);
+        return { value: loaded as unknown as Value, hit: false };
+      }
+      if (token !== null) await this.storeFill(key, token, text, options.ttl);
+      return { value: JSON.parse(text) as Value, hit: false };
     });
+  }
+
+  /** GET that tells a stored JSON `null` (a cached "not found") from a missing key; fails soft as a miss. */
+  private lookup<T>(key: string): Promise<{ hit: boolean; value: T | null }> {
+    const miss = { hit: false, value: null };
+    const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
+    return softly(this.connection, recover, (redis) =>
+      redis.get(
+        key,
+        (reply) => {
+          if (reply === null) return miss;
+          const value = parseOrMiss<T>(reply, key);
+          return value === null && reply !== 'null' ? miss : { hit: true, value };
+        },
+        recover,
+      ),
+    );
   }
 
   /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
@@ -209,9 +281,9 @@ export class CacheService {
     }
   }
 
-  private async storeFill(key: string, token: string, value: unknown, ttl: number | undefined): Promise<void> {
+  private async storeFill(key: string, token: string, text: string, ttl: number | undefined): Promise<void> {
     try {
-      const [stored] = await storeFills(this.connection.dispatcher(), [[key, token, toJson(value), ttl]]);
+      const [stored] = await storeFills(this.connection.dispatcher(), [[key, token, text, ttl]]);
       if (!stored) log('debug', 'Cache fill not stored: the key was invalidated during the load', { key });
     } catch (error) {
       failSoft('Cache set error', { key }, undefined)(error);

@@ -1,21 +1,22 @@
 import { type Dispatcher, inPlaceErrors } from './dispatcher';
 import { RedisLayerError, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
 
+/** A command argument: numbers are sent in their decimal form. */
 export type RedisArgument = string | number;
 
 export interface SetOptions {
   /** Expire after this many seconds. */
-  EX?: number;
+  EX?: number | undefined;
   /** Expire after this many milliseconds. */
-  PX?: number;
+  PX?: number | undefined;
   /** Only set when the key does not exist. */
-  NX?: boolean;
+  NX?: boolean | undefined;
   /** Only set when the key exists. */
-  XX?: boolean;
+  XX?: boolean | undefined;
   /** Keep the key's current TTL. */
-  KEEPTTL?: boolean;
+  KEEPTTL?: boolean | undefined;
   /** Return the previous value. */
-  GET?: boolean;
+  GET?: boolean | undefined;
 }
 
 function toArgs(args: unknown, name: string): string[] {
@@ -135,7 +136,7 @@ export class RedisClient {
    * Commands that change the shared socket's state (MULTI, SELECT, SUBSCRIBE, CLIENT REPLY, …)
    * reject with a `RedisLayerError` of code `ERR_UNSAFE_COMMAND` naming what to use instead.
    */
-  sendCommand<T = unknown>(args: string[]): Promise<T> {
+  sendCommand<T = unknown>(args: readonly RedisArgument[]): Promise<T> {
     return this.send(() => commandArgs(args));
   }
 

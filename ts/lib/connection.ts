@@ -7,31 +7,39 @@ import { Subscriber } from './subscriber';
 
 export interface RedisConnectionOptions {
   /** `redis://[user:password@]host:port[/db]`. Default: `REDIS_URL` at connect() time, else `redis://127.0.0.1:6379`. */
-  url?: string;
+  url?: string | undefined;
   /** Default: `REDIS_PASSWORD` at connect() time. */
-  password?: string;
+  password?: string | undefined;
   /** ACL user name. */
-  username?: string;
+  username?: string | undefined;
   /** Database number (SELECT). */
-  database?: number;
+  database?: number | undefined;
   /** How long connect() may take before it rejects; 0: no limit (as node-redis). @default 5000 */
-  connectTimeoutMs?: number;
+  connectTimeoutMs?: number | undefined;
   /** How long one command may wait for its reply; 0: no limit (as node-redis). @default 5000 */
-  commandTimeoutMs?: number;
+  commandTimeoutMs?: number | undefined;
   /** Reconnect delay grows by this much per attempt… @default 50 */
-  reconnectDelayMs?: number;
+  reconnectDelayMs?: number | undefined;
   /** …up to this cap: the seed's `Math.min(retries * 50, 1000)`. @default 1000 */
-  maxReconnectDelayMs?: number;
+  maxReconnectDelayMs?: number | undefined;
   /** Redis Cluster: seed node URLs (default: `REDIS_CLUSTER_NODES`, comma-separated, when no url is given). */
-  cluster?: { nodes: string[] };
+  cluster?: { nodes: string[] } | undefined;
   /**
    * Redis Sentinel: the master's name and sentinel URLs; writes follow failovers. The sentinels'
    * credentials come from their URLs; the master's from masterUsername / masterPassword, else from
    * username / password. With `rediss://` sentinels the master is reached over TLS too, with `tls`.
    */
-  sentinel?: { masterName: string; nodes: string[]; masterUsername?: string; masterPassword?: string };
+  sentinel?:
+    | { masterName: string; nodes: string[]; masterUsername?: string | undefined; masterPassword?: string | undefined }
+    | undefined;
   /** TLS for `rediss://` URLs: PEM CA to trust (default: the system store) and a client certificate. */
-  tls?: { ca?: string | Uint8Array; cert?: string | Uint8Array; key?: string | Uint8Array };
+  tls?:
+    | {
+        ca?: string | Uint8Array | undefined;
+        cert?: string | Uint8Array | undefined;
+        key?: string | Uint8Array | undefined;
+      }
+    | undefined;
 }
 
 function nodeList(value: unknown, name: string): string[] {

@@ -1,8 +1,38 @@
+/** Every code a `RedisLayerError` can carry; docs/api.md says what each means. */
+export const ERROR_CODES = [
+  'ERR_INVALID_URL',
+  'ERR_CONNECTION_REFUSED',
+  'ERR_AUTH_FAILED',
+  'ERR_CONNECT_TIMEOUT',
+  'ERR_NOT_CONNECTED',
+  'ERR_TIMEOUT',
+  'ERR_CONNECTION_LOST',
+  'ERR_CLOSED',
+  'ERR_REDIS',
+  'ERR_PROTOCOL',
+  'ERR_INVALID_ARG',
+  'ERR_REPLY_TOO_LARGE',
+  'ERR_UNSAFE_COMMAND',
+  'ERR_UNEXPECTED_REPLY',
+  'ERR_NOT_REPLICATED',
+  'ERR_LOCK_BUSY',
+  'ERR_INTERNAL',
+] as const;
+
+export type RedisLayerErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN_CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/** A code from the native side as one of ERROR_CODES; anything else is a bug, reported as ERR_INTERNAL. */
+export function knownCode(code: unknown): RedisLayerErrorCode {
+  return typeof code === 'string' && KNOWN_CODES.has(code) ? (code as RedisLayerErrorCode) : 'ERR_INTERNAL';
+}
+
 /** Every error redis-layer raises for Redis trouble carries a stable `code`. */
 export class RedisLayerError extends Error {
-  readonly code: string;
+  readonly code: RedisLayerErrorCode;
 
-  constructor(code: string, message: string) {
+  constructor(code: RedisLayerErrorCode, message: string) {
     super(message);
     this.name = 'RedisLayerError';
     this.code = code;
@@ -14,8 +44,7 @@ export function fromNative(error: unknown): Error {
   if (error instanceof Error) return error;
   const source = error as { message?: unknown; code?: unknown } | null;
   const message = typeof source?.message === 'string' ? source.message : String(error);
-  const code = typeof source?.code === 'string' ? source.code : 'ERR_INTERNAL';
-  return new RedisLayerError(code, message);
+  return new RedisLayerError(knownCode(source?.code), message);
 }
 
 export function requireString(value: unknown, name: string): string {

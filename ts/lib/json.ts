@@ -1,6 +1,47 @@
 import { describeType } from './errors';
 import { describeError, log } from './logger';
 
+/** What JSON.stringify leaves out of an object and turns into null in an array. */
+type Dropped = symbol | undefined | ((...args: never[]) => unknown);
+
+/**
+ * What a value of type T becomes after a JSON round trip, which is what a cache hit returns:
+ * `Date` (anything with `toJSON`) becomes its JSON form, functions, symbols and `undefined`
+ * properties disappear (a property that may be undefined becomes optional), and `undefined` in
+ * an array becomes `null`.
+ */
+export type Jsonified<T> = unknown extends T
+  ? T
+  : T extends string | number | boolean | null
+    ? T
+    : T extends bigint | Dropped
+      ? never
+      : T extends { toJSON(...args: never[]): infer J }
+        ? Jsonified<J>
+        : T extends ReadonlyArray<infer U>
+          ? Array<U extends Dropped ? null : Jsonified<U>>
+          : T extends object
+            ? JsonObject<T>
+            : never;
+
+type JsonObject<T> = {
+  [K in keyof T as K extends string | number
+    ? T[K] extends Dropped
+      ? never
+      : undefined extends T[K]
+        ? never
+        : K
+    : never]: Jsonified<T[K]>;
+} & {
+  [K in keyof T as K extends string | number
+    ? T[K] extends Dropped
+      ? never
+      : undefined extends T[K]
+        ? K
+        : never
+    : never]?: Jsonified<Exclude<T[K], undefined>>;
+};
+
 /** `JSON.stringify` exactly (toJSON, Dates as ISO strings), but a value JSON cannot hold is an error, not `undefined`. */
 export function toJson(value: unknown, name = 'value'): string {
   const text = JSON.stringify(value);

@@ -10,7 +10,7 @@ import { sameSlotKey } from './slot';
 
 export interface AcquireOptions {
   /** Keep retrying this long while the lock is held by someone else. @default 0 */
-  waitMs?: number;
+  waitMs?: number | undefined;
 }
 
 export interface LockServiceOptions {
@@ -19,13 +19,13 @@ export interface LockServiceOptions {
    * at least this many, acknowledged the grant (Redis WAIT). Set it to the number of
    * replicas to cover a failover to one that was offline at the grant. @default 0
    */
-  waitForReplicas?: number;
+  waitForReplicas?: number | undefined;
   /**
    * How long `acquire` waits for those acknowledgements (WAIT holds the command socket
    * meanwhile). When they do not all come, the lock is released and `acquire` rejects
    * with ERR_NOT_REPLICATED. @default 200
    */
-  replicaTimeoutMs?: number;
+  replicaTimeoutMs?: number | undefined;
 }
 
 const scripts = {

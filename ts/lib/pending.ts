@@ -1,4 +1,4 @@
-import { RedisLayerError, fromNative } from './errors';
+import { RedisLayerError, fromNative, knownCode } from './errors';
 
 /** A call in flight: how to settle its promise. */
 export interface Pending {
@@ -130,7 +130,7 @@ export class Calls {
           entry.resolve(entry.map ? entry.map(reply) : reply);
         } else {
           const [code, message] = payloads[i] as [string, string];
-          const error = new RedisLayerError(code, message);
+          const error = new RedisLayerError(knownCode(code), message);
           if (entry.recover) entry.resolve(entry.recover(error));
           else entry.reject(error);
         }

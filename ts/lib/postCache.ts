@@ -96,7 +96,7 @@ export class PostCacheService {
     this.cache = new CacheService(this.connection);
   }
 
-  async getPost<T = any>(postId: string): Promise<T | null> {
+  async getPost<T = unknown>(postId: string): Promise<T | null> {
     const key = CacheKeys.post(requireString(postId, 'postId'));
     return shapedOrMiss<T>(await this.cache.get(key), key, 'object');
   }
@@ -106,7 +106,7 @@ export class PostCacheService {
   }
 
   /** The page as cached, or null when missing, bad, or cached before the last invalidation that covers it. */
-  async getUserFeed<T = any>(userId: string, page: number): Promise<T[] | null> {
+  async getUserFeed<T = unknown>(userId: string, page: number): Promise<T[] | null> {
     const id = requireString(userId, 'userId');
     return (await this.readPage<T>(id, requirePage(page))).page;
   }
@@ -116,7 +116,7 @@ export class PostCacheService {
    * while the loader ran. Concurrent misses on one page run the loader once; a loader
    * error rejects every waiter and stores nothing.
    */
-  async getUserFeedOrLoad<T = any>(userId: string, page: number, loader: () => Promise<T[]> | T[]): Promise<T[]> {
+  async getUserFeedOrLoad<T = unknown>(userId: string, page: number, loader: () => Promise<T[]> | T[]): Promise<T[]> {
     const id = requireString(userId, 'userId');
     const key = CacheKeys.userFeed(id, requirePage(page));
     if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
@@ -153,7 +153,7 @@ export class PostCacheService {
    * epochs read now are used, so a page loaded before an invalidation and stored after it is
    * served (as in the seed).
    */
-  async setUserFeed<T = any>(userId: string, page: number, posts: T[], token?: string | null): Promise<void> {
+  async setUserFeed<T = unknown>(userId: string, page: number, posts: T[], token?: string | null): Promise<void> {
     const id = requireString(userId, 'userId');
     const key = CacheKeys.userFeed(id, requirePage(page));
     if (!Array.isArray(posts)) throw new TypeError(`posts must be an array, got ${describeType(posts)}`);
@@ -179,23 +179,23 @@ export class PostCacheService {
     }
   }
 
-  async getPostComments<T = any>(postId: string): Promise<T[] | null> {
+  async getPostComments<T = unknown>(postId: string): Promise<T[] | null> {
     const key = CacheKeys.postComments(requireString(postId, 'postId'));
     return shapedOrMiss<T[]>(await this.cache.get(key), key, 'array');
   }
 
-  async setPostComments<T = any>(postId: string, comments: T[]): Promise<void> {
+  async setPostComments<T = unknown>(postId: string, comments: T[]): Promise<void> {
     const key = CacheKeys.postComments(requireString(postId, 'postId'));
     if (!Array.isArray(comments)) throw new TypeError(`comments must be an array, got ${describeType(comments)}`);
     await this.cache.set(key, comments, COMMENTS_TTL);
   }
 
-  async getPostReactions<T = any>(postId: string): Promise<T[] | null> {
+  async getPostReactions<T = unknown>(postId: string): Promise<T[] | null> {
     const key = CacheKeys.postReactions(requireString(postId, 'postId'));
     return shapedOrMiss<T[]>(await this.cache.get(key), key, 'array');
   }
 
-  async setPostReactions<T = any>(postId: string, reactions: T[]): Promise<void> {
+  async setPostReactions<T = unknown>(postId: string, reactions: T[]): Promise<void> {
     const key = CacheKeys.postReactions(requireString(postId, 'postId'));
     if (!Array.isArray(reactions)) throw new TypeError(`reactions must be an array, got ${describeType(reactions)}`);
     await this.cache.set(key, reactions, REACTIONS_TTL);

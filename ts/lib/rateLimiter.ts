@@ -17,12 +17,12 @@ export interface RateLimitConfig {
    */
   maxRequests: number;
   /** For the caller's HTTP layer (as the seed); the limiter does not use it. */
-  message?: string;
+  message?: string | undefined;
   /**
    * What to answer when Redis cannot be asked: allow (true) or deny (false); either
    * way the result says `degraded: true`. @default true (the seed fails open)
    */
-  failOpen?: boolean;
+  failOpen?: boolean | undefined;
   /**
    * `'sliding-log'`: at most `maxRequests` in any window of `windowMs`, one sorted-set
    * entry per allowed request (the seed's model).
@@ -30,12 +30,12 @@ export interface RateLimitConfig {
    * O(1) memory per key. It allows up to `burst + maxRequests - 1` in one window of `windowMs`.
    * @default 'sliding-log'
    */
-  algorithm?: RateLimitAlgorithm;
+  algorithm?: RateLimitAlgorithm | undefined;
   /**
    * GCRA only (an integer >= 1): how many requests may pass at once. `1` spaces requests
    * evenly, so no window of `windowMs` holds more than `maxRequests`. @default maxRequests
    */
-  burst?: number;
+  burst?: number | undefined;
 }
 
 export interface RateLimitResult {
@@ -143,11 +143,17 @@ function scriptReply(reply: unknown): ScriptReply {
   );
 }
 
+/** RateLimiter's methods with their plain result types, for a test double or a wrapper (see SessionServiceApi). */
+export interface RateLimiterApi {
+  checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult>;
+  resetLimit(identifier: string, type: string): Promise<boolean>;
+}
+
 /**
  * The seed's RateLimiter with the check-and-record done in one Lua step, so exactly
  * `maxRequests` calls pass per window however many run at once.
  */
-export class RateLimiter {
+export class RateLimiter implements RateLimiterApi {
   private readonly connection: RedisConnection;
 
   constructor(connection?: RedisConnection) {

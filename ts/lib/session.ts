@@ -96,14 +96,31 @@ export interface SessionServiceOptions {
    * failover can neither lose it nor revive a deleted session. WAIT holds the command
    * socket up to `replicaTimeoutMs` while replicas lag. @default 0 (as the seed)
    */
-  waitForReplicas?: number;
+  waitForReplicas?: number | undefined;
   /** How long to wait for the replicas. @default 200 */
-  replicaTimeoutMs?: number;
+  replicaTimeoutMs?: number | undefined;
   /**
    * Sessions (devices) one user may hold. A login beyond it logs out the user's least
    * recently active sessions: deleted, not only unlisted. @default 100
    */
-  maxSessionsPerUser?: number;
+  maxSessionsPerUser?: number | undefined;
+}
+
+/**
+ * SessionService's methods with their plain result types. Implement this for a test double or a
+ * wrapper: the class's `R` parameters, there for code typed against the seed's `Promise<void>`,
+ * make `implements Pick<SessionService, …>` demand generic methods.
+ */
+export interface SessionServiceApi {
+  generateSessionId(): string;
+  createSession(sessionId: string, sessionData: SessionData): Promise<void>;
+  getSession(sessionId: string): Promise<SessionData | null>;
+  updateSession(sessionId: string, updates: Partial<SessionData>): Promise<boolean>;
+  deleteSession(sessionId: string): Promise<boolean>;
+  deleteUserSessions(userId: string): Promise<number>;
+  extendSession(sessionId: string): Promise<boolean>;
+  getActiveSessions(userId: string): Promise<SessionData[]>;
+  rotateSession(oldSessionId: string): Promise<string | null>;
 }
 
 /**
@@ -120,7 +137,7 @@ export interface SessionServiceOptions {
  * Reads (getSession, getActiveSessions) fail soft as the seed's: Redis trouble is logged
  * and answered with null / []. Every other method rejects with a RedisLayerError.
  */
-export class SessionService {
+export class SessionService implements SessionServiceApi {
   private readonly connection: RedisConnection;
   private readonly indexBumped = new Map<string, number>();
   private readonly waitForReplicas: number;

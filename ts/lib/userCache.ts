@@ -26,7 +26,7 @@ export class UserCacheService {
     this.cache = new CacheService(this.connection);
   }
 
-  async getUser<T = any>(userId: string): Promise<T | null> {
+  async getUser<T = unknown>(userId: string): Promise<T | null> {
     const key = CacheKeys.user(requireString(userId, 'userId'));
     return shapedOrMiss<T>(await this.cache.get(key), key, 'object');
   }
@@ -46,7 +46,7 @@ export class UserCacheService {
     await this.cache.set(key, friendIds, FRIENDS_TTL);
   }
 
-  async getUserProfile<T = any>(userId: string): Promise<T | null> {
+  async getUserProfile<T = unknown>(userId: string): Promise<T | null> {
     const key = CacheKeys.userProfile(requireString(userId, 'userId'));
     return shapedOrMiss<T>(await this.cache.get(key), key, 'object');
   }

@@ -20,8 +20,8 @@ export interface WarmingPostRepository<P extends { id: string } = { id: string }
 }
 
 export interface WarmingRepositories {
-  userRepository?: WarmingUserRepository;
-  postRepository?: WarmingPostRepository;
+  userRepository?: WarmingUserRepository | undefined;
+  postRepository?: WarmingPostRepository | undefined;
 }
 
 /** The seed's schedule: every 30 minutes. */

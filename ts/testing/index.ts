@@ -41,9 +41,9 @@ export interface TestRedis {
 
 export interface TestRedisOptions {
   /** `requirepass` of the server, put into `url`. */
-  password?: string;
+  password?: string | undefined;
   /** More redis-server arguments, for example `['--maxmemory', '10mb']`. */
-  args?: string[];
+  args?: string[] | undefined;
   /** Environment of the child process; its PATH decides which redis-server runs. */
   env?: Record<string, string | undefined>;
 }
@@ -146,7 +146,7 @@ export interface FindRedisOptions {
   /** Where REDIS_URL and PATH are read; defaults to `process.env`. */
   env?: Record<string, string | undefined>;
   /** The port of an already running local Redis to fall back to; defaults to 6379. */
-  localPort?: number;
+  localPort?: number | undefined;
 }
 
 /**

@@ -91,9 +91,9 @@ export interface RedisProcessOptions {
   /** The port clients use; `start()` waits until it accepts connections. */
   port: number;
   /** Every port the process listens on (cluster bus, TLS), checked closed after `kill()`. */
-  ports?: number[];
+  ports?: number[] | undefined;
   /** The server's `--logfile`, read for failure messages. */
-  logFile?: string;
+  logFile?: string | undefined;
   /** Command-line arguments, computed at each start so a restart can follow the topology. */
   args: () => Promise<string[]> | string[];
   /** Environment of the child; defaults to this process' (its PATH finds redis-server). */
