@@ -216,6 +216,31 @@ describe('RateLimiter sliding log', () => {
   });
 });
 
+describe('RateLimiter denial logging', () => {
+  it('logs each denial at debug and sums them per type in one warn line per interval', async () => {
+    const quiet = new RateLimiter(connection, { denialLogIntervalMs: 100 });
+    const config = { windowMs: 60_000, maxRequests: 1 };
+    const from = log.lines.length;
+    const id = who();
+    for (let i = 0; i < 4; i++) await quiet.checkLimit(id, 'login', config);
+    for (let i = 0; i < 3; i++) await quiet.checkLimit(id, 'api', config);
+    const denials = log.lines.slice(from).filter((l) => l.message === 'Rate limit exceeded');
+    expect(denials.map((l) => l.level)).toEqual(['debug', 'debug', 'debug', 'debug', 'debug']);
+    expect(log.lines.slice(from).some((l) => l.level === 'warn')).toBe(false);
+    await sleep(200);
+    const summaries = log.lines.slice(from).filter((l) => l.message === 'Rate limits exceeded');
+    expect(summaries).toEqual([
+      { level: 'warn', message: 'Rate limits exceeded', meta: { denied: { login: 3, api: 2 }, intervalMs: 100 } },
+    ]);
+    expectOnlyTagged(id, from);
+  });
+
+  it('rejects an interval that is not a positive number of milliseconds', () => {
+    expect(() => new RateLimiter(connection, { denialLogIntervalMs: 0 })).toThrow(RangeError);
+    expect(() => new RateLimiter(connection, { denialLogIntervalMs: Number.NaN })).toThrow(/denialLogIntervalMs/);
+  });
+});
+
 describe('RateLimiter GCRA', () => {
   const gcra = (windowMs: number, maxRequests: number) => ({ windowMs, maxRequests, algorithm: 'gcra' as const });
 

@@ -282,6 +282,28 @@ describe('PostCacheService', () => {
     expect(await posts.getUserFeed(`${p}a`, 1)).toEqual([post(8)]);
   });
 
+  it("invalidateUserFeeds of a post's audience retires every listed user's pages in one call and one info line", async () => {
+    const audience = [`${p}fan1`, `${p}fan2`, `${p}fan:3`];
+    const bystander = `${p}fan4`;
+    for (const id of [...audience, bystander]) await posts.setUserFeed(id, 1, [post(9)]);
+    const from = log.lines.length;
+    await posts.invalidateUserFeeds(audience);
+    for (const id of audience) expect(await posts.getUserFeed(id, 1)).toBeNull();
+    expect(await posts.getUserFeed(bystander, 1)).toEqual([post(9)]);
+    const lines = log.lines.slice(from).filter((l) => l.message === 'User feeds invalidated');
+    expect(lines).toEqual([{ level: 'info', message: 'User feeds invalidated', meta: { users: 3 } }]);
+
+    const one = log.lines.length;
+    await posts.invalidateUserFeeds(bystander);
+    expect(await posts.getUserFeed(bystander, 1)).toBeNull();
+    expect(log.lines.slice(one).map((l) => l.level)).toEqual(['debug']);
+
+    await expect(posts.invalidateUserFeeds([])).resolves.toBeUndefined();
+    await expect(posts.invalidateUserFeeds([`${p}ok`, 7 as unknown as string])).rejects.toThrow(
+      new TypeError('userIds[1] must be a string, got number'),
+    );
+  });
+
   it('answers a corrupt, wrongly typed or wrongly shaped page or post as a logged miss', async () => {
     const reader = `${p}badfeed`;
     await posts.setUserFeed(reader, 1, [post(1)]);

@@ -20,6 +20,12 @@ export type { Message, MessageHandler, MessageBrokerOptions, MessageBrokerApi } 
 export { SessionService, sessionService, userSessionsKey } from './lib/session';
 export type { SessionData, SessionOwner, SessionServiceOptions, SessionServiceApi } from './lib/session';
 export { RateLimiter, rateLimiter } from './lib/rateLimiter';
-export type { RateLimitConfig, RateLimitResult, RateLimitAlgorithm, RateLimiterApi } from './lib/rateLimiter';
+export type {
+  RateLimitConfig,
+  RateLimitResult,
+  RateLimitAlgorithm,
+  RateLimiterApi,
+  RateLimiterOptions,
+} from './lib/rateLimiter';
 export { LockService, lockService, Lock, lockFenceKey } from './lib/lock';
 export type { AcquireOptions, LockServiceOptions } from './lib/lock';

@@ -2,7 +2,7 @@ import { failSoft } from './access';
 import { CacheService } from './cache';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
-import { describeType, requireEntityId, requireString, unexpectedReply } from './errors';
+import { describeType, requireEntityId, requireString, requireStringArray, unexpectedReply } from './errors';
 import { parseOrMiss, shapedOrMiss, toJson } from './json';
 import { CacheKeys } from './keys';
 import { SingleFlight, withLeases } from './fill';
@@ -220,12 +220,22 @@ export class PostCacheService {
     if (await this.bump('Feed invalidation error', FEED_EPOCH_KEY, 0, {})) log('info', 'All user feeds invalidated');
   }
 
-  /** Retires this user's pages only: its own epoch key, no pattern, so no id can reach another user's keys. */
-  async invalidateUserFeeds(userId: string): Promise<void> {
-    const id = requireString(userId, 'userId');
-    if (await this.bump('Feed invalidation error', userFeedEpochKey(id), FEED_TTL, { userId: id })) {
-      log('info', 'User feeds invalidated', { userId: id });
+  /**
+   * Retires the pages of one user, or of every user in a list (a post's audience) with one
+   * pipelined write: each user's own epoch key, no pattern, so no id can reach another user's keys.
+   */
+  async invalidateUserFeeds(userIds: string | readonly string[]): Promise<void> {
+    const ids = typeof userIds === 'string' ? [userIds] : requireStringArray(userIds, 'userIds');
+    if (ids.length === 0) return;
+    try {
+      const dispatcher = this.connection.dispatcher();
+      await Promise.all(ids.map((id) => dispatcher.script(BUMP_EPOCH, [userFeedEpochKey(id)], [String(FEED_TTL)])));
+    } catch (error) {
+      failSoft('Feed invalidation error', { users: ids.length }, undefined)(error);
+      return;
     }
+    if (ids.length === 1) log('debug', 'User feeds invalidated', { userId: ids[0] });
+    else log('info', 'User feeds invalidated', { users: ids.length });
   }
 
   async warmPostCache<T extends { id: string }>(post: T): Promise<void> {

@@ -143,6 +143,42 @@ function scriptReply(reply: unknown): ScriptReply {
   );
 }
 
+export interface RateLimiterOptions {
+  /** Denials are logged one by one at debug and summed per type in one warn line at most this often. @default 10000 */
+  denialLogIntervalMs?: number | undefined;
+}
+
+function denialInterval(options: RateLimiterOptions | undefined): number {
+  const value = options?.denialLogIntervalMs ?? 10_000;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`options.denialLogIntervalMs must be a positive number of milliseconds, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Counts denials per limit type and logs them as one warn line per interval, so an attack does not flood the log. */
+class DenialSummary {
+  private readonly counts = new Map<string, number>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly intervalMs: number) {}
+
+  add(type: string): void {
+    this.counts.set(type, (this.counts.get(type) ?? 0) + 1);
+    if (this.timer !== undefined) return;
+    this.timer = setTimeout(() => this.flush(), this.intervalMs);
+    // A pending summary never keeps the process alive.
+    this.timer.unref();
+  }
+
+  private flush(): void {
+    this.timer = undefined;
+    const denied = Object.fromEntries(this.counts);
+    this.counts.clear();
+    log('warn', 'Rate limits exceeded', { denied, intervalMs: this.intervalMs });
+  }
+}
+
 /** RateLimiter's methods with their plain result types, for a test double or a wrapper (see SessionServiceApi). */
 export interface RateLimiterApi {
   checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult>;
@@ -155,9 +191,11 @@ export interface RateLimiterApi {
  */
 export class RateLimiter implements RateLimiterApi {
   private readonly connection: RedisConnection;
+  private readonly denials: DenialSummary;
 
-  constructor(connection?: RedisConnection) {
+  constructor(connection?: RedisConnection, options?: RateLimiterOptions) {
     this.connection = connection ?? redisConnection;
+    this.denials = new DenialSummary(denialInterval(options));
   }
 
   async checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
@@ -185,8 +223,10 @@ export class RateLimiter implements RateLimiterApi {
     const nextSlot = algorithm === 'gcra' ? slot : slot + windowMs;
     const resetTime = Math.ceil(nextSlot);
     const retryAfterMs = allowed ? 0 : Math.max(1, Math.ceil(nextSlot - now));
-    if (!allowed)
-      log('warn', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
+    if (!allowed) {
+      log('debug', 'Rate limit exceeded', { ...who(), currentCount: algorithm === 'gcra' ? capacity : count });
+      this.denials.add(type);
+    }
     return { allowed, remaining, resetTime, retryAfterMs, degraded: false };
   }
 
