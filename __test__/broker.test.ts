@@ -308,6 +308,25 @@ describe("the connection's subscriber socket", () => {
     expect(got).toEqual([['m0'], ['m1'], ['m2']]);
   });
 
+  it('close() says which subscriptions it ended, and says nothing when there were none', async () => {
+    await connection.connect();
+    const broker = new MessageBroker(connection);
+    await broker.subscribe(`${p}ending1`, () => undefined);
+    await broker.subscribe(`${p}ending2`, () => undefined);
+    await broker.psubscribe(`${p}ending:*`, () => undefined);
+    const from = log.lines.length;
+    await connection.close();
+    expect(log.lines.slice(from).filter((l) => l.message === 'Subscriptions ended by close()')).toEqual([
+      { level: 'info', message: 'Subscriptions ended by close()', meta: { role: 'broker', channels: 2, patterns: 1 } },
+    ]);
+
+    connection = new RedisConnection({ url: server.url });
+    await connection.connect();
+    const quiet = log.lines.length;
+    await connection.close();
+    expect(log.lines.slice(quiet).some((l) => l.message === 'Subscriptions ended by close()')).toBe(false);
+  });
+
   it('getSubscriber() subscribes: listeners get the text and the channel, pSubscribe too', async () => {
     await connection.connect();
     const subscriber = connection.getSubscriber();

@@ -26,6 +26,11 @@ interface Entry<L, R> {
 export class Fanout<L, R = undefined> {
   private readonly entries = new Map<string, Entry<L, R>>();
 
+  /** How many names have listeners. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** The listeners of `name`, while it has any. */
   listeners(name: string): Set<L> | undefined {
     return this.entries.get(name)?.listeners;
@@ -120,7 +125,7 @@ export class Subscriber {
   /** @internal Events log with `role`; past `limits` the oldest undelivered messages are dropped (logged). */
   constructor(
     options: NativeOptions,
-    role: string,
+    private readonly role: string,
     private readonly limits: SubscriberLimits = {},
   ) {
     this.native = new binding.NativeSubscriber(
@@ -169,6 +174,13 @@ export class Subscriber {
 
   /** @internal Ends the socket and every subscription; later calls reject with ERR_CLOSED. */
   close(): void {
+    if (!this.closed && this.channels.size + this.patterns.size > 0) {
+      log('info', 'Subscriptions ended by close()', {
+        role: this.role,
+        channels: this.channels.size,
+        patterns: this.patterns.size,
+      });
+    }
     this.closed = true;
     this.channels.clear();
     this.patterns.clear();
