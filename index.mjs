@@ -15,6 +15,8 @@ export const {
   escapeGlob,
   CacheService,
   cacheService,
+  jsonSerializer,
+  dateSerializer,
   RedisLayerError,
   ERROR_CODES,
   setLogger,

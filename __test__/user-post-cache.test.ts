@@ -513,7 +513,7 @@ describe('typings', () => {
     try {
       fs.writeFileSync(
         path.join(dir, 'backend.ts'),
-        `import { userCacheService, postCacheService, cacheWarmingService, UserCacheService } from ${JSON.stringify(root)};
+        `import { userCacheService, postCacheService, cacheWarmingService, UserCacheService, PostCacheService, dateSerializer, type Jsonified } from ${JSON.stringify(root)};
 interface User { id: string; name: string; friends?: string[] }
 interface Post { id: string; authorId: string; createdAt: Date }
 declare const userRepository: { findByIds(ids: string[]): Promise<User[]>; getActiveUsers(limit: number): Promise<User[]>; other(): void };
@@ -532,7 +532,12 @@ export async function backend(id: string, user: User, post: Post, feed: Post[]):
   const typedPage: Post[] | null = await postCacheService.getUserFeed<Post>(id, 1);
   await postCacheService.setPost(post);
   await postCacheService.setUserFeed(id, 1, feed);
-  const loaded: Post[] = await postCacheService.getUserFeedOrLoad(id, 1, async () => feed);
+  // A load answers what a later read returns: createdAt as its ISO string with JSON, a Date with dateSerializer.
+  const loaded: Jsonified<Post>[] = await postCacheService.getUserFeedOrLoad(id, 1, async () => feed);
+  const createdAt: string | undefined = loaded[0]?.createdAt;
+  // @ts-expect-error with the JSON serializer a loaded Date is a string
+  const notDates: Post[] = await postCacheService.getUserFeedOrLoad(id, 1, async () => feed);
+  const dated: Post[] = await new PostCacheService(undefined, { serializer: dateSerializer }).getUserFeedOrLoad(id, 1, async () => feed);
   await postCacheService.setUserFeed(id, 1, feed, await postCacheService.beginFeedWrite(id, 1));
   const comments: { id: string }[] | null = await postCacheService.getPostComments(id);
   await postCacheService.invalidatePost(id);
@@ -545,7 +550,7 @@ export async function backend(id: string, user: User, post: Post, feed: Post[]):
   await userCacheService.setUser({ name: 'x' });
   // @ts-expect-error the typed read is User, not Post
   const wrong: Post | null = await userCacheService.getUser<User>(id);
-  void [u, typed, profile, friends, p, page, typedPage, loaded, comments, wrong];
+  void [u, typed, profile, friends, p, page, typedPage, loaded, createdAt, notDates, dated, comments, wrong];
 }
 `,
       );

@@ -1,10 +1,24 @@
 import { failSoft, softly } from './access';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
-import { optionalTtl, rejectWith, requireString, requireStringArray, describeType } from './errors';
-import { type Jsonified, parseOrMiss, toJson } from './json';
+import { optionalTtl, rejectWith, requireString, requireStringArray, describeType, unexpectedReply } from './errors';
+import {
+  decodeOrMiss,
+  encode,
+  type JsonSerializer,
+  jsonSerializer,
+  type Loaded,
+  parseOrMiss,
+  type Serializer,
+  serializerOf,
+} from './json';
 import { describeError, log } from './logger';
 import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
+
+export interface CacheServiceOptions<S extends Serializer = JsonSerializer> {
+  /** How values are stored: `jsonSerializer` (default, the seed's format) or `dateSerializer` or your own. */
+  serializer?: S | undefined;
+}
 
 export interface GetOrSetOptions {
   /** Seconds the loaded value lives in Redis; default: no expiry (as `set`). */
@@ -38,19 +52,21 @@ function getOrSetOptions(ttl: number | GetOrSetOptions | undefined): {
  * The seed's CacheService: JSON values under the caller's keys, failing soft
  * (a Redis error or a corrupt value is logged and answered with null / false / -1 / 0).
  */
-export class CacheService {
+export class CacheService<S extends Serializer = JsonSerializer> {
   private readonly connection: RedisConnection;
+  private readonly serializer: Serializer;
   private readonly flights = new SingleFlight();
 
-  constructor(connection?: RedisConnection) {
+  constructor(connection?: RedisConnection, options?: CacheServiceOptions<S>) {
     this.connection = connection ?? redisConnection;
+    this.serializer = serializerOf(options);
   }
 
   get<T>(key: string): Promise<T | null> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
     const recover = failSoft('Cache get error', { key }, null);
     return softly(this.connection, recover, (redis) =>
-      redis.get<T | null>(key, (reply) => parseOrMiss<T>(reply, key), recover),
+      redis.get<T | null>(key, (reply) => decodeOrMiss<T>(this.serializer, reply, key), recover),
     );
   }
 
@@ -65,7 +81,7 @@ export class CacheService {
     }
     const recover = failSoft('Cache set error', { key }, false);
     try {
-      text = toJson(value);
+      text = encode(this.serializer, value);
     } catch (error) {
       return Promise.resolve(recover(error));
     }
@@ -102,6 +118,21 @@ export class CacheService {
       logged(error);
       return list.map(() => null);
     };
+    if (this.serializer !== jsonSerializer) {
+      // The native splice into one JSON array only serves JSON; other formats decode value by value.
+      const serializer = this.serializer;
+      return softly(this.connection, recover, (redis) =>
+        redis.command(
+          ['MGET', ...list],
+          (replies: unknown) => {
+            if (!Array.isArray(replies) || replies.length !== list.length)
+              return recover(unexpectedReply('MGET', replies));
+            return replies.map((reply, i) => decodeOrMiss<T>(serializer, reply, list[i]));
+          },
+          recover,
+        ),
+      );
+    }
     return softly(this.connection, recover, (redis) =>
       redis.jsonArray(
         ['MGET', ...list],
@@ -145,7 +176,7 @@ export class CacheService {
     const entries: Array<[string, string]> = [];
     try {
       for (const [key, value] of Object.entries(keyValuePairs))
-        entries.push([key, toJson(value, `keyValuePairs.${key}`)]);
+        entries.push([key, encode(this.serializer, value, `keyValuePairs.${key}`)]);
     } catch (error) {
       return Promise.resolve(recover(error));
     }
@@ -214,7 +245,7 @@ export class CacheService {
     key: string,
     loader: () => Promise<T> | T,
     ttl?: number | GetOrSetOptions,
-  ): Promise<Jsonified<NonNullable<T>> | null> {
+  ): Promise<Loaded<NonNullable<T>, S> | null> {
     return (await this.getOrSetWithInfo(key, loader, ttl)).value;
   }
 
@@ -223,7 +254,7 @@ export class CacheService {
     key: string,
     loader: () => Promise<T> | T,
     ttl?: number | GetOrSetOptions,
-  ): Promise<GetOrSetResult<Jsonified<NonNullable<T>>>> {
+  ): Promise<GetOrSetResult<Loaded<NonNullable<T>, S>>> {
     let options: { ttl: number | undefined; nullTtl: number | undefined };
     try {
       requireString(key, 'key');
@@ -232,7 +263,7 @@ export class CacheService {
     } catch (error) {
       return Promise.reject(error);
     }
-    type Value = Jsonified<NonNullable<T>>;
+    type Value = Loaded<NonNullable<T>, S>;
     return this.flights.run(key, async (): Promise<GetOrSetResult<Value>> => {
       const cached = await this.lookup<Value>(key);
       if (cached.hit) return { value: cached.value, hit: true };
@@ -244,13 +275,13 @@ export class CacheService {
       }
       let text: string;
       try {
-        text = toJson(loaded);
+        text = encode(this.serializer, loaded);
       } catch (error) {
         failSoft('Cache set error', { key }, undefined)(error);
         return { value: loaded as unknown as Value, hit: false };
       }
       if (token !== null) await this.storeFill(key, token, text, options.ttl);
-      return { value: JSON.parse(text) as Value, hit: false };
+      return { value: this.serializer.parse(text) as Value, hit: false };
     });
   }
 
@@ -263,7 +294,7 @@ export class CacheService {
         key,
         (reply) => {
           if (reply === null) return miss;
-          const value = parseOrMiss<T>(reply, key);
+          const value = decodeOrMiss<T>(this.serializer, reply, key);
           return value === null && reply !== 'null' ? miss : { hit: true, value };
         },
         recover,

@@ -1,9 +1,17 @@
 import { failSoft } from './access';
-import { CacheService } from './cache';
+import { CacheService, type CacheServiceOptions } from './cache';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { describeType, requireEntityId, requireString, requireStringArray, unexpectedReply } from './errors';
-import { parseOrMiss, shapedOrMiss, toJson } from './json';
+import {
+  decodeOrMiss,
+  encode,
+  type JsonSerializer,
+  type Loaded,
+  type Serializer,
+  serializerOf,
+  shapedOrMiss,
+} from './json';
 import { CacheKeys } from './keys';
 import { SingleFlight, withLeases } from './fill';
 import { log } from './logger';
@@ -86,14 +94,17 @@ function requirePage(page: unknown): number {
  * The seed's PostCacheService: posts, feed pages, comments and reactions as JSON
  * under `CacheKeys`, failing soft. Generic so the backend's own `Post` type flows through.
  */
-export class PostCacheService {
+export class PostCacheService<S extends Serializer = JsonSerializer> {
   private readonly connection: RedisConnection;
-  private readonly cache: CacheService;
+  private readonly serializer: Serializer;
+  private readonly cache: CacheService<S>;
   private readonly flights = new SingleFlight();
 
-  constructor(connection?: RedisConnection) {
+  /** `options.serializer`: how values are stored (default: the seed's JSON); warming must use the same one. */
+  constructor(connection?: RedisConnection, options?: CacheServiceOptions<S>) {
     this.connection = connection ?? redisConnection;
-    this.cache = new CacheService(this.connection);
+    this.serializer = serializerOf(options);
+    this.cache = new CacheService(this.connection, options);
   }
 
   async getPost<T = unknown>(postId: string): Promise<T | null> {
@@ -116,19 +127,28 @@ export class PostCacheService {
    * while the loader ran. Concurrent misses on one page run the loader once; a loader
    * error rejects every waiter and stores nothing.
    */
-  async getUserFeedOrLoad<T = unknown>(userId: string, page: number, loader: () => Promise<T[]> | T[]): Promise<T[]> {
+  async getUserFeedOrLoad<T = unknown>(
+    userId: string,
+    page: number,
+    loader: () => Promise<T[]> | T[],
+  ): Promise<Loaded<T, S>[]> {
     const id = requireString(userId, 'userId');
     const key = CacheKeys.userFeed(id, requirePage(page));
     if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
     return this.flights.run(key, async () => {
-      const cached = await this.readPage<T>(id, page);
+      const cached = await this.readPage<Loaded<T, S>>(id, page);
       if (cached.page !== null) return cached.page;
       const token = cached.token ?? (await this.beginFeedWrite(id, page));
       const posts = await loader();
       if (!Array.isArray(posts))
         throw new TypeError(`loader must resolve to an array of posts, got ${describeType(posts)}`);
       await this.setUserFeed(id, page, posts, token);
-      return posts;
+      // What a later read returns: the stored form, not the loader's objects (as loaded if it cannot be stored).
+      try {
+        return this.serializer.parse(encode(this.serializer, posts, 'posts')) as Loaded<T, S>[];
+      } catch {
+        return posts as unknown as Loaded<T, S>[];
+      }
     });
   }
 
@@ -165,7 +185,7 @@ export class PostCacheService {
       return;
     }
     try {
-      const text = toJson(posts, 'posts');
+      const text = encode(this.serializer, posts, 'posts');
       const redis = this.connection.dispatcher();
       // Epochs first, then page and tag in one step: a page whose epochs moved on meanwhile is never served.
       const current = await currentToken(redis, id);
@@ -260,7 +280,7 @@ export class PostCacheService {
         ? feedToken(global, user)
         : null;
     if (text === null || token === null || tag !== token) return { page: null, token };
-    return { page: shapedOrMiss<T[]>(parseOrMiss(text, key), key, 'array'), token };
+    return { page: shapedOrMiss<T[]>(decodeOrMiss(this.serializer, text, key), key, 'array'), token };
   }
 
   /** Bumps one epoch (and runs `alongside`, e.g. a DEL, at the same time); false once logged as failed. */

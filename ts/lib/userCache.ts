@@ -1,10 +1,10 @@
 import { failSoft } from './access';
-import { CacheService } from './cache';
+import { CacheService, type CacheServiceOptions } from './cache';
 import { redisConnection, type RedisConnection } from './connection';
 import { describeType, requireEntityId, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { withLeases } from './fill';
-import { shapedOrMiss } from './json';
+import { type Serializer, shapedOrMiss } from './json';
 import { log } from './logger';
 
 /** The seed's TTLs in seconds; cache warming writes with the same ones. */
@@ -19,11 +19,12 @@ export const PROFILE_TTL = 7200;
  */
 export class UserCacheService {
   private readonly connection: RedisConnection;
-  private readonly cache: CacheService;
+  private readonly cache: CacheService<Serializer>;
 
-  constructor(connection?: RedisConnection) {
+  /** `options.serializer`: how values are stored (default: the seed's JSON); warming must use the same one. */
+  constructor(connection?: RedisConnection, options?: CacheServiceOptions<Serializer>) {
     this.connection = connection ?? redisConnection;
-    this.cache = new CacheService(this.connection);
+    this.cache = new CacheService(this.connection, options);
   }
 
   async getUser<T = unknown>(userId: string): Promise<T | null> {

@@ -2,7 +2,8 @@ import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { describeType, requireStringArray } from './errors';
 import { beginFills, type Fill, storeFills } from './fill';
-import { toJson } from './json';
+import { encode, type Serializer, serializerOf } from './json';
+
 import { CacheKeys } from './keys';
 import { describeError, log } from './logger';
 import { POST_TTL } from './postCache';
@@ -70,9 +71,9 @@ async function call(repository: object, method: string, arg: unknown, name: stri
   return result as Entity[];
 }
 
-function serialise(item: Entity, name: string): string {
+function serialise(serializer: Serializer, item: Entity, name: string): string {
   try {
-    return toJson(item, name);
+    return encode(serializer, item, name);
   } catch (error) {
     throw new TypeError(`${name} cannot be stored as JSON: ${(error as Error)?.message ?? String(error)}`);
   }
@@ -92,6 +93,7 @@ const postLayout: Layout = (id) => [[CacheKeys.post(id), POST_TTL]];
  * serialises them. Entities for ids it was not asked for (or returned twice) are left out.
  */
 async function load(
+  serializer: Serializer,
   redis: Dispatcher,
   repository: object,
   name: string,
@@ -107,7 +109,7 @@ async function load(
   const leased = new Map(keys.map(([key], i) => [key, tokens[i]]));
   const entities = await call(repository, 'findByIds', ids, name);
   return entities.flatMap((entity, i): Fill[] => {
-    const json = serialise(entity, `${name}.findByIds()[${i}]`);
+    const json = serialise(serializer, entity, `${name}.findByIds()[${i}]`);
     return layout(entity.id).flatMap(([key, ttl]): Fill[] => {
       const token = leased.get(key);
       leased.delete(key);
@@ -131,14 +133,21 @@ async function write(redis: Dispatcher, fills: Fill[]): Promise<void> {
  */
 export class CacheWarmingService {
   private readonly connection: RedisConnection;
+  private readonly serializer: Serializer;
   private repositories: WarmingRepositories;
   private timer: NodeJS.Timeout | undefined;
   private detachCloseHook: (() => void) | undefined;
   private popularRuns = 0;
 
-  constructor(repositories?: WarmingRepositories, connection?: RedisConnection) {
+  /** `options.serializer` must be the one the user and post caches read with (default: the seed's JSON). */
+  constructor(
+    repositories?: WarmingRepositories,
+    connection?: RedisConnection,
+    options?: { serializer?: Serializer | undefined },
+  ) {
     this.repositories = checkRepositories(repositories);
     this.connection = connection ?? redisConnection;
+    this.serializer = serializerOf(options);
   }
 
   setRepositories(repositories: WarmingRepositories): void {
@@ -174,6 +183,7 @@ export class CacheWarmingService {
     try {
       const trending = await call(posts, 'getTrendingPosts', TRENDING_POSTS, 'postRepository');
       const postBatch = await load(
+        this.serializer,
         redis,
         posts,
         'postRepository',
@@ -182,6 +192,7 @@ export class CacheWarmingService {
       );
       const active = await call(users, 'getActiveUsers', ACTIVE_USERS, 'userRepository');
       const userBatch = await load(
+        this.serializer,
         redis,
         users,
         'userRepository',
@@ -224,7 +235,7 @@ export class CacheWarmingService {
   private async warm(name: keyof WarmingRepositories, layout: Layout, ids: string[]): Promise<number> {
     const repository = this.repository(name);
     const redis = this.connection.dispatcher();
-    const fills = await load(redis, repository, name, layout, ids);
+    const fills = await load(this.serializer, redis, repository, name, layout, ids);
     await write(redis, fills);
     return fills.length / layout('').length;
   }
