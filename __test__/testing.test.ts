@@ -164,4 +164,30 @@ describe('the demo', () => {
     const port = Number(/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
     return expect(canConnect(port)).resolves.toBe(false);
   });
+  it('without redis-server on PATH uses a Redis on 127.0.0.1:6379, or says in one sentence what to install', async () => {
+    const env: Record<string, string | undefined> = { HOME: process.env.HOME, PATH: '/nonexistent' };
+    const local = await canConnect(6379);
+    let output = '';
+    let failed = false;
+    try {
+      output = execFileSync(process.execPath, [path.join(root, 'demo', 'demo.js')], {
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 60_000,
+      });
+    } catch (error) {
+      failed = true;
+      output = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
+    }
+    if (local) {
+      expect(failed).toBe(false);
+      expect(output).toMatch(/^redis-layer demo against the Redis already running at 127\.0\.0\.1:6379/);
+    } else {
+      expect(failed).toBe(true);
+      expect(output.trim()).toBe(
+        'No Redis found: REDIS_URL is not set, redis-server is not on PATH and nothing listens on 127.0.0.1:6379; install Redis (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a server to use.',
+      );
+    }
+  });
 });
