@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import { RedisConnection, RedisLayerError } from '..';
 import { testRedis, type TestServer, uniquePrefix } from './helpers/redis';
 
@@ -91,6 +92,50 @@ describe('getClient()', () => {
     expect(replies[1]).toBeInstanceOf(Error);
     expect((replies[1] as Error).message).toMatch(/WRONGTYPE/);
     expect(replies[2]).toBe('x');
+  });
+});
+
+describe('binary arguments', () => {
+  let reader: Redis;
+  beforeAll(() => {
+    reader = new Redis(server.url, { lazyConnect: true });
+  });
+  afterAll(() => reader.disconnect());
+
+  it('sends a Buffer or Uint8Array argument as its bytes, keys and values alike, in pipelines too', async () => {
+    const client = connection.getClient();
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    expect(await client.sendCommand(['SET', `${p}bin`, every])).toBe('OK');
+    expect(await reader.getBuffer(`${p}bin`)).toEqual(every);
+
+    const key = Buffer.concat([Buffer.from(p), Buffer.from([0xff, 0x00, 0x3a])]);
+    const window = Buffer.from([9, 9, 1, 2, 3, 9]).subarray(2, 5);
+    expect(await client.sendCommand(['SET', key, new Uint8Array([7, 0, 7])])).toBe('OK');
+    expect(await reader.getBuffer(key)).toEqual(Buffer.from([7, 0, 7]));
+    expect(await client.sendCommand(['APPEND', key, window])).toBe(6);
+    expect(await reader.getBuffer(key)).toEqual(Buffer.from([7, 0, 7, 1, 2, 3]));
+
+    const big = Buffer.alloc(1_000_000, 0xab);
+    const empty = Buffer.alloc(0);
+    const replies = await client
+      .multi()
+      .addCommand(['SET', `${p}big`, big])
+      .addCommand([Buffer.from('SET'), `${p}empty`, empty])
+      .exec();
+    expect(replies).toEqual(['OK', 'OK']);
+    expect(await reader.getBuffer(`${p}big`)).toEqual(big);
+    expect(await reader.strlen(`${p}empty`)).toBe(0);
+  });
+
+  it('refuses the unsafe commands however they are spelled, and arguments that are neither', async () => {
+    const client = connection.getClient();
+    await expect(client.sendCommand([Buffer.from('multi')])).rejects.toMatchObject({ code: 'ERR_UNSAFE_COMMAND' });
+    await expect(client.sendCommand(['SET', `${p}x`, { not: 'bytes' } as unknown as string])).rejects.toThrow(
+      new TypeError('args[2] must be a string, a finite number or a Buffer, got object'),
+    );
+    await expect(client.sendCommand(['SET', `${p}x`, new Uint16Array(2) as unknown as string])).rejects.toThrow(
+      TypeError,
+    );
   });
 });
 

@@ -78,8 +78,8 @@ pub fn parse(
             OpKind::Command => records.command_array(at).map(Shape::Single),
             OpKind::JsonArray => records.command_array(at).map(Shape::JsonArray),
             OpKind::Pipeline => records
-                .get::<Vec<Vec<String>>>(at)
-                .and_then(|commands| pipeline(&commands, records.get(at + 1)?)),
+                .commands(at)
+                .and_then(|commands| Ok(pipeline(commands, records.get(at + 1)?))),
             OpKind::Script => (|| {
                 let script = scripts::script(records.get(at)?)
                     .ok_or_else(|| invalid("unknown script handle"))?;
@@ -94,23 +94,12 @@ pub fn parse(
     Ok(())
 }
 
-fn pipeline(commands: &[Vec<String>], atomic: bool) -> Result<Shape, LayerError> {
-    if commands.iter().any(Vec::is_empty) {
-        return Err(invalid("every pipelined command needs a name"));
-    }
-    let commands: Vec<Cmd> = commands
-        .iter()
-        .map(|args| {
-            let mut command = redis::cmd(&args[0]);
-            command.arg(&args[1..]);
-            command
-        })
-        .collect();
-    Ok(if atomic {
+fn pipeline(commands: Vec<Cmd>, atomic: bool) -> Shape {
+    if atomic {
         Shape::Transaction(commands)
     } else {
         Shape::Pipeline(commands)
-    })
+    }
 }
 
 /// Reads record fields straight from the JS array. Strings are copied once, from V8
@@ -168,20 +157,41 @@ impl Records {
 
     /// A command given as one `[name, ...args]` array at `index`.
     fn command_array(&self, index: u32) -> Result<Cmd, LayerError> {
+        self.command_from(self.element(self.array, index)?)
+    }
+
+    /// The commands of the `[[name, ...args], ...]` array at `index` (a pipeline).
+    fn commands(&self, index: u32) -> Result<Vec<Cmd>, LayerError> {
         let array = self.element(self.array, index)?;
-        let mut length = 0;
-        // SAFETY: as in `element`.
-        let status = unsafe { sys::napi_get_array_length(self.env, array, &mut length) };
-        if status != sys::Status::napi_ok {
-            return Err(invalid("a command must be an array of strings"));
-        }
+        (0..self.length(array, "a pipeline must be an array of commands")?)
+            .map(|i| self.command_from(self.element(array, i)?))
+            .collect()
+    }
+
+    /// A command from its `[name, ...args]` array: strings, or bytes of a Uint8Array (a Buffer).
+    fn command_from(&self, array: sys::napi_value) -> Result<Cmd, LayerError> {
+        let length = self.length(array, "a command must be an array of strings")?;
         if length == 0 {
-            return Err(invalid("sendCommand needs at least a command name"));
+            return Err(invalid("a command needs at least a command name"));
         }
         let values = (0..length)
             .map(|i| self.element(array, i))
             .collect::<Result<Vec<_>, _>>()?;
         self.build(None, &values)
+    }
+
+    fn length(
+        &self,
+        array: sys::napi_value,
+        not_an_array: &'static str,
+    ) -> Result<u32, LayerError> {
+        let mut length = 0;
+        // SAFETY: as in `element`.
+        let status = unsafe { sys::napi_get_array_length(self.env, array, &mut length) };
+        if status != sys::Status::napi_ok {
+            return Err(invalid(not_an_array));
+        }
+        Ok(length)
     }
 
     fn build(&self, name: Option<&str>, values: &[sys::napi_value]) -> Result<Cmd, LayerError> {
@@ -215,14 +225,58 @@ impl Records {
         })
     }
 
-    /// Appends the UTF-8 of the JS string `value` to `scratch` at `at`; returns its length.
+    /// Appends the bytes of a Uint8Array (a Node Buffer included) to `scratch` at `at`; returns their length.
+    fn copy_bytes(
+        &self,
+        value: sys::napi_value,
+        scratch: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<usize, LayerError> {
+        let not_an_argument = || invalid("expected a string or Buffer argument");
+        let mut is_typed_array = false;
+        // SAFETY: type query on a value of this call's env.
+        let status = unsafe { sys::napi_is_typedarray(self.env, value, &mut is_typed_array) };
+        if status != sys::Status::napi_ok || !is_typed_array {
+            return Err(not_an_argument());
+        }
+        let mut kind = 0;
+        let mut length = 0;
+        let mut data = std::ptr::null_mut();
+        let mut buffer = std::ptr::null_mut();
+        let mut offset = 0;
+        // SAFETY: `value` is a typed array; `data` then points at its first element.
+        let status = unsafe {
+            sys::napi_get_typedarray_info(
+                self.env,
+                value,
+                &mut kind,
+                &mut length,
+                &mut data,
+                &mut buffer,
+                &mut offset,
+            )
+        };
+        if status != sys::Status::napi_ok || kind != sys::TypedarrayType::uint8_array {
+            return Err(not_an_argument());
+        }
+        scratch.resize((at + length).max(scratch.len()), 0);
+        if length > 0 {
+            // SAFETY: a Uint8Array of `length` elements holds `length` bytes at `data`, and
+            // nothing else runs on this thread while they are copied.
+            let bytes = unsafe { std::slice::from_raw_parts(data.cast::<u8>(), length) };
+            scratch[at..at + length].copy_from_slice(bytes);
+        }
+        Ok(length)
+    }
+
+    /// Appends the UTF-8 of the JS string `value` (or the bytes of a Buffer) to `scratch` at `at`; returns its length.
     fn copy_string(
         &self,
         value: sys::napi_value,
         scratch: &mut Vec<u8>,
         at: usize,
     ) -> Result<usize, LayerError> {
-        let not_a_string = || invalid("expected a string argument");
+        let not_a_string = || invalid("expected a string or Buffer argument");
         let mut written = 0;
         let room = scratch.len() - at;
         if room > 8 {
@@ -236,6 +290,9 @@ impl Records {
                     &mut written,
                 )
             };
+            if status == sys::Status::napi_string_expected {
+                return self.copy_bytes(value, scratch, at);
+            }
             if status != sys::Status::napi_ok {
                 return Err(not_a_string());
             }
@@ -250,6 +307,9 @@ impl Records {
         let status = unsafe {
             sys::napi_get_value_string_utf8(self.env, value, std::ptr::null_mut(), 0, &mut length)
         };
+        if status == sys::Status::napi_string_expected {
+            return self.copy_bytes(value, scratch, at);
+        }
         if status != sys::Status::napi_ok {
             return Err(not_a_string());
         }

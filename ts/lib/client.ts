@@ -1,8 +1,8 @@
-import { type Dispatcher, inPlaceErrors } from './dispatcher';
+import { type Dispatcher, inPlaceErrors, type WireArgument } from './dispatcher';
 import { RedisLayerError, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
 
-/** A command argument: numbers are sent in their decimal form. */
-export type RedisArgument = string | number;
+/** A command argument: numbers are sent in their decimal form, a Buffer (any Uint8Array) as its bytes. */
+export type RedisArgument = string | number | Uint8Array;
 
 export interface SetOptions {
   /** Expire after this many seconds. */
@@ -19,13 +19,25 @@ export interface SetOptions {
   GET?: boolean | undefined;
 }
 
-function toArgs(args: unknown, name: string): string[] {
+function toArgs(args: unknown, name: string): WireArgument[] {
   if (!Array.isArray(args)) throw new TypeError(`${name} must be an array of strings, got ${describeType(args)}`);
   return args.map((arg, i) => {
-    if (typeof arg === 'string') return arg;
+    if (typeof arg === 'string' || isBytes(arg)) return arg;
     if (typeof arg === 'number' && Number.isFinite(arg)) return String(arg);
-    throw new TypeError(`${name}[${i}] must be a string or a finite number, got ${describeType(arg)}`);
+    throw new TypeError(`${name}[${i}] must be a string, a finite number or a Buffer, got ${describeType(arg)}`);
   });
+}
+
+/** A Uint8Array (a Buffer included) from any realm: `instanceof` fails for one made in another context. */
+function isBytes(value: unknown): value is Uint8Array {
+  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === '[object Uint8Array]';
+}
+
+/** An argument as text, for reading a command's name. */
+function text(arg: WireArgument | undefined): string | undefined {
+  return typeof arg === 'string' || arg === undefined
+    ? arg
+    : Buffer.from(arg.buffer, arg.byteOffset, arg.byteLength).toString('utf8');
 }
 
 const TRANSACTION = 'use client.multi() … exec() for an atomic batch, or a Lua script (EVAL) for check-and-set';
@@ -72,11 +84,11 @@ const CONNECTION_STATE: Record<string, string> = {
 };
 
 /** A command's arguments as strings, refusing the commands above (any letter case). */
-function commandArgs(args: unknown): string[] {
+function commandArgs(args: unknown): WireArgument[] {
   const checked = toArgs(args, 'args');
-  const name = checked[0]?.toUpperCase();
+  const name = text(checked[0])?.toUpperCase();
   if (name === undefined) return checked;
-  const command = name === 'CLIENT' && checked.length > 1 ? `${name} ${checked[1].toUpperCase()}` : name;
+  const command = name === 'CLIENT' && checked.length > 1 ? `${name} ${text(checked[1])?.toUpperCase()}` : name;
   const instead = CONNECTION_STATE[command];
   if (instead !== undefined) {
     throw new RedisLayerError(
@@ -214,8 +226,8 @@ export class RedisClient {
    * in the order they were made. A command with no arguments after its name (e.g.
    * `del([])`) answers `empty` without a round trip.
    */
-  private send<T>(build: () => string[], map?: (reply: any) => T, empty?: T): Promise<T> {
-    let args: string[];
+  private send<T>(build: () => WireArgument[], map?: (reply: any) => T, empty?: T): Promise<T> {
+    let args: WireArgument[];
     try {
       args = build();
     } catch (error) {
@@ -228,7 +240,7 @@ export class RedisClient {
 
 /** Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors. */
 export class Multi {
-  private readonly commands: string[][] = [];
+  private readonly commands: WireArgument[][] = [];
 
   /** @internal */
   constructor(

@@ -6,6 +6,8 @@ import { binding } from './native';
 import { Calls } from './pending';
 import { batchIds, NativeQueue } from './queue';
 
+/** A command argument as native code reads it: text (sent as UTF-8) or bytes. */
+export type WireArgument = string | Uint8Array;
 /**
  * One command socket. Every operation takes an id and is queued (see NativeQueue); the
  * native side answers in batches (one wake-up of this thread for many results) and
@@ -49,8 +51,12 @@ export class Dispatcher extends Calls {
     return this.track(id, map, recover);
   }
 
-  /** Any command as `[name, ...args]`. */
-  command<T>(args: string[], map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
+  /** Any command as `[name, ...args]`; an argument may be bytes (a Buffer). */
+  command<T>(
+    args: readonly WireArgument[],
+    map?: (reply: any) => T,
+    recover?: (error: RedisLayerError) => T,
+  ): Promise<T> {
     const id = this.take();
     this.native.command(id, args);
     return this.track(id, map, recover);
@@ -61,7 +67,7 @@ export class Dispatcher extends Calls {
    * failed command's reply is its error in place, as `{ code, message }` (see inPlaceErrors).
    */
   pipeline<T>(
-    commands: string[][],
+    commands: ReadonlyArray<readonly WireArgument[]>,
     atomic: boolean,
     map?: (replies: any) => T,
     recover?: (error: RedisLayerError) => T,

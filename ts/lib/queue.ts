@@ -1,4 +1,5 @@
 import type { NativeClient as NativeClientHandle, OpKind } from '../../binding';
+import type { WireArgument } from './dispatcher';
 import { binding } from './native';
 
 // Record kinds of `NativeClient.submitBatch` and their field counts, read once from the
@@ -57,7 +58,7 @@ export class NativeQueue {
     this.schedule();
   }
 
-  command(id: number, args: string[]): void {
+  command(id: number, args: readonly WireArgument[]): void {
     this.ops.push(COMMAND, id, args);
     this.schedule();
   }
@@ -68,7 +69,7 @@ export class NativeQueue {
     this.schedule();
   }
 
-  pipeline(id: number, commands: string[][], atomic: boolean): void {
+  pipeline(id: number, commands: ReadonlyArray<readonly WireArgument[]>, atomic: boolean): void {
     this.ops.push(PIPELINE, id, commands, atomic);
     this.schedule();
   }
