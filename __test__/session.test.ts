@@ -373,3 +373,67 @@ describe('SessionService arguments and outages', () => {
     expect(log.text()).toMatch(/Session get error/);
   });
 });
+
+describe('getSession and activityResolutionMs', () => {
+  const commandCalls = (name: string) =>
+    Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(server.cli('INFO', 'commandstats'))?.[1] ?? 0);
+
+  it('reads a recently active session with one GETEX: expiry slid, stored text untouched', async () => {
+    const { sessionId, userId } = ids();
+    const recent = data(userId, { lastActivity: new Date(Date.now() - 5_000) });
+    await sessions.createSession(sessionId, recent);
+    server.cli('PEXPIRE', `session:${sessionId}`, '60000');
+    const before = { getex: commandCalls('getex'), evalsha: commandCalls('evalsha') };
+    const got = await sessions.getSession(sessionId);
+    expect(got).toEqual(recent);
+    expect(got?.lastActivity).toBeInstanceOf(Date);
+    expect(server.cli('GET', `session:${sessionId}`)).toBe(JSON.stringify(recent));
+    expect(ttl(`session:${sessionId}`)).toBeGreaterThan(86_300);
+    expect(commandCalls('getex') - before.getex).toBe(1);
+    expect(commandCalls('evalsha') - before.evalsha).toBe(0);
+  });
+
+  it('rewrites lastActivity once it is older than the resolution, merging server-side', async () => {
+    const { sessionId, userId } = ids();
+    await sessions.createSession(sessionId, data(userId, { lastActivity: new Date(Date.now() - 61_000) }));
+    const started = Date.now();
+    const got = await sessions.getSession(sessionId);
+    expect(got?.lastActivity.getTime()).toBeGreaterThanOrEqual(started - 5);
+    const stored = JSON.parse(server.cli('GET', `session:${sessionId}`));
+    expect(Date.parse(stored.lastActivity)).toBe(got?.lastActivity.getTime());
+    expect(stored.role).toBe('user');
+  });
+
+  it('with 0 rewrites on every read, as the seed', async () => {
+    const seedLike = new SessionService(connection, { activityResolutionMs: 0 });
+    const { sessionId, userId } = ids();
+    await seedLike.createSession(sessionId, data(userId, { lastActivity: new Date() }));
+    const first = await seedLike.getSession(sessionId);
+    await new Promise((r) => setTimeout(r, 5));
+    const second = await seedLike.getSession(sessionId);
+    expect(second?.lastActivity.getTime()).toBeGreaterThan(first?.lastActivity.getTime() ?? Number.NaN);
+    expect(Date.parse(JSON.parse(server.cli('GET', `session:${sessionId}`)).lastActivity)).toBe(
+      second?.lastActivity.getTime(),
+    );
+  });
+
+  it('never brings back a deleted session, and keeps a concurrent update', async () => {
+    const { sessionId, userId } = ids();
+    await sessions.createSession(sessionId, data(userId, { lastActivity: new Date(Date.now() - 120_000) }));
+    const [updated, read] = await Promise.all([
+      sessions.updateSession(sessionId, { role: 'admin' }),
+      sessions.getSession(sessionId),
+    ]);
+    expect(updated).toBe(true);
+    expect(read?.userId).toBe(userId);
+    expect(JSON.parse(server.cli('GET', `session:${sessionId}`)).role).toBe('admin');
+    server.cli('DEL', `session:${sessionId}`);
+    expect(await sessions.getSession(sessionId)).toBeNull();
+    expect(exists(`session:${sessionId}`)).toBe(false);
+  });
+
+  it('rejects a resolution that is not a non-negative number of ms', () => {
+    expect(() => new SessionService(connection, { activityResolutionMs: -1 })).toThrow(RangeError);
+    expect(() => new SessionService(connection, { activityResolutionMs: Number.NaN })).toThrow(/activityResolutionMs/);
+  });
+});

@@ -40,7 +40,7 @@ function runPair(client, workload, server) {
     }, SECONDS * 2000 + 60_000);
     child.once('message', done);
     child.once('exit', (code, signal) => done({ failed: `worker exited (${signal || code}) without a result` }));
-    child.send({ client, workload: workload.id, seconds: SECONDS, url: server.url, port: server.port });
+    child.send({ client, workload: workload.id, seconds: SECONDS, url: server.url, port: server.port, serverPid: server.pid });
   });
 }
 
@@ -179,7 +179,7 @@ async function main() {
             ? `FAILED: ${result.failed.split('\n')[0]}`
             : result.na
               ? 'n/a: not available'
-              : `${Math.round(result.opsPerSec)} ops/s${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}`;
+              : `${Math.round(result.opsPerSec)} ops/s${result.serverCpuPerOp == null ? '' : `, redis ${result.serverCpuPerOp.toFixed(2)} µs/op`}${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}`;
           console.log(`  ${workload.id.padEnd(10)} ${client.padEnd(26)} ${line}`);
         }
       }
@@ -201,6 +201,7 @@ async function main() {
           p50: median(ok.map((r) => r.p50)),
           p99: median(ok.map((r) => r.p99)),
           cpuPerOp: median(ok.map((r) => r.cpuPerOp)),
+          serverCpuPerOp: median(ok.map((r) => r.serverCpuPerOp)),
           maxRssKb: Math.max(...ok.map((r) => r.maxRssKb)),
           errors: ok.reduce((n, r) => n + (r.errors || 0), 0),
           rounds: ok.length,

@@ -6,10 +6,11 @@ const { createClient } = require('./clients');
 const { WORKLOADS } = require('./lib/workloads');
 const { Histogram } = require('./lib/histogram');
 const { USERS, makeUser, userKey } = require('./lib/data');
+const { cpuMicros } = require('./lib/server-cpu');
 
 const now = () => performance.now();
 
-async function timed(workload, services, ctx, seconds, checks) {
+async function timed(workload, services, ctx, seconds, checks, serverPid) {
   const histogram = new Histogram();
   const deadline = now() + seconds * 1000;
   let seq = 0;
@@ -37,6 +38,7 @@ async function timed(workload, services, ctx, seconds, checks) {
   };
   const start = now();
   const cpuBefore = process.cpuUsage();
+  const serverBefore = cpuMicros(serverPid);
   const all = Promise.all(Array.from({ length: workload.concurrency }, (_, c) => caller(c)));
   let timer;
   const stuck = new Promise((_, reject) => {
@@ -49,7 +51,9 @@ async function timed(workload, services, ctx, seconds, checks) {
   }
   const elapsed = (now() - start) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
-  return { ops, errors, firstError, elapsed, histogram, cpuMicros: cpu.user + cpu.system };
+  const serverAfter = cpuMicros(serverPid);
+  const serverMicros = serverBefore === null || serverAfter === null ? null : serverAfter - serverBefore;
+  return { ops, errors, firstError, elapsed, histogram, cpuMicros: cpu.user + cpu.system, serverMicros };
 }
 
 async function main(job) {
@@ -67,7 +71,7 @@ async function main(job) {
   const checks = { left: 20 };
   await timed(workload, services, ctx, Math.min(0.3, job.seconds / 2), checks);
   checks.left = -1;
-  const run = await timed(workload, services, ctx, job.seconds, checks);
+  const run = await timed(workload, services, ctx, job.seconds, checks, job.serverPid);
   const result = {
     ops: run.ops,
     opsPerSec: run.ops / run.elapsed,
@@ -76,6 +80,7 @@ async function main(job) {
     p50: run.histogram.quantileMs(0.5),
     p99: run.histogram.quantileMs(0.99),
     cpuPerOp: run.ops ? run.cpuMicros / run.ops : null,
+    serverCpuPerOp: run.ops && run.serverMicros !== null ? run.serverMicros / run.ops : null,
     maxRssKb: process.resourceUsage().maxRSS,
   };
   await Promise.race([services.close(), new Promise((r) => setTimeout(r, 2000))]).catch(() => {});

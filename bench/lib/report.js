@@ -9,6 +9,7 @@ const fmtRatio = (x) => (x == null ? '—' : `${x.toFixed(2)}×`);
 const fmtPct = (x) => (x == null ? '—' : `${Math.round(x * 100)}%`);
 const fmtMb = (kb) => (kb == null ? '—' : (kb / 1024).toFixed(0));
 const fmtCpu = (x) => (x == null ? '—' : x >= 100 ? Math.round(x).toString() : x.toFixed(1));
+const fmtServerCpu = (x) => (x == null ? '—' : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 function fastestPeer(rows, names) {
   let best = null;
@@ -27,18 +28,18 @@ function workloadTable(workload, rows, names) {
     '',
     workload.detail + '.',
     '',
-    '| client | ops/s | vs fastest peer | share of null ceiling | p50 ms | p99 ms | CPU µs/op | peak RSS MB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| client | ops/s | vs fastest peer | share of null ceiling | p50 ms | p99 ms | CPU µs/op | Redis CPU µs/op | peak RSS MB |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const name of names) {
     const row = rows[name];
     if (!row) continue;
     if (row.na) {
-      lines.push(`| ${name} | n/a: not available | | | | | | |`);
+      lines.push(`| ${name} | n/a: not available | | | | | | | |`);
       continue;
     }
     if (row.failed) {
-      lines.push(`| ${name} | failed: ${row.failed.replace(/\|/g, '/').slice(0, 120)} | | | | | | |`);
+      lines.push(`| ${name} | failed: ${row.failed.replace(/\|/g, '/').slice(0, 120)} | | | | | | | |`);
       continue;
     }
     const isCeiling = CLIENTS[name].ceiling;
@@ -47,7 +48,7 @@ function workloadTable(workload, rows, names) {
     const label = best && best.name === name ? `${name} (fastest peer)` : name;
     const errs = row.errors ? ` (${row.errors} errors)` : '';
     lines.push(
-      `| ${label} | ${fmtOps(row.opsPerSec)}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
+      `| ${label} | ${fmtOps(row.opsPerSec)}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtServerCpu(row.serverCpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
     );
   }
   return lines.join('\n');
@@ -138,7 +139,7 @@ function renderReport({ info, workloads, names, summary, serverCeiling, soak, mi
     `- Node ${info.node}; redis-server ${info.redis} on loopback, same machine (\`--save "" --appendonly no\`)`,
     `- Peers: node-redis ${info.versions.redis}, ioredis ${info.versions.ioredis}, @valkey/valkey-glide ${info.versions['@valkey/valkey-glide']}`,
     '',
-    'Each (client, workload) pair runs in its own child process (so RSS and CPU are that client\'s), clients interleaved in a rotating order, every pair once per round. "vs fastest peer" divides by the fastest of node-redis, ioredis (±auto-pipelining) and GLIDE running the seed\'s code; "share of null ceiling" divides by the null client (the same JavaScript work without Redis). CPU µs/op is the client process\'s user+system time per operation (all its threads); the redis-server\'s CPU is not included. On a shared 2-core machine, expect ±20% between runs.',
+    'Each (client, workload) pair runs in its own child process (so RSS and CPU are that client\'s), clients interleaved in a rotating order, every pair once per round. "vs fastest peer" divides by the fastest of node-redis, ioredis (±auto-pipelining) and GLIDE running the seed\'s code; "share of null ceiling" divides by the null client (the same JavaScript work without Redis). CPU µs/op is the client process\'s user+system time per operation (all its threads); Redis CPU µs/op is the redis-server process\'s user+system time over the same timed run (from /proc/<pid>/stat, 10 ms ticks) divided by the operations: what each call costs the server. On a shared 2-core machine, expect ±20% between runs.',
     '',
     '## Server ceiling: redis-benchmark (C client, same server, -P 1, -d 1000)',
     '',

@@ -88,6 +88,7 @@ type Taken = { state: 0 } | { state: 1 } | Snapshot;
 
 const raw = (value: unknown): string => JSON.stringify(value) ?? '';
 const LAST_ACTIVITY_KEY = raw('lastActivity');
+const DEFAULT_ACTIVITY_RESOLUTION_MS = 60_000;
 
 /** Options of a SessionService. */
 export interface SessionServiceOptions {
@@ -104,6 +105,12 @@ export interface SessionServiceOptions {
    * recently active sessions: deleted, not only unlisted. @default 100
    */
   maxSessionsPerUser?: number | undefined;
+  /**
+   * How stale the stored `lastActivity` may be before `getSession` rewrites it. Reads in
+   * between are one GETEX (the expiry still slides on every read); 0 rewrites on every read,
+   * as the seed. @default 60000
+   */
+  activityResolutionMs?: number | undefined;
 }
 
 /**
@@ -143,6 +150,7 @@ export class SessionService implements SessionServiceApi {
   private readonly waitForReplicas: number;
   private readonly replicaTimeoutMs: number;
   private readonly maxSessionsPerUser: number;
+  private readonly activityResolutionMs: number;
 
   constructor(connection?: RedisConnection, options?: SessionServiceOptions) {
     this.connection = connection ?? redisConnection;
@@ -151,6 +159,12 @@ export class SessionService implements SessionServiceApi {
     if (!Number.isInteger(cap) || cap < 1)
       throw new RangeError(`options.maxSessionsPerUser must be a positive integer, got ${cap}`);
     this.maxSessionsPerUser = cap;
+    const resolution = options?.activityResolutionMs ?? DEFAULT_ACTIVITY_RESOLUTION_MS;
+    if (typeof resolution !== 'number' || !Number.isFinite(resolution) || resolution < 0)
+      throw new RangeError(
+        `options.activityResolutionMs must be a non-negative number of ms, got ${String(resolution)}`,
+      );
+    this.activityResolutionMs = resolution;
   }
 
   /**
@@ -193,6 +207,22 @@ export class SessionService implements SessionServiceApi {
   async getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
     requireString(sessionId, 'sessionId');
     try {
+      if (this.activityResolutionMs > 0) {
+        // GETEX reads and slides the expiry in one command and never creates a key.
+        const text = await this.connection
+          .dispatcher()
+          .command(['GETEX', CacheKeys.session(sessionId), 'PX', String(SESSION_TTL_MS)]);
+        if (text === null) return null;
+        // Sessions are stored as JSON objects; anything else (a QUEUED from a stray MULTI) is not one.
+        if (typeof text !== 'string' || !text.startsWith('{')) throw unexpectedReply('GETEX', text);
+        const session = parseSession<T & { lastActivity?: unknown }>(text, sessionId);
+        if (session === null) return null;
+        const last = session.lastActivity instanceof Date ? session.lastActivity.getTime() : Number.NaN;
+        if (Date.now() - last < this.activityResolutionMs) {
+          this.keepIndexed(ownerOfRecord(session), sessionId);
+          return session;
+        }
+      }
       // What raw() makes of { lastActivity: new Date() }, without JSON.stringify's toJSON walk.
       return await this.mergePairs<T>(sessionId, '', [LAST_ACTIVITY_KEY, `"${new Date().toISOString()}"`]);
     } catch (error) {
@@ -680,7 +710,10 @@ function parseSession<T>(text: string, sessionId: string): T | null {
     log('warn', 'Session is not JSON, treated as missing', { session: redactedTag(sessionId) });
     return null;
   }
-  if (session === null || typeof session !== 'object' || Array.isArray(session)) return null;
+  if (session === null || typeof session !== 'object' || Array.isArray(session)) {
+    log('warn', 'Session is not a JSON object, treated as missing', { session: redactedTag(sessionId) });
+    return null;
+  }
   const record = session as { lastActivity?: unknown };
   if (typeof record.lastActivity === 'string') {
     const when = new Date(record.lastActivity);
