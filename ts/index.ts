@@ -12,6 +12,7 @@ export { RedisLayerError, ERROR_CODES } from './lib/errors';
 export type { RedisLayerErrorCode } from './lib/errors';
 export { setLogger, defaultLogger } from './lib/logger';
 export type { Logger, LogLevel } from './lib/logger';
+export type { LoggerOptions } from './lib/logger';
 export { UserCacheService, userCacheService } from './lib/userCache';
 export { PostCacheService, postCacheService } from './lib/postCache';
 export { CacheWarmingService, cacheWarmingService } from './lib/warming';
