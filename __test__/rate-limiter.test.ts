@@ -216,6 +216,52 @@ describe('RateLimiter sliding log', () => {
   });
 });
 
+describe('RateLimiter batching', () => {
+  const evalshaCalls = () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(server.cli('INFO', 'commandstats'))?.[1] ?? 0);
+
+  it('decides the checks of one tick in few script calls, exactly and in call order per identifier', async () => {
+    const ids = Array.from({ length: 50 }, () => who());
+    const config = { windowMs: 60_000, maxRequests: 3 };
+    const before = evalshaCalls();
+    const results = await Promise.all(
+      ids.flatMap((id) => Array.from({ length: 6 }, () => limiter.checkLimit(id, 'api', config))),
+    );
+    const calls = evalshaCalls() - before;
+    for (let i = 0; i < ids.length; i++) {
+      expect(results.slice(i * 6, i * 6 + 6).map((r) => r.allowed)).toEqual([true, true, true, false, false, false]);
+      expect(results.slice(i * 6, i * 6 + 3).map((r) => r.remaining)).toEqual([2, 1, 0]);
+    }
+    // 300 decisions, at most 128 per call.
+    expect(calls).toBeGreaterThanOrEqual(3);
+    expect(calls).toBeLessThanOrEqual(6);
+    for (const id of ids) expect(server.cli('ZCARD', `rate_limit:api:${id}`)).toBe('3');
+  });
+
+  it('sends the sliding log and GCRA checks of one tick as separate calls, each exact', async () => {
+    const id = who();
+    const results = await Promise.all([
+      limiter.checkLimit(id, 'log', { windowMs: 60_000, maxRequests: 1 }),
+      limiter.checkLimit(id, 'rate', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' }),
+      limiter.checkLimit(id, 'log', { windowMs: 60_000, maxRequests: 1 }),
+      limiter.checkLimit(id, 'rate', { windowMs: 60_000, maxRequests: 1, algorithm: 'gcra' }),
+    ]);
+    expect(results.map((r) => r.allowed)).toEqual([true, true, false, false]);
+  });
+
+  it('gives an allowed request the end of its window and a denied one the time a slot frees', async () => {
+    const id = who();
+    const config = { windowMs: 10_000, maxRequests: 2 };
+    const first = await limiter.checkLimit(id, 'reset', config);
+    await sleep(30);
+    const second = await limiter.checkLimit(id, 'reset', config);
+    const denied = await limiter.checkLimit(id, 'reset', config);
+    expect(second.resetTime - first.resetTime).toBeGreaterThanOrEqual(25);
+    expect(denied.resetTime).toBe(first.resetTime);
+    expect(denied.retryAfterMs).toBeGreaterThan(9_000);
+    expect(denied.retryAfterMs).toBeLessThanOrEqual(10_000);
+  });
+});
+
 describe('RateLimiter denial logging', () => {
   it('logs each denial at debug and sums them per type in one warn line per interval', async () => {
     const quiet = new RateLimiter(connection, { denialLogIntervalMs: 100 });

@@ -174,6 +174,32 @@ describe('Redis Cluster', () => {
     await connection.close();
   }, 60_000);
 
+  it('decides concurrent rate-limit checks exactly, batched per slot, across every master', async () => {
+    const connection = new RedisConnection({ cluster: { nodes: cluster.urls } });
+    await connection.connect();
+    const limiter = new RateLimiter(connection);
+    const p = uniquePrefix('cluster-limit');
+    const ids = Array.from({ length: 40 }, (_, i) => `${p}${i}`);
+    const config = { windowMs: 60_000, maxRequests: 3 };
+    const gcra = { windowMs: 60_000, maxRequests: 3, algorithm: 'gcra' as const, burst: 1 };
+    const results = await Promise.all(
+      ids.flatMap((id) => [
+        ...Array.from({ length: 5 }, () => limiter.checkLimit(id, 'api', config)),
+        ...Array.from({ length: 2 }, () => limiter.checkLimit(id, 'burst', gcra)),
+      ]),
+    );
+    for (let i = 0; i < ids.length; i++) {
+      const mine = results.slice(i * 7, i * 7 + 7);
+      expect(mine.map((r) => r.allowed)).toEqual([true, true, true, false, false, true, false]);
+      expect(mine.every((r) => !r.degraded)).toBe(true);
+    }
+    const masters = new Set(
+      await Promise.all(ids.map(async (id) => (await cluster.nodeForKey(`rate_limit:api:${id}`)).port)),
+    );
+    expect(masters.size).toBe(3);
+    await connection.close();
+  }, 60_000);
+
   it('zero timeouts mean none on a cluster too', async () => {
     const connection = new RedisConnection({
       cluster: { nodes: cluster.urls },

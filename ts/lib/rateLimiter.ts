@@ -1,10 +1,12 @@
 import { redisConnection, type RedisConnection } from './connection';
-import { RedisLayerError, describeType, requireString } from './errors';
+import type { Dispatcher } from './dispatcher';
+import { RedisLayerError, describeType, fromNative, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { log, redactedTag } from './logger';
 import { failSoft } from './access';
 import { registerScript } from './native';
 import { GCRA, SLIDING_LOG } from './scripts/rateLimiter';
+import { slotOf } from './slot';
 
 export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
 
@@ -124,23 +126,94 @@ const isNumeric = (value: unknown): boolean =>
     ? Number.isFinite(value)
     : typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value));
 
-/** The scripts' `{allowed 0|1, count, slot time, now}`; any other shape (a socket in a bad state, say) is an error. */
-function scriptReply(reply: unknown): ScriptReply {
-  if (
-    Array.isArray(reply) &&
-    reply.length === 4 &&
-    (reply[0] === 0 || reply[0] === 1) &&
-    Number.isSafeInteger(reply[1]) &&
-    (reply[1] as number) >= 0 &&
-    isNumeric(reply[2]) &&
-    isNumeric(reply[3])
-  ) {
-    return [reply[0] === 1, reply[1] as number, Number(reply[2]), Number(reply[3])];
+/**
+ * A script's `{allowed 0|1, count, slot time}` per key and then now, for `keys` keys; any
+ * other shape (a socket in a bad state, say) is an error.
+ */
+function scriptReplies(reply: unknown, keys: number): ScriptReply[] {
+  const now = Array.isArray(reply) && reply.length === 3 * keys + 1 ? reply[3 * keys] : undefined;
+  if (isNumeric(now)) {
+    const list = reply as unknown[];
+    const replies: ScriptReply[] = [];
+    for (let i = 0; i < 3 * keys; i += 3) {
+      const [allowed, count, slot] = [list[i], list[i + 1], list[i + 2]];
+      if ((allowed !== 0 && allowed !== 1) || !Number.isSafeInteger(count) || (count as number) < 0 || !isNumeric(slot))
+        break;
+      replies.push([allowed === 1, count as number, Number(slot), Number(now)]);
+    }
+    if (replies.length === keys) return replies;
   }
   throw new RedisLayerError(
     'ERR_UNEXPECTED_REPLY',
-    `Rate limiter script returned an unexpected reply: ${describeType(reply)}`,
+    `Rate limiter script returned an unexpected reply: ${Array.isArray(reply) ? `an array of ${reply.length}` : describeType(reply)}`,
   );
+}
+
+/** Decisions sent in one script call at most: a longer call would hold Redis' one thread too long. */
+const MAX_BATCH = 128;
+
+interface Decision {
+  key: string;
+  checked: Checked;
+  settle: (reply: ScriptReply | Error) => void;
+}
+
+/**
+ * Collects the checks made in one turn of the event loop and sends them as one script call per
+ * algorithm (per hash slot on a cluster), so the batch shares the script's start-up cost on the
+ * server. Call order is kept within a key.
+ */
+class DecisionBatch {
+  private queued: Decision[] = [];
+
+  constructor(private readonly connection: RedisConnection) {}
+
+  decide(key: string, checked: Checked): Promise<ScriptReply> {
+    return new Promise((resolve, reject) => {
+      const settle = (reply: ScriptReply | Error) => (reply instanceof Error ? reject(reply) : resolve(reply));
+      if (this.queued.push({ key, checked, settle }) === 1) queueMicrotask(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const decisions = this.queued;
+    this.queued = [];
+    let redis: Dispatcher;
+    let cluster: boolean;
+    try {
+      redis = this.connection.dispatcher();
+      cluster = this.connection.nativeOptions().clusterNodes !== undefined;
+    } catch (error) {
+      for (const decision of decisions) decision.settle(fromNative(error));
+      return;
+    }
+    const groups = new Map<string, Decision[]>();
+    for (const decision of decisions) {
+      const group = `${decision.checked.algorithm}:${cluster ? slotOf(decision.key) : 0}`;
+      const list = groups.get(group);
+      if (list === undefined) groups.set(group, [decision]);
+      else list.push(decision);
+    }
+    for (const group of groups.values()) {
+      for (let at = 0; at < group.length; at += MAX_BATCH) this.send(redis, group.slice(at, at + MAX_BATCH));
+    }
+  }
+
+  private send(redis: Dispatcher, batch: Decision[]): void {
+    const keys = batch.map((decision) => decision.key);
+    const args: string[] = [];
+    for (const { checked } of batch) {
+      args.push(String(checked.windowMs), String(checked.maxRequests), String(checked.capacity));
+    }
+    redis
+      .script(scripts[batch[0].checked.algorithm], keys, args, (reply: unknown) => scriptReplies(reply, batch.length))
+      .then(
+        (replies) => batch.forEach((decision, i) => decision.settle(replies[i])),
+        (error: unknown) => {
+          for (const decision of batch) decision.settle(fromNative(error));
+        },
+      );
+  }
 }
 
 export interface RateLimiterOptions {
@@ -192,10 +265,12 @@ export interface RateLimiterApi {
 export class RateLimiter implements RateLimiterApi {
   private readonly connection: RedisConnection;
   private readonly denials: DenialSummary;
+  private readonly batch: DecisionBatch;
 
   constructor(connection?: RedisConnection, options?: RateLimiterOptions) {
     this.connection = connection ?? redisConnection;
     this.denials = new DenialSummary(denialInterval(options));
+    this.batch = new DecisionBatch(this.connection);
   }
 
   async checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
@@ -207,14 +282,7 @@ export class RateLimiter implements RateLimiterApi {
     const who = () => ({ identifierTag: redactedTag(identifier), type });
     let reply: ScriptReply;
     try {
-      reply = await this.connection
-        .dispatcher()
-        .script(
-          scripts[algorithm],
-          [CacheKeys.rateLimit(type, identifier)],
-          [String(windowMs), String(maxRequests), String(capacity)],
-          scriptReply,
-        );
+      reply = await this.batch.decide(CacheKeys.rateLimit(type, identifier), checked);
     } catch (error) {
       return failSoft('Rate limiter error', { ...who(), failOpen: checked.failOpen }, degraded(checked))(error);
     }

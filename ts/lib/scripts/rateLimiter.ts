@@ -4,7 +4,7 @@
  * ahead cannot expire other clients' entries early (or hold them late). Fractional
  * values travel as strings because Lua numbers become integers in replies.
  *
- * One key per call (KEYS[1]), so each script is cluster-safe as it stands.
+ * On Redis Cluster every key of one call is in one hash slot (the caller groups them).
  *
  * Every redis.call adds Lua glue on top of the command, and sorted-set scores stored
  * as text are re-parsed on every insert (a listpack walk), so both scripts keep their
@@ -16,13 +16,13 @@ const SERVER_NOW = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
--- The script's first call on KEYS[1]. A key of another type is dropped and reads as
--- missing (false); any other error (OOM, say) stops the script with the key intact.
-local function first_call(...)
+-- The first call on a key. A key of another type is dropped and reads as missing (false);
+-- any other error (OOM, say) stops the script with the key intact.
+local function first_call(key, ...)
   local reply = redis.pcall(...)
   if type(reply) == 'table' and reply.err then
     if not string.find(reply.err, 'WRONGTYPE', 1, true) then error(reply) end
-    redis.call('DEL', KEYS[1])
+    redis.call('DEL', key)
     return false
   end
   return reply
@@ -30,53 +30,71 @@ end
 `;
 
 /**
- * Sliding log: one sorted-set entry per allowed request, scored by its time in whole
- * ms (the seed's format). ARGV: windowMs, maxRequests (a third, GCRA's burst, is unused).
- * Reply: {allowed 0|1, entries in window, oldest entry score, now}.
+ * Both scripts decide every key of KEYS in turn, in one call: the checks a batch of callers
+ * made together share the script's start-up and its TIME. ARGV holds three values per key
+ * (windowMs, maxRequests, burst); the reply three per key (allowed 0|1, a count, a slot time)
+ * and then now. A key repeated in KEYS sees the decisions before it.
+ */
+
+/**
+ * Sliding log: one sorted-set entry per allowed request, scored by its time in whole ms (the
+ * seed's format). Per key: {allowed, entries in window, slot}, where slot is now for an allowed
+ * request (the window ends windowMs after it) and the oldest entry's time for a denied one (a
+ * slot frees windowMs after it), read only then.
  */
 export const SLIDING_LOG = `${SERVER_NOW}
-local window = tonumber(ARGV[1])
-local max = tonumber(ARGV[2])
-first_call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-local allowed = 0
-if count < max then
-  -- Microseconds plus the count are unique even for two requests in one microsecond:
-  -- nothing leaves the set between them, so the second sees a larger count.
-  redis.call('ZADD', KEYS[1], now, t[1] .. string.format('%06d', tonumber(t[2])) .. '-' .. count)
-  redis.call('PEXPIRE', KEYS[1], window)
-  count = count + 1
-  allowed = 1
+local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[3 * i - 2])
+  local max = tonumber(ARGV[3 * i - 1])
+  first_call(key, 'ZREMRANGEBYSCORE', key, '-inf', now - window)
+  local count = redis.call('ZCARD', key)
+  local allowed, slot = 0, now
+  if count < max then
+    -- The time and the count are unique: nothing leaves the set between two requests of one ms.
+    redis.call('ZADD', key, now, now .. '-' .. count)
+    redis.call('PEXPIRE', key, window)
+    count = count + 1
+    allowed = 1
+  else
+    slot = tonumber(redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')[2])
+  end
+  out[3 * i - 2], out[3 * i - 1], out[3 * i] = allowed, count, slot
 end
-local oldest = now
-if allowed == 0 or count > 1 then oldest = tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2]) end
-return {allowed, count, oldest, now}
+out[3 * #KEYS + 1] = now
+return out
 `;
 
 /**
- * GCRA: one string per key holding the theoretical arrival time (TAT). Requests are
- * spaced interval = window / maxRequests apart, and up to burst of them may come at
- * once: a request is allowed when TAT - (burst - 1) * interval <= now. Any n allowed
- * requests then span at least (n - burst) * interval, so a window holds at most
- * burst + maxRequests - 1. ARGV: windowMs, maxRequests, burst.
- * Reply: {allowed 0|1, remaining, next slot time, now}.
+ * GCRA: one string per key holding the theoretical arrival time (TAT). Requests are spaced
+ * interval = window / maxRequests apart, and up to burst of them may come at once: a request is
+ * allowed when TAT - (burst - 1) * interval <= now. Any n allowed requests then span at least
+ * (n - burst) * interval, so a window holds at most burst + maxRequests - 1.
+ * Per key: {allowed, remaining, next slot time}.
  */
 export const GCRA = `${SERVER_NOW}
-local window = tonumber(ARGV[1])
-local max = tonumber(ARGV[2])
-local burst = tonumber(ARGV[3])
-local interval = window / max
-local tat = tonumber(first_call('GET', KEYS[1]) or '') or now
-if tat < now then tat = now end
-local allowed = 0
--- A thousandth of a millisecond of slack absorbs the rounding of the stored TAT.
-if now + 0.001 >= tat - (burst - 1) * interval then
-  tat = tat + interval
-  redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil(tat - now))
-  allowed = 1
+local out = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[3 * i - 2])
+  local max = tonumber(ARGV[3 * i - 1])
+  local burst = tonumber(ARGV[3 * i])
+  local interval = window / max
+  local tat = tonumber(first_call(key, 'GET', key) or '') or now
+  if tat < now then tat = now end
+  local allowed = 0
+  -- A thousandth of a millisecond of slack absorbs the rounding of the stored TAT.
+  if now + 0.001 >= tat - (burst - 1) * interval then
+    tat = tat + interval
+    redis.call('SET', key, string.format('%.3f', tat), 'PX', math.ceil(tat - now))
+    allowed = 1
+  end
+  local remaining = math.floor((now + burst * interval - tat) / interval + 0.000001)
+  if remaining < 0 then remaining = 0 end
+  out[3 * i - 2], out[3 * i - 1] = allowed, remaining
+  out[3 * i] = string.format('%.3f', tat - burst * interval + interval * (remaining + 1))
 end
-local remaining = math.floor((now + burst * interval - tat) / interval + 0.000001)
-if remaining < 0 then remaining = 0 end
-local next_slot = tat - burst * interval + interval * (remaining + 1)
-return {allowed, remaining, string.format('%.3f', next_slot), string.format('%.3f', now)}
+out[3 * #KEYS + 1] = string.format('%.3f', now)
+return out
 `;
