@@ -208,7 +208,9 @@ class DecisionBatch {
     redis
       .script(scripts[batch[0].checked.algorithm], keys, args, (reply: unknown) => scriptReplies(reply, batch.length))
       .then(
-        (replies) => batch.forEach((decision, i) => decision.settle(replies[i])),
+        (replies) => {
+          for (let i = 0; i < batch.length; i++) batch[i].settle(replies[i]);
+        },
         (error: unknown) => {
           for (const decision of batch) decision.settle(fromNative(error));
         },
