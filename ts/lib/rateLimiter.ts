@@ -149,8 +149,12 @@ function scriptReplies(reply: unknown, keys: number): ScriptReply[] {
   );
 }
 
-/** Decisions sent in one script call at most: a longer call would hold Redis' one thread too long. */
-const MAX_BATCH = 128;
+/**
+ * Decisions sent in one script call at most. Past a few dozen the shared start-up saves little,
+ * and a batch of many callers in one call would look like a lone caller to the I/O thread's
+ * busy-poller (src/busy_poll.rs), which would spin for it; several calls keep it off.
+ */
+const MAX_BATCH = 32;
 
 interface Decision {
   key: string;
