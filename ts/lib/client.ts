@@ -1,5 +1,13 @@
 import { type Dispatcher, inPlaceErrors, type WireArgument } from './dispatcher';
-import { RedisLayerError, rejectWith, requireString, requireStringArray, requireTtl, describeType } from './errors';
+import {
+  RedisLayerError,
+  rejectWith,
+  requireString,
+  requireStringArray,
+  requireTtl,
+  describeType,
+  unexpectedReply,
+} from './errors';
 
 /** A command argument: numbers are sent in their decimal form, a Buffer (any Uint8Array) as its bytes. */
 export type RedisArgument = string | number | Uint8Array;
@@ -129,6 +137,112 @@ function msetArgs(pairs: unknown): string[] {
 
 const toBoolean = (reply: unknown): boolean => reply === 1;
 
+/** A sorted-set member and its score, as node-redis takes and returns them. */
+export interface ZMember {
+  score: number;
+  value: string;
+}
+
+/** An integer Redis reads as a 64-bit integer: a fraction or an unsafe integer is a RangeError naming `name`. */
+function requireInteger(value: unknown, name: string): string {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${describeType(value)}`);
+  if (!Number.isSafeInteger(value)) throw new RangeError(`${name} must be a safe integer, got ${value}`);
+  return String(value);
+}
+
+/** A score (a double): ±Infinity are sent as Redis spells them, NaN is a RangeError naming `name`. */
+function requireScore(value: unknown, name: string): string {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${describeType(value)}`);
+  if (Number.isNaN(value)) throw new RangeError(`${name} must be a number or ±Infinity, got NaN`);
+  if (value === Number.POSITIVE_INFINITY) return '+inf';
+  if (value === Number.NEGATIVE_INFINITY) return '-inf';
+  return String(value);
+}
+
+/** A hash field's value: a string, or a finite number sent in decimal. */
+function fieldValue(value: unknown, name: string): string {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'number')
+    throw new TypeError(`${name} must be a string or a number, got ${describeType(value)}`);
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be a finite number, got ${value}`);
+  return String(value);
+}
+
+/**
+ * `command key ...items`; with no items, the command name alone, which `send` answers with
+ * its `empty` value without a round trip (the key is still checked).
+ */
+function withItems(command: string, key: unknown, items: string[]): string[] {
+  const checked = requireString(key, 'key');
+  return items.length === 0 ? [command] : [command, checked, ...items];
+}
+
+function hsetArgs(key: unknown, field: unknown, value: unknown): string[] {
+  const checked = requireString(key, 'key');
+  if (typeof field === 'string') return ['HSET', checked, field, fieldValue(value, 'value')];
+  if (field === null || typeof field !== 'object' || Array.isArray(field)) {
+    throw new TypeError(`field must be a string or an object of fields, got ${describeType(field)}`);
+  }
+  const items: string[] = [];
+  for (const [name, v] of Object.entries(field)) items.push(name, fieldValue(v, `fields.${name}`));
+  return withItems('HSET', key, items);
+}
+
+function zaddArgs(key: unknown, members: unknown): string[] {
+  requireString(key, 'key');
+  const one = (member: unknown, name: string): string[] => {
+    if (member === null || typeof member !== 'object' || Array.isArray(member)) {
+      throw new TypeError(`${name} must be an object { score, value }, got ${describeType(member)}`);
+    }
+    const { score, value } = member as { score?: unknown; value?: unknown };
+    return [requireScore(score, `${name}.score`), requireString(value, `${name}.value`)];
+  };
+  const items = Array.isArray(members) ? members.flatMap((m, i) => one(m, `members[${i}]`)) : one(members, 'members');
+  return withItems('ZADD', key, items);
+}
+
+function zrangeArgs(key: unknown, start: unknown, stop: unknown): string[] {
+  return ['ZRANGE', requireString(key, 'key'), requireInteger(start, 'start'), requireInteger(stop, 'stop')];
+}
+
+/** A score reply (text; Redis writes infinities as `inf`, `-inf`) as a number. */
+function toScore(reply: unknown): number {
+  if (typeof reply === 'number') return reply;
+  if (typeof reply !== 'string') throw unexpectedReply('score', reply);
+  if (reply === 'inf' || reply === '+inf') return Number.POSITIVE_INFINITY;
+  if (reply === '-inf') return Number.NEGATIVE_INFINITY;
+  return Number(reply);
+}
+
+const toScoreOrNull = (reply: unknown): number | null => (reply === null ? null : toScore(reply));
+
+/** HGETALL's flat `[field, value, …]` as an object without a prototype (as node-redis), so any field name is safe. */
+function toHash(reply: unknown): Record<string, string> {
+  if (!Array.isArray(reply) || reply.length % 2 !== 0) throw unexpectedReply('hGetAll', reply);
+  const hash: Record<string, string> = Object.create(null);
+  for (let i = 0; i < reply.length; i += 2) hash[reply[i]] = reply[i + 1];
+  return hash;
+}
+
+/**
+ * ZRANGE … WITHSCORES as node-redis' `{ value, score }` list: the socket speaks RESP3, which answers
+ * `[member, score]` pairs; RESP2's flat `[member, score, …]` is read too.
+ */
+function toMembers(reply: unknown): ZMember[] {
+  if (!Array.isArray(reply)) throw unexpectedReply('zRangeWithScores', reply);
+  const members: ZMember[] = [];
+  if (reply.length > 0 && Array.isArray(reply[0])) {
+    for (const pair of reply) {
+      if (!Array.isArray(pair) || pair.length !== 2) throw unexpectedReply('zRangeWithScores', pair);
+      members.push({ value: pair[0], score: toScore(pair[1]) });
+    }
+    return members;
+  }
+  if (reply.length % 2 !== 0) throw unexpectedReply('zRangeWithScores', reply);
+  for (let i = 0; i < reply.length; i += 2) members.push({ value: reply[i], score: toScore(reply[i + 1]) });
+  return members;
+}
+
 /**
  * The general-purpose client `redisConnection.getClient()` returns: node-redis
  * names and result shapes for the commands the backend calls, `sendCommand` for
@@ -203,6 +317,126 @@ export class RedisClient {
     return this.send(() => ['INCR', requireString(key, 'key')]);
   }
 
+  /** The value after adding `increment` (an integer). */
+  incrBy(key: string, increment: number): Promise<number> {
+    return this.send(() => ['INCRBY', requireString(key, 'key'), requireInteger(increment, 'increment')]);
+  }
+
+  /** The value after subtracting 1. */
+  decr(key: string): Promise<number> {
+    return this.send(() => ['DECR', requireString(key, 'key')]);
+  }
+
+  /** The value after subtracting `decrement` (an integer). */
+  decrBy(key: string, decrement: number): Promise<number> {
+    return this.send(() => ['DECRBY', requireString(key, 'key'), requireInteger(decrement, 'decrement')]);
+  }
+
+  /** The number of fields that were new (an empty object answers 0 without a round trip). */
+  hSet(key: string, field: string, value: string | number): Promise<number>;
+  hSet(key: string, fields: Record<string, string | number>): Promise<number>;
+  hSet(key: string, field: string | Record<string, string | number>, value?: string | number): Promise<number> {
+    return this.send(() => hsetArgs(key, field, value), undefined, 0);
+  }
+
+  /** The field's value, or null when the field or the key does not exist. */
+  hGet(key: string, field: string): Promise<string | null> {
+    return this.send(() => ['HGET', requireString(key, 'key'), requireString(field, 'field')]);
+  }
+
+  /** Every field and value as an object without a prototype (node-redis' shape); `{}` for a missing key. */
+  hGetAll(key: string): Promise<Record<string, string>> {
+    return this.send(() => ['HGETALL', requireString(key, 'key')], toHash);
+  }
+
+  /** The number of fields removed (an empty list answers 0 without a round trip). */
+  hDel(key: string, fields: string | string[]): Promise<number> {
+    return this.send(() => withItems('HDEL', key, keyList(fields, 'fields')), undefined, 0);
+  }
+
+  /** The field's value after adding `increment` (an integer). */
+  hIncrBy(key: string, field: string, increment: number): Promise<number> {
+    return this.send(() => [
+      'HINCRBY',
+      requireString(key, 'key'),
+      requireString(field, 'field'),
+      requireInteger(increment, 'increment'),
+    ]);
+  }
+
+  /** True when the field exists (node-redis v4's boolean; v5 answers 1 or 0). */
+  hExists(key: string, field: string): Promise<boolean> {
+    return this.send(() => ['HEXISTS', requireString(key, 'key'), requireString(field, 'field')], toBoolean);
+  }
+
+  /** The number of members that were new (an empty list answers 0 without a round trip). */
+  sAdd(key: string, members: string | string[]): Promise<number> {
+    return this.send(() => withItems('SADD', key, keyList(members, 'members')), undefined, 0);
+  }
+
+  /** The number of members removed (an empty list answers 0 without a round trip). */
+  sRem(key: string, members: string | string[]): Promise<number> {
+    return this.send(() => withItems('SREM', key, keyList(members, 'members')), undefined, 0);
+  }
+
+  /** Every member, in no particular order; `[]` for a missing key. */
+  sMembers(key: string): Promise<string[]> {
+    return this.send(() => ['SMEMBERS', requireString(key, 'key')]);
+  }
+
+  /** True when `member` is in the set (node-redis v4's boolean; v5 answers 1 or 0). */
+  sIsMember(key: string, member: string): Promise<boolean> {
+    return this.send(() => ['SISMEMBER', requireString(key, 'key'), requireString(member, 'member')], toBoolean);
+  }
+
+  /** The number of members; 0 for a missing key. */
+  sCard(key: string): Promise<number> {
+    return this.send(() => ['SCARD', requireString(key, 'key')]);
+  }
+
+  /** The number of members added; an existing member's score is updated but not counted (an empty list answers 0). */
+  zAdd(key: string, members: ZMember | ZMember[]): Promise<number> {
+    return this.send(() => zaddArgs(key, members), undefined, 0);
+  }
+
+  /** The number of members removed (an empty list answers 0 without a round trip). */
+  zRem(key: string, members: string | string[]): Promise<number> {
+    return this.send(() => withItems('ZREM', key, keyList(members, 'members')), undefined, 0);
+  }
+
+  /** The member's score (±Infinity included), or null when the member or the key does not exist. */
+  zScore(key: string, member: string): Promise<number | null> {
+    return this.send(() => ['ZSCORE', requireString(key, 'key'), requireString(member, 'member')], toScoreOrNull);
+  }
+
+  /** The member's score after adding `increment` (the member is added when missing). */
+  zIncrBy(key: string, increment: number, member: string): Promise<number> {
+    return this.send(
+      () => [
+        'ZINCRBY',
+        requireString(key, 'key'),
+        requireScore(increment, 'increment'),
+        requireString(member, 'member'),
+      ],
+      toScore,
+    );
+  }
+
+  /** The number of members; 0 for a missing key. */
+  zCard(key: string): Promise<number> {
+    return this.send(() => ['ZCARD', requireString(key, 'key')]);
+  }
+
+  /** The members ranked `start` to `stop` (integer indexes, inclusive, negative from the end), lowest score first. */
+  zRange(key: string, start: number, stop: number): Promise<string[]> {
+    return this.send(() => zrangeArgs(key, start, stop));
+  }
+
+  /** Like `zRange`, with each member's score: `[{ value, score }]`, lowest score first. */
+  zRangeWithScores(key: string, start: number, stop: number): Promise<ZMember[]> {
+    return this.send(() => [...zrangeArgs(key, start, stop), 'WITHSCORES'], toMembers);
+  }
+
   publish(channel: string, message: string): Promise<number> {
     return this.send(() => ['PUBLISH', requireString(channel, 'channel'), requireString(message, 'message')]);
   }
@@ -238,7 +472,12 @@ export class RedisClient {
   }
 }
 
-/** Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors. */
+/**
+ * Queued commands sent in one round trip by `exec()`. Per-command errors come back in place as Errors.
+ * Replies are not converted (`expire` answers 1), so the helpers whose `RedisClient` result is
+ * (`hGetAll`, `hExists`, `sIsMember`, `zScore`, `zIncrBy`, `zRangeWithScores`) are not here:
+ * queue those with `addCommand`.
+ */
 export class Multi {
   private readonly commands: WireArgument[][] = [];
 
@@ -290,6 +529,65 @@ export class Multi {
 
   incr(key: string): this {
     return this.addCommand(['INCR', requireString(key, 'key')]);
+  }
+
+  incrBy(key: string, increment: number): this {
+    return this.addCommand(['INCRBY', requireString(key, 'key'), requireInteger(increment, 'increment')]);
+  }
+
+  decr(key: string): this {
+    return this.addCommand(['DECR', requireString(key, 'key')]);
+  }
+
+  decrBy(key: string, decrement: number): this {
+    return this.addCommand(['DECRBY', requireString(key, 'key'), requireInteger(decrement, 'decrement')]);
+  }
+
+  hSet(key: string, field: string, value: string | number): this;
+  hSet(key: string, fields: Record<string, string | number>): this;
+  hSet(key: string, field: string | Record<string, string | number>, value?: string | number): this {
+    return this.addCommand(hsetArgs(key, field, value));
+  }
+
+  hGet(key: string, field: string): this {
+    return this.addCommand(['HGET', requireString(key, 'key'), requireString(field, 'field')]);
+  }
+
+  hDel(key: string, fields: string | string[]): this {
+    return this.addCommand(withItems('HDEL', key, keyList(fields, 'fields')));
+  }
+
+  hIncrBy(key: string, field: string, increment: number): this {
+    return this.addCommand([
+      'HINCRBY',
+      requireString(key, 'key'),
+      requireString(field, 'field'),
+      requireInteger(increment, 'increment'),
+    ]);
+  }
+
+  sAdd(key: string, members: string | string[]): this {
+    return this.addCommand(withItems('SADD', key, keyList(members, 'members')));
+  }
+
+  sRem(key: string, members: string | string[]): this {
+    return this.addCommand(withItems('SREM', key, keyList(members, 'members')));
+  }
+
+  sMembers(key: string): this {
+    return this.addCommand(['SMEMBERS', requireString(key, 'key')]);
+  }
+
+  sCard(key: string): this {
+    return this.addCommand(['SCARD', requireString(key, 'key')]);
+  }
+
+  zRem(key: string, members: string | string[]): this {
+    return this.addCommand(withItems('ZREM', key, keyList(members, 'members')));
+  }
+
+  zRange(key: string, start: number, stop: number): this {
+    return this.addCommand(zrangeArgs(key, start, stop));
   }
 
   zAdd(key: string, members: { score: number; value: string } | Array<{ score: number; value: string }>): this {
