@@ -237,6 +237,18 @@ describe('RateLimiter batching', () => {
     for (const id of ids) expect(server.cli('ZCARD', `rate_limit:api:${id}`)).toBe('3');
   });
 
+  it('never lets a check overtake a command queued before it: a DEL between two checks resets the log', async () => {
+    const id = who();
+    const config = { windowMs: 60_000, maxRequests: 5 };
+    const [first, deleted, second] = await Promise.all([
+      limiter.checkLimit(id, 'api', config),
+      connection.getClient().del(`rate_limit:api:${id}`),
+      limiter.checkLimit(id, 'api', config),
+    ]);
+    expect(deleted).toBe(1);
+    expect([first.remaining, second.remaining]).toEqual([4, 4]);
+  });
+
   it('sends the sliding log and GCRA checks of one tick as separate calls, each exact', async () => {
     const id = who();
     const results = await Promise.all([

@@ -90,6 +90,26 @@ export class Dispatcher extends Calls {
     return this.track(id, map, recover);
   }
 
+  /**
+   * `script`, also returning the call's id: later calls may add keys and args to it with
+   * `extendScript` while nothing else has been queued after it and it has not been sent.
+   */
+  openScript<T>(
+    handle: number,
+    keys: string[],
+    args: string[],
+    map?: (reply: any) => T,
+  ): { id: number; result: Promise<T> } {
+    const id = this.take();
+    this.native.script(id, handle, keys, args);
+    return { id, result: this.track(id, map) };
+  }
+
+  /** Adds keys and args to the script call `id` from `openScript`; false once something was queued after it or it was sent. */
+  extendScript(id: number, keys: readonly string[], args: readonly string[]): boolean {
+    return this.native.extendScript(id, keys, args);
+  }
+
   /** An MGET whose reply is `[arrayText, [index, raw, ...]]`: the values that are JSON spliced into one array text. */
   jsonArray<T>(
     args: string[],

@@ -34,6 +34,12 @@ const SLICE = 16;
  */
 export class NativeQueue {
   private ops: unknown[] = [];
+  /**
+   * The last record queued while it is a script not yet sent: `extendScript` may add to it.
+   * `at` is the index of its keys in `ops`; they and its args are copied on the first addition,
+   * so the caller's arrays are never changed.
+   */
+  private openScript: { id: number; at: number; copied: boolean } | undefined;
   private scheduled = false;
   private queued = 0;
   private readonly flushNow = () => this.flush();
@@ -50,32 +56,57 @@ export class NativeQueue {
 
   get(id: number, key: string): void {
     this.ops.push(GET, id, key);
-    this.schedule();
+    this.added();
   }
 
   set(id: number, key: string, value: string, ttlSeconds?: number | null): void {
     this.ops.push(SET, id, key, value, ttlSeconds ?? undefined);
-    this.schedule();
+    this.added();
   }
 
   command(id: number, args: readonly WireArgument[]): void {
     this.ops.push(COMMAND, id, args);
-    this.schedule();
+    this.added();
   }
 
   /** An MGET answered as `[arrayText, [index, raw, ...]]` (src/json_array.rs). */
   jsonArray(id: number, args: string[]): void {
     this.ops.push(JSON_ARRAY, id, args);
-    this.schedule();
+    this.added();
   }
 
   pipeline(id: number, commands: ReadonlyArray<readonly WireArgument[]>, atomic: boolean): void {
     this.ops.push(PIPELINE, id, commands, atomic);
-    this.schedule();
+    this.added();
   }
 
   script(id: number, handle: number, keys: string[], args: string[]): void {
     this.ops.push(SCRIPT, id, handle, keys, args);
+    this.openScript = { id, at: this.ops.length - 2, copied: false };
+    this.schedule();
+  }
+
+  /**
+   * Adds keys and args to script call `id` while it is the last record queued and not yet
+   * sent, so a caller can batch work into it without overtaking anything queued after it;
+   * false when that is no longer so.
+   */
+  extendScript(id: number, keys: readonly string[], args: readonly string[]): boolean {
+    const open = this.openScript;
+    if (open === undefined || open.id !== id) return false;
+    if (!open.copied) {
+      this.ops[open.at] = [...(this.ops[open.at] as string[])];
+      this.ops[open.at + 1] = [...(this.ops[open.at + 1] as string[])];
+      open.copied = true;
+    }
+    (this.ops[open.at] as string[]).push(...keys);
+    (this.ops[open.at + 1] as string[]).push(...args);
+    return true;
+  }
+
+  /** After a record other than a script: nothing may join the script before it any more. */
+  private added(): void {
+    this.openScript = undefined;
     this.schedule();
   }
 
@@ -103,6 +134,7 @@ export class NativeQueue {
   flush(): void {
     this.scheduled = false;
     this.queued = 0;
+    this.openScript = undefined;
     if (this.ops.length === 0) return;
     const ops = this.ops;
     this.ops = [];

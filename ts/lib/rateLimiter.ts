@@ -150,75 +150,74 @@ function scriptReplies(reply: unknown, keys: number): ScriptReply[] {
 }
 
 /**
- * Decisions sent in one script call at most. Past a few dozen the shared start-up saves little,
- * and a batch of many callers in one call would look like a lone caller to the I/O thread's
+ * Checks in one script call at most. Past a few dozen the shared start-up saves little, and a
+ * batch of many callers in one call would look like a lone caller to the I/O thread's
  * busy-poller (src/busy_poll.rs), which would spin for it; several calls keep it off.
  */
 const MAX_BATCH = 32;
 
-interface Decision {
-  key: string;
-  checked: Checked;
-  settle: (reply: ScriptReply | Error) => void;
+type Settle = (reply: ScriptReply | Error) => void;
+
+/** The script call checks are being added to, while it is the last call queued on its socket. */
+interface OpenBatch {
+  redis: Dispatcher;
+  id: number;
+  algorithm: RateLimitAlgorithm;
+  slot: number;
+  decisions: Settle[];
 }
 
 /**
- * Collects the checks made in one turn of the event loop and sends them as one script call per
- * algorithm (per hash slot on a cluster), so the batch shares the script's start-up cost on the
- * server. Call order is kept within a key.
+ * Puts the checks made one after another into one script call per algorithm (per hash slot on a
+ * cluster) while no other call was queued in between and the call has not been sent, so a batch
+ * shares the script's start-up on the server and nothing overtakes anything: calls reach Redis
+ * in the order they were made.
  */
 class DecisionBatch {
-  private queued: Decision[] = [];
+  private open: OpenBatch | undefined;
+  private cluster: { redis: Dispatcher; isCluster: boolean } | undefined;
 
   constructor(private readonly connection: RedisConnection) {}
 
   decide(key: string, checked: Checked): Promise<ScriptReply> {
+    const redis = this.connection.dispatcher();
+    const slot = this.isCluster(redis) ? slotOf(key) : 0;
+    const args = [String(checked.windowMs), String(checked.maxRequests), String(checked.capacity)];
     return new Promise((resolve, reject) => {
-      const settle = (reply: ScriptReply | Error) => (reply instanceof Error ? reject(reply) : resolve(reply));
-      if (this.queued.push({ key, checked, settle }) === 1) queueMicrotask(() => this.flush());
+      const settle: Settle = (reply) => (reply instanceof Error ? reject(reply) : resolve(reply));
+      const open = this.open;
+      if (
+        open !== undefined &&
+        open.redis === redis &&
+        open.algorithm === checked.algorithm &&
+        open.slot === slot &&
+        open.decisions.length < MAX_BATCH &&
+        redis.extendScript(open.id, [key], args)
+      ) {
+        open.decisions.push(settle);
+        return;
+      }
+      const decisions = [settle];
+      const { id, result } = redis.openScript(scripts[checked.algorithm], [key], args, (reply: unknown) =>
+        scriptReplies(reply, decisions.length),
+      );
+      this.open = { redis, id, algorithm: checked.algorithm, slot, decisions };
+      result.then(
+        (replies) => {
+          for (let i = 0; i < decisions.length; i++) decisions[i](replies[i]);
+        },
+        (error: unknown) => {
+          for (const decision of decisions) decision(fromNative(error));
+        },
+      );
     });
   }
 
-  private flush(): void {
-    const decisions = this.queued;
-    this.queued = [];
-    let redis: Dispatcher;
-    let cluster: boolean;
-    try {
-      redis = this.connection.dispatcher();
-      cluster = this.connection.nativeOptions().clusterNodes !== undefined;
-    } catch (error) {
-      for (const decision of decisions) decision.settle(fromNative(error));
-      return;
+  private isCluster(redis: Dispatcher): boolean {
+    if (this.cluster?.redis !== redis) {
+      this.cluster = { redis, isCluster: this.connection.nativeOptions().clusterNodes !== undefined };
     }
-    const groups = new Map<string, Decision[]>();
-    for (const decision of decisions) {
-      const group = `${decision.checked.algorithm}:${cluster ? slotOf(decision.key) : 0}`;
-      const list = groups.get(group);
-      if (list === undefined) groups.set(group, [decision]);
-      else list.push(decision);
-    }
-    for (const group of groups.values()) {
-      for (let at = 0; at < group.length; at += MAX_BATCH) this.send(redis, group.slice(at, at + MAX_BATCH));
-    }
-  }
-
-  private send(redis: Dispatcher, batch: Decision[]): void {
-    const keys = batch.map((decision) => decision.key);
-    const args: string[] = [];
-    for (const { checked } of batch) {
-      args.push(String(checked.windowMs), String(checked.maxRequests), String(checked.capacity));
-    }
-    redis
-      .script(scripts[batch[0].checked.algorithm], keys, args, (reply: unknown) => scriptReplies(reply, batch.length))
-      .then(
-        (replies) => {
-          for (let i = 0; i < batch.length; i++) batch[i].settle(replies[i]);
-        },
-        (error: unknown) => {
-          for (const decision of batch) decision.settle(fromNative(error));
-        },
-      );
+    return this.cluster.isCluster;
   }
 }
 
