@@ -169,17 +169,20 @@ function flipOwners(key: string) {
   let stopped = false;
   const chunk = () => {
     let out = '';
-    for (let i = 0; i < 500; i++, n++) {
+    for (let i = 0; i < 20; i++, n++) {
       out += `*5\r\n${bulk('SET')}${bulk(key)}${bulk(JSON.stringify(data(`${p}flip${n}`)))}${bulk('EX')}${bulk('100')}`;
     }
     return out;
   };
+  // A steady stream, a small chunk per turn of the event loop while the pipe keeps up: every owner
+  // check sees a change, and no backlog builds up to delay everyone else's commands by seconds.
   const pump = () => {
-    while (!stopped && child.stdin.write(chunk()));
-    if (!stopped) child.stdin.once('drain', pump);
+    if (stopped) return;
+    if (child.stdin.write(chunk())) setImmediate(pump);
+    else child.stdin.once('drain', pump);
   };
-  child.stdin.on('error', () => undefined);
   pump();
+  child.stdin.on('error', () => undefined);
   return {
     stop: () =>
       new Promise<void>((resolve) => {

@@ -188,9 +188,11 @@ describe('Redis Cluster', () => {
         ...Array.from({ length: 2 }, () => limiter.checkLimit(id, 'burst', gcra)),
       ]),
     );
+    // Exact per key; which of one key's un-awaited calls goes first is not kept on a cluster (operations.md).
+    const allowed = (list: typeof results) => list.filter((r) => r.allowed).length;
     for (let i = 0; i < ids.length; i++) {
       const mine = results.slice(i * 7, i * 7 + 7);
-      expect(mine.map((r) => r.allowed)).toEqual([true, true, true, false, false, true, false]);
+      expect([allowed(mine.slice(0, 5)), allowed(mine.slice(5))]).toEqual([3, 1]);
       expect(mine.every((r) => !r.degraded)).toBe(true);
     }
     const masters = new Set(
