@@ -34,6 +34,11 @@ export declare class NativeClient {
    * `count`, never KEYS; resolves to the number of keys removed.
    */
   scanDelete(id: number, pattern: string, count: number): void
+  /**
+   * One page of a key scan (every master in turn on a cluster): resolves to
+   * `[nextCursor, keys]`, the scan being over when `nextCursor` is `"0"`.
+   */
+  scanPage(id: number, cursor: string, pattern: string | undefined | null, count: number, kind?: string | undefined | null): void
 }
 
 export declare class NativeSubscriber {

@@ -288,6 +288,32 @@ describe('sorted set helpers', () => {
   });
 });
 
+describe('scanIterator', () => {
+  it('yields every matching key once per scan, by pattern and type, in pages of COUNT', async () => {
+    const client = connection.getClient();
+    const base = `${p}scan:`;
+    for (let i = 0; i < 250; i++) await client.set(`${base}s${i}`, 'v');
+    for (let i = 0; i < 30; i++) await client.hSet(`${base}h${i}`, 'f', 'v');
+    const seen: string[] = [];
+    for await (const key of client.scanIterator({ MATCH: `${base}*`, COUNT: 20 })) seen.push(key);
+    expect(new Set(seen).size).toBe(280);
+    const hashes: string[] = [];
+    for await (const key of client.scanIterator({ MATCH: `${base}*`, TYPE: 'hash' })) hashes.push(key);
+    expect(hashes.sort()).toEqual(Array.from({ length: 30 }, (_, i) => `${base}h${i}`).sort());
+    const none: string[] = [];
+    for await (const key of client.scanIterator({ MATCH: `${base}nothing*` })) none.push(key);
+    expect(none).toEqual([]);
+  });
+
+  it('refuses options it cannot use, naming them', async () => {
+    const client = connection.getClient();
+    await expect(client.scanIterator({ COUNT: 0 }).next()).rejects.toThrow(
+      new RangeError('options.COUNT must be a positive integer, got 0'),
+    );
+    await expect(client.scanIterator({ MATCH: 5 as unknown as string }).next()).rejects.toThrow(/options\.MATCH/);
+  });
+});
+
 describe('multi() and pipeline()', () => {
   it('queue the helpers whose replies need no conversion', async () => {
     const client = connection.getClient();
@@ -343,6 +369,18 @@ describe('on a Redis Cluster', () => {
   afterAll(async () => {
     await clustered?.close();
     await cluster?.stop();
+  });
+
+  it('scanIterator walks every master', async () => {
+    const client = clustered.getClient();
+    const base = `${uniquePrefix('client-commands')}cscan:`;
+    const keys = Array.from({ length: 60 }, (_, i) => `${base}${i}`);
+    for (const key of keys) await client.set(key, 'v');
+    const masters = new Set(await Promise.all(keys.map(async (key) => (await cluster.nodeForKey(key)).port)));
+    expect(masters.size).toBe(3);
+    const seen = new Set<string>();
+    for await (const key of client.scanIterator({ MATCH: `${base}*`, COUNT: 7 })) seen.add(key);
+    expect([...seen].sort()).toEqual([...keys].sort());
   });
 
   it('routes each helper by its key to the master serving the slot', async () => {

@@ -147,6 +147,45 @@ impl NativeClient {
         );
         Ok(())
     }
+
+    /// One page of a key scan (every master in turn on a cluster): resolves to
+    /// `[nextCursor, keys]`, the scan being over when `nextCursor` is `"0"`.
+    #[napi(catch_unwind)]
+    pub fn scan_page(
+        &self,
+        env: &Env,
+        id: u32,
+        cursor: String,
+        pattern: Option<String>,
+        count: u32,
+        kind: Option<String>,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.open()?.sink.spawn(
+            env,
+            id,
+            self.connection.clone(),
+            move |connection| async move {
+                connection
+                    .run(move |connection| async move {
+                        let (next, keys) = scan::scan_page(
+                            connection,
+                            &cursor,
+                            pattern.as_deref(),
+                            count,
+                            kind.as_deref(),
+                        )
+                        .await?;
+                        Ok(Value::Array(vec![
+                            Value::BulkString(next.into_bytes()),
+                            Value::Array(keys),
+                        ]))
+                    })
+                    .await
+                    .map(Reply::from)
+            },
+        );
+        Ok(())
+    }
 }
 
 impl NativeClient {

@@ -2,7 +2,7 @@ export { RedisConnection, redisConnection, connectRedis } from './lib/connection
 export type { RedisConnectionOptions } from './lib/connection';
 export type { Subscriber, SubscriptionListener } from './lib/subscriber';
 export { RedisClient, Multi } from './lib/client';
-export type { SetOptions, RedisArgument, ZMember } from './lib/client';
+export type { SetOptions, RedisArgument, ScanOptions, ZMember } from './lib/client';
 export { CacheKeys, escapeGlob } from './lib/keys';
 export { CacheService, cacheService } from './lib/cache';
 export type { CacheServiceOptions, GetOrSetOptions, GetOrSetResult } from './lib/cache';

@@ -26,6 +26,71 @@ pub async fn scan_delete(connection: AnyConnection, pattern: &str, count: u32) -
     }
 }
 
+/// One page of a key scan: SCAN `cursor` with an optional MATCH pattern and TYPE, about
+/// `count` keys. On a cluster the cursor also names the master being scanned
+/// (`"<master>:<cursor>"`, masters in address order), so a scan walks every master in turn.
+/// The scan is over when the returned cursor is `"0"`.
+pub async fn scan_page(
+    connection: AnyConnection,
+    cursor: &str,
+    pattern: Option<&str>,
+    count: u32,
+    kind: Option<&str>,
+) -> RedisResult<(String, Vec<Value>)> {
+    let command = |node_cursor: u64| {
+        let mut scan = redis::cmd("SCAN");
+        scan.arg(node_cursor);
+        if let Some(pattern) = pattern {
+            scan.arg("MATCH").arg(pattern);
+        }
+        scan.arg("COUNT").arg(count.max(1));
+        if let Some(kind) = kind {
+            scan.arg("TYPE").arg(kind);
+        }
+        scan
+    };
+    match connection {
+        AnyConnection::Single(mut single) => {
+            let node_cursor = parse_cursor(cursor)?;
+            let (next, keys): (u64, Vec<Value>) =
+                redis::from_redis_value(single.send_to(command(node_cursor), None).await?)?;
+            Ok((next.to_string(), keys))
+        }
+        AnyConnection::Cluster(mut cluster) => {
+            let (node, node_cursor) = match cursor.split_once(':') {
+                Some((node, rest)) => (
+                    node.parse::<usize>().map_err(|_| bad_cursor())?,
+                    parse_cursor(rest)?,
+                ),
+                None if cursor == "0" => (0, 0),
+                None => return Err(bad_cursor()),
+            };
+            let mut nodes = masters(&mut cluster).await?;
+            nodes.sort();
+            let Some((host, port)) = nodes.get(node).cloned() else {
+                return Ok(("0".to_string(), Vec::new()));
+            };
+            let route = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress { host, port });
+            let (next, keys): (u64, Vec<Value>) =
+                redis::from_redis_value(cluster.send_to(command(node_cursor), Some(route)).await?)?;
+            let next = match (next, node + 1 < nodes.len()) {
+                (0, true) => format!("{}:0", node + 1),
+                (0, false) => "0".to_string(),
+                (next, _) => format!("{node}:{next}"),
+            };
+            Ok((next, keys))
+        }
+    }
+}
+
+fn parse_cursor(text: &str) -> RedisResult<u64> {
+    text.parse().map_err(|_| bad_cursor())
+}
+
+fn bad_cursor() -> redis::RedisError {
+    redis::RedisError::from((redis::ErrorKind::Client, "not a cursor this scan returned"))
+}
+
 async fn scan_node<C: ConnectionLike + Routed>(
     connection: &mut C,
     route: Option<RoutingInfo>,

@@ -12,6 +12,15 @@ import {
 /** A command argument: numbers are sent in their decimal form, a Buffer (any Uint8Array) as its bytes. */
 export type RedisArgument = string | number | Uint8Array;
 
+export interface ScanOptions {
+  /** A glob the keys must match. */
+  MATCH?: string | undefined;
+  /** Keys examined per round trip (a hint to Redis). @default 100 */
+  COUNT?: number | undefined;
+  /** Only keys of this type (`string`, `hash`, `zset`, …). */
+  TYPE?: string | undefined;
+}
+
 export interface SetOptions {
   /** Expire after this many seconds. */
   EX?: number | undefined;
@@ -443,6 +452,29 @@ export class RedisClient {
 
   ping(): Promise<string> {
     return this.send(() => ['PING']);
+  }
+
+  /**
+   * Every key (matching `MATCH`, of `TYPE`), one at a time, with SCAN in pages of about `COUNT`
+   * (default 100): node-redis v4's `scanIterator`. On a cluster every master is scanned in turn.
+   * As with SCAN, a key added or removed during the scan may or may not be seen, and one may come twice.
+   */
+  async *scanIterator(options: ScanOptions = {}): AsyncIterableIterator<string> {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeType(options)}`);
+    }
+    const match = options.MATCH === undefined ? undefined : requireString(options.MATCH, 'options.MATCH');
+    const type = options.TYPE === undefined ? undefined : requireString(options.TYPE, 'options.TYPE');
+    const count = options.COUNT ?? 100;
+    if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1) {
+      throw new RangeError(`options.COUNT must be a positive integer, got ${String(count)}`);
+    }
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.dispatcher.scanPage(cursor, match, count, type);
+      for (const key of keys) yield key;
+      cursor = next;
+    } while (cursor !== '0');
   }
 
   /** A MULTI/EXEC transaction: chain commands, then `exec()`. */

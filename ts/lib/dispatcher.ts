@@ -131,6 +131,16 @@ export class Dispatcher extends Calls {
     return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover);
   }
 
+  /** One page of a key scan, every master in turn on a cluster: `[nextCursor, keys]`, over at cursor `'0'`. */
+  scanPage(
+    cursor: string,
+    pattern: string | undefined,
+    count: number,
+    type: string | undefined,
+  ): Promise<[string, string[]]> {
+    return this.submit((id) => this.native.scanPage(id, cursor, pattern, count, type));
+  }
+
   /** Opens the socket; rejects (naming the cause) within the connect timeout. */
   connect(): Promise<void> {
     return this.submit((id) => this.native.connect(id));

@@ -120,6 +120,11 @@ export class NativeQueue {
     this.client.scanDelete(id, pattern, count);
   }
 
+  scanPage(id: number, cursor: string, pattern: string | undefined, count: number, type: string | undefined): void {
+    this.flush();
+    this.client.scanPage(id, cursor, pattern, count, type);
+  }
+
   panicForTesting(id: number, inTask: boolean): void {
     this.flush();
     this.client.panicForTesting(id, inTask);
