@@ -3,6 +3,7 @@
 //! completion queue (see `completions`), never through a promise of its own.
 
 use std::cell::{Ref, RefCell};
+use std::future::Future;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::{Array, Function};
@@ -10,7 +11,7 @@ use napi::Env;
 use napi_derive::napi;
 use redis::Value;
 use redis_layer_core::scan;
-use redis_layer_core::{ErrorCode, ManagedConnection};
+use redis_layer_core::{AnyConnection, ErrorCode, ManagedConnection};
 
 use crate::callbacks::{self, EventRelay};
 use crate::completions::{Columns, CompletionSink};
@@ -130,22 +131,11 @@ impl NativeClient {
         pattern: String,
         count: u32,
     ) -> napi::Result<(), ErrorCodeName> {
-        self.open()?.sink.spawn(
-            env,
-            id,
-            self.connection.clone(),
-            move |connection| async move {
-                connection
-                    .run(move |connection| async move {
-                        scan::scan_delete(connection, &pattern, count.max(1))
-                            .await
-                            .map(Value::Int)
-                    })
-                    .await
-                    .map(Reply::from)
-            },
-        );
-        Ok(())
+        self.run(env, id, move |connection| async move {
+            scan::scan_delete(connection, &pattern, count.max(1))
+                .await
+                .map(Value::Int)
+        })
     }
 
     /// One page of a key scan (every master in turn on a cluster): resolves to
@@ -160,36 +150,41 @@ impl NativeClient {
         count: u32,
         kind: Option<String>,
     ) -> napi::Result<(), ErrorCodeName> {
-        self.open()?.sink.spawn(
-            env,
-            id,
-            self.connection.clone(),
-            move |connection| async move {
-                connection
-                    .run(move |connection| async move {
-                        let (next, keys) = scan::scan_page(
-                            connection,
-                            &cursor,
-                            pattern.as_deref(),
-                            count,
-                            kind.as_deref(),
-                        )
-                        .await?;
-                        Ok(Value::Array(vec![
-                            Value::BulkString(next.into_bytes()),
-                            Value::Array(keys),
-                        ]))
-                    })
-                    .await
-                    .map(Reply::from)
-            },
-        );
-        Ok(())
+        self.run(env, id, move |connection| async move {
+            let (next, keys) = scan::scan_page(
+                connection,
+                &cursor,
+                pattern.as_deref(),
+                count,
+                kind.as_deref(),
+            )
+            .await?;
+            Ok(Value::Array(vec![
+                Value::BulkString(next.into_bytes()),
+                Value::Array(keys),
+            ]))
+        })
     }
 }
 
 impl NativeClient {
     fn open(&self) -> Result<Ref<'_, Open>, napi::Error<ErrorCodeName>> {
         Ref::filter_map(self.open.borrow(), Option::as_ref).map_err(|_| closed("Redis connection"))
+    }
+
+    /// Runs an operation that is not a command of the lane (it takes the connection
+    /// itself) as call `id`, its Redis value the call's reply.
+    fn run<F, Fut>(&self, env: &Env, id: u32, operation: F) -> napi::Result<(), ErrorCodeName>
+    where
+        F: FnOnce(AnyConnection) -> Fut + Send + 'static,
+        Fut: Future<Output = redis::RedisResult<Value>> + Send + 'static,
+    {
+        self.open()?.sink.spawn(
+            env,
+            id,
+            self.connection.clone(),
+            move |connection| async move { connection.run(operation).await.map(Reply::from) },
+        );
+        Ok(())
     }
 }
