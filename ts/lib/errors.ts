@@ -17,6 +17,7 @@ export const ERROR_CODES = [
   'ERR_NOT_REPLICATED',
   'ERR_LOCK_BUSY',
   'ERR_INTERNAL',
+  'ERR_NATIVE_BINARY_NOT_FOUND',
 ] as const;
 
 export type RedisLayerErrorCode = (typeof ERROR_CODES)[number];

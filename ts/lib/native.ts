@@ -1,4 +1,5 @@
 import type { NativeOptions } from '../../binding';
+import { RedisLayerError } from './errors';
 
 /** The napi binding, loaded once for every module that opens a native socket. */
 export const binding: typeof import('../../binding') = loadBinding();
@@ -12,7 +13,7 @@ function loadBinding(): typeof import('../../binding') {
   try {
     return require('../../binding.js');
   } catch (error) {
-    throw Object.assign(new Error(missingBinaryMessage()), { code: 'ERR_NATIVE_BINARY_NOT_FOUND', cause: error });
+    throw Object.assign(new RedisLayerError('ERR_NATIVE_BINARY_NOT_FOUND', missingBinaryMessage()), { cause: error });
   }
 }
 
