@@ -122,6 +122,7 @@ it('compiles every ts block under strict, noUncheckedIndexedAccess and exactOpti
             'redis-layer': [path.join(root, 'dist', 'index.d.ts')],
             'redis-layer/testing': [path.join(root, 'dist', 'testing', 'index.d.ts')],
             'redis-layer/express-session': [path.join(root, 'dist', 'adapters', 'express-session.d.ts')],
+            'redis-layer/keyv': [path.join(root, 'dist', 'adapters', 'keyv.d.ts')],
             '*': [path.join(modulesDir, '*'), path.join(modulesDir, '@types', '*')],
           },
         },
