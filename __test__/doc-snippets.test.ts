@@ -123,6 +123,7 @@ it('compiles every ts block under strict, noUncheckedIndexedAccess and exactOpti
             'redis-layer/testing': [path.join(root, 'dist', 'testing', 'index.d.ts')],
             'redis-layer/express-session': [path.join(root, 'dist', 'adapters', 'express-session.d.ts')],
             'redis-layer/keyv': [path.join(root, 'dist', 'adapters', 'keyv.d.ts')],
+            'redis-layer/express-rate-limit': [path.join(root, 'dist', 'adapters', 'express-rate-limit.d.ts')],
             '*': [path.join(modulesDir, '*'), path.join(modulesDir, '@types', '*')],
           },
         },

@@ -98,3 +98,24 @@ end
 out[3 * #KEYS + 1] = string.format('%.3f', now)
 return out
 `;
+
+/**
+ * A hit log for middleware that decides on its own (express-rate-limit): records every hit in the
+ * sliding log's format. ARGV: windowMs. Reply: {hits in window, oldest hit's time}.
+ */
+export const RECORD_HIT = `${SERVER_NOW}
+local window = tonumber(ARGV[1])
+first_call(KEYS[1], 'ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], now, now .. '-' .. count)
+redis.call('PEXPIRE', KEYS[1], window)
+return {count + 1, tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])}
+`;
+
+/** The hit log read without recording. ARGV: windowMs. Reply: {hits in window, oldest hit's time or false}. */
+export const READ_HITS = `${SERVER_NOW}
+local from = '(' .. (now - tonumber(ARGV[1]))
+local count = first_call(KEYS[1], 'ZCOUNT', KEYS[1], from, '+inf') or 0
+local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
+return {count, oldest and tonumber(oldest) or false}
+`;

@@ -1,0 +1,121 @@
+/**
+ * `redis-layer/express-rate-limit` under real express + express-rate-limit over HTTP.
+ */
+import express from 'express';
+import { rateLimit } from 'express-rate-limit';
+import request from 'supertest';
+import { RedisConnection } from '..';
+import { RedisRateLimitStore } from '../dist/adapters/express-rate-limit';
+import { startRedis, type TestServer, uniquePrefix } from './helpers/redis';
+
+let server: TestServer;
+let connection: RedisConnection;
+
+beforeAll(async () => {
+  server = await startRedis();
+  connection = new RedisConnection({ url: server.url, commandTimeoutMs: 1000 });
+  await connection.connect();
+});
+
+afterAll(async () => {
+  await connection.close();
+  await server.stop();
+});
+
+function app(store: RedisRateLimitStore, options: Record<string, unknown> = {}) {
+  const api = express();
+  api.use(
+    rateLimit({ windowMs: 60_000, limit: 3, standardHeaders: 'draft-6', legacyHeaders: false, store, ...options }),
+  );
+  api.get('/ok', (_req, res) => void res.send('ok'));
+  api.get('/fail', (_req, res) => void res.status(500).send('no'));
+  return api;
+}
+
+it('allows the limit, then answers 429 with the standard headers and Retry-After', async () => {
+  const prefix = uniquePrefix('rl');
+  const api = app(new RedisRateLimitStore({ connection, prefix }));
+  for (let i = 0; i < 3; i++) {
+    const res = await request(api).get('/ok').expect(200);
+    expect(res.headers['ratelimit-limit']).toBe('3');
+    expect(res.headers['ratelimit-remaining']).toBe(String(2 - i));
+    expect(Number(res.headers['ratelimit-reset'])).toBeGreaterThan(55);
+  }
+  const denied = await request(api).get('/ok').expect(429);
+  expect(denied.headers['ratelimit-remaining']).toBe('0');
+  expect(Number(denied.headers['retry-after'])).toBeGreaterThan(55);
+  const keys = server.cli('KEYS', `${prefix}*`).split('\n');
+  expect(keys).toHaveLength(1);
+  // Every hit is recorded, the denied one included: the middleware decides.
+  expect(server.cli('ZCARD', keys[0] as string)).toBe('4');
+});
+
+it('decrement removes exactly one hit: skipSuccessfulRequests counts only failures', async () => {
+  const api = app(new RedisRateLimitStore({ connection, prefix: uniquePrefix('skip') }), {
+    skipSuccessfulRequests: true,
+  });
+  for (let i = 0; i < 5; i++) await request(api).get('/ok').expect(200);
+  for (let i = 0; i < 3; i++) await request(api).get('/fail').expect(500);
+  await request(api).get('/fail').expect(429);
+});
+
+it('keeps counting exactly across SCRIPT FLUSH and a server restart', async () => {
+  const own = await startRedis();
+  const ownConnection = new RedisConnection({ url: own.url });
+  await ownConnection.connect();
+  try {
+    const api = app(new RedisRateLimitStore({ connection: ownConnection }));
+    await request(api).get('/ok').expect(200);
+    own.cli('SCRIPT', 'FLUSH');
+    await request(api).get('/ok').expect(200);
+    await request(api).get('/ok').expect(200);
+    await request(api).get('/ok').expect(429);
+    await own.kill();
+    await own.restart();
+    const deadline = Date.now() + 10_000;
+    while (!ownConnection.isConnected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // A restarted server starts empty, without the script loaded.
+    await request(api).get('/ok').expect(200);
+  } finally {
+    await ownConnection.close();
+    await own.stop();
+  }
+});
+
+it('with Redis down, passOnStoreError lets requests through and the default fails them', async () => {
+  const own = await startRedis();
+  const ownConnection = new RedisConnection({ url: own.url, commandTimeoutMs: 500 });
+  await ownConnection.connect();
+  try {
+    const store = new RedisRateLimitStore({ connection: ownConnection });
+    const passing = app(store, { passOnStoreError: true });
+    const strict = app(new RedisRateLimitStore({ connection: ownConnection }));
+    await own.kill();
+    await request(passing).get('/ok').expect(200);
+    await request(strict).get('/ok').expect(500);
+  } finally {
+    await ownConnection.close();
+    await own.stop();
+  }
+});
+
+it('get, resetKey and resetAll see and forget the hits of this prefix only', async () => {
+  const prefix = `${uniquePrefix('reset')}r*[1]:`;
+  const store = new RedisRateLimitStore({ connection, prefix });
+  const neighbour = new RedisRateLimitStore({ connection, prefix: prefix.replace('r*[1]:', 'rx1:') });
+  store.init({ windowMs: 10_000 } as Parameters<RedisRateLimitStore['init']>[0]);
+  neighbour.init({ windowMs: 10_000 } as Parameters<RedisRateLimitStore['init']>[0]);
+  expect(await store.get('a')).toBeUndefined();
+  const first = await store.increment('a');
+  await store.increment('a');
+  expect(await store.get('a')).toEqual({ totalHits: 2, resetTime: first.resetTime });
+  await store.decrement('a');
+  expect((await store.get('a'))?.totalHits).toBe(1);
+  await store.resetKey('a');
+  expect(await store.get('a')).toBeUndefined();
+  await store.increment('b');
+  await neighbour.increment('c');
+  await store.resetAll();
+  expect(await store.get('b')).toBeUndefined();
+  expect((await neighbour.get('c'))?.totalHits).toBe(1);
+});
