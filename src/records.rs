@@ -200,7 +200,7 @@ impl Records {
             let mut ends = Vec::with_capacity(values.len());
             let mut used = 0;
             for &value in values {
-                used += self.copy_string(value, scratch, used)?;
+                used += self.copy_argument(value, scratch, used)?;
                 ends.push(used);
             }
             let name_len = name.map_or(0, str::len);
@@ -225,14 +225,28 @@ impl Records {
         })
     }
 
-    /// Appends the bytes of a Uint8Array (a Node Buffer included) to `scratch` at `at`; returns their length.
+    /// Appends an argument to `scratch` at `at`, a string's UTF-8 or a Uint8Array's bytes (a Node
+    /// Buffer included); returns its length.
+    fn copy_argument(
+        &self,
+        value: sys::napi_value,
+        scratch: &mut Vec<u8>,
+        at: usize,
+    ) -> Result<usize, LayerError> {
+        match self.copy_string(value, scratch, at) {
+            Ok(length) => Ok(length),
+            Err(sys::Status::napi_string_expected) => self.copy_bytes(value, scratch, at),
+            Err(_) => Err(not_an_argument()),
+        }
+    }
+
+    /// Appends the bytes of a Uint8Array to `scratch` at `at`; returns their length.
     fn copy_bytes(
         &self,
         value: sys::napi_value,
         scratch: &mut Vec<u8>,
         at: usize,
     ) -> Result<usize, LayerError> {
-        let not_an_argument = || invalid("expected a string or Buffer argument");
         let mut is_typed_array = false;
         // SAFETY: type query on a value of this call's env.
         let status = unsafe { sys::napi_is_typedarray(self.env, value, &mut is_typed_array) };
@@ -269,14 +283,21 @@ impl Records {
         Ok(length)
     }
 
-    /// Appends the UTF-8 of the JS string `value` (or the bytes of a Buffer) to `scratch` at `at`; returns its length.
+    /// Appends the UTF-8 of the JS string `value` to `scratch` at `at`; returns its length, or
+    /// napi's status when `value` cannot be read as a string.
     fn copy_string(
         &self,
         value: sys::napi_value,
         scratch: &mut Vec<u8>,
         at: usize,
-    ) -> Result<usize, LayerError> {
-        let not_a_string = || invalid("expected a string or Buffer argument");
+    ) -> Result<usize, sys::napi_status> {
+        let ok = |status| {
+            if status == sys::Status::napi_ok {
+                Ok(())
+            } else {
+                Err(status)
+            }
+        };
         let mut written = 0;
         let room = scratch.len() - at;
         if room > 8 {
@@ -290,12 +311,7 @@ impl Records {
                     &mut written,
                 )
             };
-            if status == sys::Status::napi_string_expected {
-                return self.copy_bytes(value, scratch, at);
-            }
-            if status != sys::Status::napi_ok {
-                return Err(not_a_string());
-            }
+            ok(status)?;
             // V8 stops at a character boundary, so a string within 4 bytes of the end
             // may be cut short: only then measure it and copy again.
             if written + 4 < room - 1 {
@@ -307,12 +323,7 @@ impl Records {
         let status = unsafe {
             sys::napi_get_value_string_utf8(self.env, value, std::ptr::null_mut(), 0, &mut length)
         };
-        if status == sys::Status::napi_string_expected {
-            return self.copy_bytes(value, scratch, at);
-        }
-        if status != sys::Status::napi_ok {
-            return Err(not_a_string());
-        }
+        ok(status)?;
         scratch.resize((at + length + 1).max(scratch.len()), 0);
         // SAFETY: scratch has length + 1 bytes from `at`.
         let status = unsafe {
@@ -324,9 +335,11 @@ impl Records {
                 &mut written,
             )
         };
-        if status != sys::Status::napi_ok {
-            return Err(not_a_string());
-        }
+        ok(status)?;
         Ok(written)
     }
+}
+
+fn not_an_argument() -> LayerError {
+    invalid("expected a string or Buffer argument")
 }
