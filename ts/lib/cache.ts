@@ -8,7 +8,6 @@ import {
   type JsonSerializer,
   jsonSerializer,
   type Loaded,
-  parseOrMiss,
   type Serializer,
   serializerOf,
 } from './json';
@@ -146,7 +145,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
           }
           for (let i = 0; i < unchecked.length; i += 2) {
             const index = unchecked[i] as number;
-            values[index] = parseOrMiss<T>(unchecked[i + 1], list[index]);
+            values[index] = decodeOrMiss<T>(jsonSerializer, unchecked[i + 1], list[index]);
           }
           return values;
         },

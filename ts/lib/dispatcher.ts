@@ -85,9 +85,7 @@ export class Dispatcher extends Calls {
     map?: (reply: any) => T,
     recover?: (error: RedisLayerError) => T,
   ): Promise<T> {
-    const id = this.take();
-    this.native.script(id, handle, keys, args);
-    return this.track(id, map, recover);
+    return this.openScript(handle, keys, args, map, recover).result;
   }
 
   /**
@@ -99,10 +97,11 @@ export class Dispatcher extends Calls {
     keys: string[],
     args: string[],
     map?: (reply: any) => T,
+    recover?: (error: RedisLayerError) => T,
   ): { id: number; result: Promise<T> } {
     const id = this.take();
     this.native.script(id, handle, keys, args);
-    return { id, result: this.track(id, map) };
+    return { id, result: this.track(id, map, recover) };
   }
 
   /** Adds keys and args to the script call `id` from `openScript`; false once something was queued after it or it was sent. */

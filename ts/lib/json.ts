@@ -43,19 +43,16 @@ type JsonObject<T> = {
 };
 
 /** `JSON.stringify` exactly (toJSON, Dates as ISO strings), but a value JSON cannot hold is an error, not `undefined`. */
-export function toJson(value: unknown, name = 'value'): string {
-  const text = JSON.stringify(value);
+export function toJson(
+  value: unknown,
+  name = 'value',
+  replacer?: (this: Record<string, unknown>, key: string, converted: unknown) => unknown,
+): string {
+  const text = JSON.stringify(value, replacer);
   if (text === undefined) {
     throw new TypeError(`${name} cannot be represented as JSON (${value === undefined ? 'undefined' : typeof value})`);
   }
   return text;
-}
-
-/** Parses stored JSON; a value that is not JSON throws a SyntaxError for the caller to treat as a miss. */
-export function fromJson<T>(text: unknown): T | null {
-  if (text === null || text === undefined) return null;
-  if (typeof text !== 'string') throw new SyntaxError('stored value is not a string');
-  return JSON.parse(text) as T;
 }
 
 /**
@@ -95,11 +92,7 @@ function tagDates(this: Record<string, unknown>, key: string, converted: unknown
  */
 export const dateSerializer = {
   roundTrip: 'exact',
-  stringify(value: unknown): string {
-    const text = JSON.stringify(value, tagDates);
-    if (text === undefined) throw new TypeError(`value cannot be represented as JSON (${describeType(value)})`);
-    return text;
-  },
+  stringify: (value: unknown): string => toJson(value, 'value', tagDates),
   parse(text: string): unknown {
     return JSON.parse(text, (_key, value: unknown) => {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
@@ -149,17 +142,8 @@ export function decodeOrMiss<T>(serializer: Serializer, text: unknown, key: stri
     if (typeof text !== 'string') throw new SyntaxError('stored value is not a string');
     return serializer.parse(text) as T;
   } catch (error) {
-    log('warn', 'Cache get error: stored value cannot be read, treated as a miss', { key, ...describeError(error) });
-    return null;
-  }
-}
-
-/** Stored JSON parsed; a value that is not JSON is bad data, logged and answered as a miss (null). */
-export function parseOrMiss<T>(text: unknown, key: string): T | null {
-  try {
-    return fromJson<T>(text);
-  } catch (error) {
-    log('warn', 'Cache get error: stored value is not JSON, treated as a miss', { key, ...describeError(error) });
+    const what = serializer === jsonSerializer ? 'is not JSON' : 'cannot be read';
+    log('warn', `Cache get error: stored value ${what}, treated as a miss`, { key, ...describeError(error) });
     return null;
   }
 }
