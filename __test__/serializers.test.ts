@@ -131,6 +131,27 @@ describe("a serializer of the application's own", () => {
     expect(warned.map((l) => l.meta?.key)).toEqual([`${p}foreign`, `${p}foreign`]);
   });
 
+  it('caches a "not found" in its own format and reads it back as a hit, without a warning', async () => {
+    const cache = new CacheService(connection, { serializer: prefixed });
+    let calls = 0;
+    const notFound = async () => {
+      calls++;
+      return null;
+    };
+    const from = log.lines.length;
+    expect(await cache.getOrSetWithInfo(`${p}ownnull`, notFound, { cacheNullSeconds: 30 })).toEqual({
+      value: null,
+      hit: false,
+    });
+    expect(server.cli('GET', `${p}ownnull`)).toBe('v1:null');
+    expect(await cache.getOrSetWithInfo(`${p}ownnull`, notFound, { cacheNullSeconds: 30 })).toEqual({
+      value: null,
+      hit: true,
+    });
+    expect(calls).toBe(1);
+    expect(log.lines.slice(from).filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
   it('fails soft when it cannot write a value, and a bad serializer is refused up front', async () => {
     const refusing: Serializer = {
       roundTrip: 'json',

@@ -54,6 +54,8 @@ function getOrSetOptions(ttl: number | GetOrSetOptions | undefined): {
 export class CacheService<S extends Serializer = JsonSerializer> {
   private readonly connection: RedisConnection;
   private readonly serializer: Serializer;
+  /** How this service stores a cached "not found", once asked (a serializer may refuse `null`). */
+  private nullTextMemo: string | null | undefined;
   private readonly flights = new SingleFlight();
 
   constructor(connection?: RedisConnection, options?: CacheServiceOptions<S>) {
@@ -269,7 +271,9 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       const token = await this.beginFill(key);
       const loaded = await loader();
       if (loaded === null || loaded === undefined) {
-        if (token !== null && options.nullTtl !== undefined) await this.storeFill(key, token, 'null', options.nullTtl);
+        const nullText = this.nullText();
+        if (token !== null && options.nullTtl !== undefined && nullText !== null)
+          await this.storeFill(key, token, nullText, options.nullTtl);
         return { value: null, hit: false };
       }
       let text: string;
@@ -284,6 +288,18 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     });
   }
 
+  /** The stored text of `null` under this service's serializer; null when the serializer refuses it. */
+  private nullText(): string | null {
+    if (this.nullTextMemo === undefined) {
+      try {
+        this.nullTextMemo = encode(this.serializer, null);
+      } catch {
+        this.nullTextMemo = null;
+      }
+    }
+    return this.nullTextMemo;
+  }
+
   /** GET that tells a stored JSON `null` (a cached "not found") from a missing key; fails soft as a miss. */
   private lookup<T>(key: string): Promise<{ hit: boolean; value: T | null }> {
     const miss = { hit: false, value: null };
@@ -294,7 +310,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
         (reply) => {
           if (reply === null) return miss;
           const value = decodeOrMiss<T>(this.serializer, reply, key);
-          return value === null && reply !== 'null' ? miss : { hit: true, value };
+          return value === null && reply !== this.nullText() ? miss : { hit: true, value };
         },
         recover,
       ),
