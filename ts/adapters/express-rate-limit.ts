@@ -5,7 +5,7 @@
  */
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import { redisConnection, type RedisConnection } from '../lib/connection';
-import { describeType, requireString, unexpectedReply } from '../lib/errors';
+import { describeType, positiveOption, requireString, unexpectedReply } from '../lib/errors';
 import { escapeGlob } from '../lib/keys';
 import { registerScript } from '../lib/native';
 import { READ_HITS, RECORD_HIT } from '../lib/scripts/rateLimiter';
@@ -36,11 +36,7 @@ export class RedisRateLimitStore implements Store {
 
   /** Takes the middleware's window. */
   init(options: Options): void {
-    const windowMs = options.windowMs;
-    if (typeof windowMs !== 'number' || !Number.isFinite(windowMs) || windowMs <= 0) {
-      throw new RangeError(`windowMs must be a positive number of ms, got ${String(windowMs)}`);
-    }
-    this.windowMs = Math.ceil(windowMs);
+    this.windowMs = Math.ceil(positiveOption(options.windowMs, 'windowMs', 'milliseconds'));
   }
 
   /** Records the hit; resolves to the hits in the window and when the oldest of them leaves it. */

@@ -5,9 +5,10 @@
  */
 import { Store, type SessionData } from 'express-session';
 import { redisConnection, type RedisConnection } from '../lib/connection';
-import { describeType, requireString } from '../lib/errors';
+import { describeType, positiveOption, requireString, unexpectedReply } from '../lib/errors';
 import { escapeGlob } from '../lib/keys';
-import { encode, jsonSerializer, type Serializer, serializerOf } from '../lib/json';
+import { encode, type Serializer, serializerOf } from '../lib/json';
+import { redactedTag } from '../lib/logger';
 import { registerScript } from '../lib/native';
 import { sameSlotKey } from '../lib/slot';
 
@@ -51,15 +52,7 @@ redis.call('PEXPIREAT', KEYS[1], redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCOR
 return 1
 `);
 
-const positive = (value: unknown, name: string, fallback: number): number => {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`options.${name} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-};
-
-/** Settles `cb` with the promise's outcome, or returns the promise when there is no callback. */
+/** Settles `cb`, when there is one, with the promise's outcome. */
 function settle<T>(work: Promise<T>, cb: Callback<T> | undefined): void {
   work.then(
     (value) => cb?.(null, value),
@@ -84,14 +77,17 @@ export class RedisSessionStore extends Store {
     }
     this.connection = options.connection ?? redisConnection;
     this.prefix = options.prefix === undefined ? 'sess:' : requireString(options.prefix, 'options.prefix');
-    this.ttlMs = positive(options.ttlSeconds, 'ttlSeconds', 86_400) * 1000;
-    this.tombstoneMs = positive(options.tombstoneSeconds, 'tombstoneSeconds', 3600) * 1000;
+    this.ttlMs = positiveOption(options.ttlSeconds, 'options.ttlSeconds', 'seconds', 86_400) * 1000;
+    this.tombstoneMs = positiveOption(options.tombstoneSeconds, 'options.tombstoneSeconds', 'seconds', 3600) * 1000;
     this.serializer = serializerOf(options);
     this.ownerField =
       options.ownerField === undefined ? undefined : requireString(options.ownerField, 'options.ownerField');
     // express-session stops serving sessions on 'disconnect' and resumes on 'connect'.
     this.connected = this.connection.isConnected;
-    this.health = setInterval(() => this.checkHealth(), positive(options.healthCheckMs, 'healthCheckMs', 500));
+    this.health = setInterval(
+      () => this.checkHealth(),
+      positiveOption(options.healthCheckMs, 'options.healthCheckMs', 'milliseconds', 500),
+    );
     this.health.unref();
   }
 
@@ -126,11 +122,13 @@ export class RedisSessionStore extends Store {
   all(cb: Callback<Record<string, SessionData>>): void {
     settle(
       (async () => {
+        const ids = await this.listIds();
+        const read = await Promise.all(ids.map((sid) => this.read(sid)));
         const sessions: Record<string, SessionData> = {};
-        for (const sid of await this.listIds()) {
-          const session = await this.read(sid);
-          if (session !== null) sessions[sid] = session;
-        }
+        ids.forEach((sid, i) => {
+          const session = read[i];
+          if (session) sessions[sid] = session;
+        });
         return sessions;
       })(),
       cb,
@@ -200,7 +198,8 @@ export class RedisSessionStore extends Store {
   private async read(sid: string): Promise<SessionData | null> {
     const text = await this.connection.dispatcher().command(['GET', this.key(sid)]);
     if (text === null) return null;
-    if (typeof text !== 'string') throw new TypeError(`session ${sid} is not stored as text`);
+    // A session id is a credential: errors name its tag only.
+    if (typeof text !== 'string') throw unexpectedReply(`GET of the session tagged ${redactedTag(sid)}`, text);
     return this.serializer.parse(text) as SessionData;
   }
 
@@ -246,4 +245,3 @@ export class RedisSessionStore extends Store {
   }
 }
 
-export { jsonSerializer };

@@ -92,6 +92,15 @@ export function requireTtl(value: unknown, name: string): number {
   return Math.ceil(value);
 }
 
+/** An option that must be a positive finite number of `unit`, or `fallback` when it is left out; a RangeError naming it otherwise. */
+export function positiveOption(value: unknown, name: string, unit: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive number of ${unit}, got ${String(value)}`);
+  }
+  return value;
+}
+
 export function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';

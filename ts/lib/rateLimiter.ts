@@ -1,6 +1,6 @@
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
-import { RedisLayerError, describeType, fromNative, requireString } from './errors';
+import { RedisLayerError, describeType, fromNative, positiveOption, requireString } from './errors';
 import { CacheKeys } from './keys';
 import { log, redactedTag } from './logger';
 import { failSoft } from './access';
@@ -226,14 +226,6 @@ export interface RateLimiterOptions {
   denialLogIntervalMs?: number | undefined;
 }
 
-function denialInterval(options: RateLimiterOptions | undefined): number {
-  const value = options?.denialLogIntervalMs ?? 10_000;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`options.denialLogIntervalMs must be a positive number of milliseconds, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Counts denials per limit type and logs them as one warn line per interval, so an attack does not flood the log. */
 class DenialSummary {
   private readonly counts = new Map<string, number>();
@@ -274,7 +266,9 @@ export class RateLimiter implements RateLimiterApi {
 
   constructor(connection?: RedisConnection, options?: RateLimiterOptions) {
     this.connection = connection ?? redisConnection;
-    this.denials = new DenialSummary(denialInterval(options));
+    this.denials = new DenialSummary(
+      positiveOption(options?.denialLogIntervalMs, 'options.denialLogIntervalMs', 'milliseconds', 10_000),
+    );
     this.batch = new DecisionBatch(this.connection);
   }
 
