@@ -23,7 +23,7 @@ import {
   setLogger,
   defaultLogger,
 } from '..';
-import { sleep, startRedis, uniquePrefix } from './helpers/redis';
+import { sessionFor, sleep, startRedis, uniquePrefix } from './helpers/redis';
 import { startCluster, startSentinelSet, startTlsServer, type TopologyNode } from './helpers/topology';
 
 const COMMAND_TIMEOUT_MS = 500;
@@ -157,21 +157,10 @@ async function untilHealthy(connection: RedisConnection, prefix: string): Promis
   const deadline = Date.now() + 40_000;
   while (Date.now() < deadline) {
     const cached = await cache.set(`${prefix}probe`, 1, 60);
-    const session = await sessions
-      .createSession(`${prefix}probe`, {
-        userId: `${prefix}probe`,
-        email: 'e',
-        username: 'u',
-        role: 'r',
-        permissions: [],
-        lastActivity: new Date(),
-        ipAddress: 'i',
-        userAgent: 'a',
-      })
-      .then(
-        () => true,
-        () => false,
-      );
+    const session = await sessions.createSession(`${prefix}probe`, sessionFor(`${prefix}probe`)).then(
+      () => true,
+      () => false,
+    );
     if (cached && session) return performance.now() - started;
     await sleep(50);
   }

@@ -17,7 +17,7 @@ import {
   userSessionsKey,
 } from '..';
 import type { Message } from '..';
-import { sleep, uniquePrefix } from './helpers/redis';
+import { sessionFor, sleep, uniquePrefix } from './helpers/redis';
 import {
   type Cluster,
   type SentinelSet,
@@ -66,16 +66,7 @@ async function exerciseEveryService(connection: RedisConnection, p: string): Pro
   expect(await users.getUser(`${p}w49`)).toEqual({ id: `${p}w49`, n: 49 });
 
   const sessions = new SessionService(connection);
-  const base = {
-    userId: `${p}u2`,
-    email: 'e',
-    username: 'u',
-    role: 'r',
-    permissions: [],
-    lastActivity: new Date(),
-    ipAddress: 'i',
-    userAgent: 'a',
-  };
+  const base = sessionFor(`${p}u2`);
   await sessions.createSession(`${p}s1`, base);
   await sessions.createSession(`${p}s2`, base);
   await sessions.updateSession(`${p}s1`, { role: 'admin' });
@@ -151,16 +142,7 @@ describe('Redis Cluster', () => {
       expect(await lock!.extend(5000)).toBe(true);
       expect(await lock!.release()).toBe(true);
 
-      const base = {
-        userId: id,
-        email: 'e',
-        username: 'u',
-        role: 'r',
-        permissions: [],
-        lastActivity: new Date(),
-        ipAddress: 'i',
-        userAgent: 'a',
-      };
+      const base = sessionFor(id);
       await sessions.createSession(`${id}:s1`, base);
       await sessions.createSession(`${id}:s2`, base);
       const moved = await sessions.rotateSession(`${id}:s1`);

@@ -28,6 +28,20 @@ export async function testRedis(options: ServerOptions = {}): Promise<TestServer
   return external ? useRedis(external) : startRedis(options);
 }
 
+/** A minimal session of `userId` (the seed's SessionData fields) for tests that only need one to exist. */
+export function sessionFor(userId: string) {
+  return {
+    userId,
+    email: 'e',
+    username: 'u',
+    role: 'r',
+    permissions: [] as string[],
+    lastActivity: new Date(),
+    ipAddress: 'i',
+    userAgent: 'a',
+  };
+}
+
 /** A key prefix no other test (or other run on a shared server) uses. */
 export function uniquePrefix(name: string): string {
   return `t:${name}:${randomBytes(4).toString('hex')}:`;
