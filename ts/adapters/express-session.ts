@@ -244,4 +244,3 @@ export class RedisSessionStore extends Store {
     this.emit(now ? 'connect' : 'disconnect');
   }
 }
-
