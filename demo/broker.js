@@ -1,5 +1,5 @@
 // Demo section for MessageBroker: one post notification fanned out to two listeners.
-const { MessageBroker } = require('..');
+const { MessageBroker } = require('redis-layer');
 
 module.exports = async function brokerSection({ connection, run, step, timed }) {
   step('Pub/sub: a post notification fanned out to two listeners');

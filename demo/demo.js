@@ -69,7 +69,7 @@ async function main() {
     const seconds = (Date.now() - started) / 1000;
     console.log(`  ${n} mixed get/set in ${(seconds * 1000).toFixed(0)} ms → ${Math.round(n / seconds)} ops/s`);
 
-    for (const section of extraSections) await section({ connection, run, step, timed });
+    for (const section of sections) await section({ connection, run, step, timed });
 
     step('Clean-up');
     console.log(`  removed ${await cache.flushPattern(`${run}*`)} demo keys with SCAN + UNLINK`);
@@ -80,15 +80,8 @@ async function main() {
   console.log('\ndone: connections closed, process exits on its own');
 }
 
-// Sections for services that land later register here.
-const extraSections = [];
-for (const file of ['./feed', './sessions', './broker']) {
-  try {
-    extraSections.push(require(file));
-  } catch (error) {
-    if (error.code !== 'MODULE_NOT_FOUND') throw error;
-  }
-}
+// Feed and warming, sessions/rate limit/lock, and pub/sub, one file each.
+const sections = [require('./feed'), require('./sessions'), require('./broker')];
 
 main().catch((error) => {
   // A missing Redis is one sentence, not a stack trace.

@@ -1,6 +1,6 @@
 // Demo section: a feed page cached, invalidated by a new post (O(1), no KEYS), rebuilt;
 // then cache warming from stand-in repositories.
-const { PostCacheService, UserCacheService, CacheWarmingService } = require('..');
+const { PostCacheService, UserCacheService, CacheWarmingService } = require('redis-layer');
 
 module.exports = async function feedSection({ connection, run, step, timed }) {
   const posts = new PostCacheService(connection);

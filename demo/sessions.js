@@ -1,5 +1,5 @@
 // Demo section: log in (session with id rotation), rate-limit a login burst, take a lock.
-const { SessionService, RateLimiter, LockService, generateSessionId } = require('..');
+const { SessionService, RateLimiter, LockService, generateSessionId } = require('redis-layer');
 
 module.exports = async function sessionSection({ connection, run, step, timed }) {
   const sessions = new SessionService(connection);

@@ -5,7 +5,6 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const binary = path.join(root, 'redis-layer.linux-x64-gnu.node');
 
 function newestSource(dir) {
   let newest = 0;
@@ -17,6 +16,9 @@ function newestSource(dir) {
   return newest;
 }
 
+// The addon `napi build --platform` names after this machine (redis-layer.<platform>.node).
+const binaries = fs.readdirSync(root).filter((file) => /^redis-layer\..+\.node$/.test(file));
+const binary = path.join(root, binaries[0] ?? 'redis-layer.node');
 // The addon and the compiled TypeScript (dist/, not committed) must both be newer than every source.
 const outputs = [binary, path.join(root, 'dist', 'index.js')];
 const sources = ['src', 'core/src', 'ts'].map((dir) => newestSource(path.join(root, dir)));
