@@ -18,7 +18,22 @@ function available(service) {
     broker: 'MessageBroker',
     warming: 'CacheWarmingService',
   }[service];
+  if (exportName === undefined) return ['sessionStore', 'keyv', 'rateLimitStore'].includes(service);
   return typeof lib[exportName] === 'function';
+}
+
+/** The framework adapters (redis-layer/express-session, /keyv, /express-rate-limit) on `connection`. */
+function adapters(connection) {
+  const dist = path.join(ROOT, 'dist', 'adapters');
+  const { RedisSessionStore } = require(path.join(dist, 'express-session'));
+  const { KeyvRedisLayer } = require(path.join(dist, 'keyv'));
+  const { RedisRateLimitStore } = require(path.join(dist, 'express-rate-limit'));
+  const { Keyv } = require('keyv');
+  return {
+    sessionStore: new RedisSessionStore({ connection }),
+    keyv: new Keyv({ store: new KeyvRedisLayer({ connection }) }),
+    rateLimitStore: new RedisRateLimitStore({ connection }),
+  };
 }
 
 async function create({ url }) {
@@ -37,6 +52,7 @@ async function create({ url }) {
       typeof lib.CacheWarmingService === 'function'
         ? (repositories) => new lib.CacheWarmingService(repositories, connection)
         : null,
+    ...adapters(connection),
     close: () => connection.close(),
   };
 }

@@ -128,6 +128,55 @@ const WORKLOADS = [
     op: (s, ctx) => ctx.warming.warmUserCache(WARM_IDS),
     check: (r) => r === undefined || r === null || typeof r === 'object' || typeof r === 'number',
   },
+  {
+    id: 'session-store',
+    title: 'express-session store, 64 callers',
+    detail: '64 concurrent callers on the store express-session is given (redis-layer/express-session against connect-redis on node-redis): `get(sid)`, and `set(sid, session)` for one call in four, over 1000 sessions',
+    service: 'sessionStore',
+    concurrency: 64,
+    async prepare(s, ctx) {
+      ctx.sessions = Array.from({ length: SESSIONS }, (_, i) => ({
+        cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' },
+        ...makeSession(i),
+      }));
+      for (let i = 0; i < SESSIONS; i++) await storeCall(s.sessionStore, 'set', `bench-${i}`, ctx.sessions[i]);
+    },
+    op(s, ctx, c, i) {
+      const k = spread(c, i, SESSIONS);
+      return i % 4 === 0 ? storeCall(s.sessionStore, 'set', `bench-${k}`, ctx.sessions[k]) : storeCall(s.sessionStore, 'get', `bench-${k}`);
+    },
+    check: (r) => r === undefined || r === null || (typeof r === 'object' && typeof r.userId === 'string'),
+  },
+  {
+    id: 'keyv',
+    title: 'Keyv get / set with TTL, 64 callers',
+    detail: '64 concurrent callers on a `Keyv` (redis-layer/keyv against @keyv/redis on node-redis), alternating `set(key, user, 3_600_000)` and `get(key)` over 1000 keys',
+    service: 'keyv',
+    concurrency: 64,
+    prepare: (s, ctx) => users(ctx),
+    op(s, ctx, c, i) {
+      const k = spread(c, i, 1000);
+      return i & 1 ? s.keyv.set(`bench:keyv:${k}`, ctx.users[k], 3_600_000) : s.keyv.get(`bench:keyv:${k}`);
+    },
+    check: (r) => r === true || r === undefined || (r !== null && typeof r === 'object' && typeof r.id === 'string'),
+  },
+  {
+    id: 'rate-limit-store',
+    title: 'express-rate-limit store increment, 64 callers',
+    detail: '64 concurrent callers on the store express-rate-limit is given (redis-layer/express-rate-limit against rate-limit-redis on node-redis): `increment(key)` over 1000 clients, 60 s window',
+    service: 'rateLimitStore',
+    concurrency: 64,
+    async prepare(s) {
+      await s.rateLimitStore.init({ windowMs: 60_000 });
+    },
+    op: (s, ctx, c, i) => s.rateLimitStore.increment(`bench-${spread(c, i, 1000)}`),
+    check: (r) => r !== null && typeof r === 'object' && typeof r.totalHits === 'number',
+  },
 ];
+
+/** A callback-style store method (express-session's Store) as a promise. */
+function storeCall(store, method, ...args) {
+  return new Promise((resolve, reject) => store[method](...args, (error, value) => (error ? reject(error) : resolve(value))));
+}
 
 module.exports = { WORKLOADS, CHANNEL };

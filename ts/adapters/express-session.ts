@@ -196,7 +196,7 @@ export class RedisSessionStore extends Store {
   }
 
   private async read(sid: string): Promise<SessionData | null> {
-    const text = await this.connection.dispatcher().command(['GET', this.key(sid)]);
+    const text = await this.connection.dispatcher().get(this.key(sid));
     if (text === null) return null;
     // A session id is a credential: errors name its tag only.
     if (typeof text !== 'string') throw unexpectedReply(`GET of the session tagged ${redactedTag(sid)}`, text);
@@ -211,7 +211,12 @@ export class RedisSessionStore extends Store {
     }
     const text = encode(this.serializer, session, 'session');
     const redis = this.connection.dispatcher();
-    const written = await redis.script(SET_LIVE, [this.key(sid), this.tombstone(sid)], [text, String(Math.ceil(ttl))]);
+    const key = this.key(sid);
+    const px = String(Math.ceil(ttl));
+    // A session that exists cannot have been destroyed, so a plain SET XX updates it; only a new, expired or
+    // destroyed one takes the script that checks the tombstone.
+    const updated = (await redis.command(['SET', key, text, 'PX', px, 'XX'])) !== null;
+    const written = updated ? 1 : await redis.script(SET_LIVE, [key, this.tombstone(sid)], [text, px]);
     const owner =
       this.ownerField === undefined ? undefined : (session as unknown as Record<string, unknown>)[this.ownerField];
     if (written === 1 && typeof owner === 'string' && owner !== '') {

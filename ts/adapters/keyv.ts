@@ -42,7 +42,7 @@ export class KeyvRedisLayer extends EventEmitter {
   }
 
   async get(key: string): Promise<string | undefined> {
-    const value = await this.redis().command(['GET', requireString(key, 'key')]);
+    const value = await this.redis().get(requireString(key, 'key'));
     return value === null ? undefined : (value as string);
   }
 
