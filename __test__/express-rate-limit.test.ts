@@ -47,7 +47,7 @@ it('allows the limit, then answers 429 with the standard headers and Retry-After
   const keys = server.cli('KEYS', `${prefix}*`).split('\n');
   expect(keys).toHaveLength(1);
   // Every hit is recorded, the denied one included: the middleware decides.
-  expect(server.cli('ZCARD', keys[0] as string)).toBe('4');
+  expect(server.cli('GET', keys[0] as string)).toBe('4');
 });
 
 it('decrement removes exactly one hit: skipSuccessfulRequests counts only failures', async () => {
@@ -118,4 +118,24 @@ it('get, resetKey and resetAll see and forget the hits of this prefix only', asy
   await store.resetAll();
   expect(await store.get('b')).toBeUndefined();
   expect((await neighbour.get('c'))?.totalHits).toBe(1);
+});
+
+it('keeps one small counter per client however many hits it sends, and its window ends on time', async () => {
+  const prefix = uniquePrefix('rl');
+  const store = new RedisRateLimitStore({ connection, prefix });
+  store.init({ windowMs: 400 } as Parameters<RedisRateLimitStore['init']>[0]);
+  const infos = await Promise.all(Array.from({ length: 2000 }, () => store.increment('flood')));
+  expect(Math.max(...infos.map((info) => info.totalHits))).toBe(2000);
+  const key = `${prefix}flood`;
+  expect(server.cli('TYPE', key)).toBe('string');
+  expect(Number(server.cli('MEMORY', 'USAGE', key))).toBeLessThan(128);
+  const reset = infos[0]?.resetTime?.getTime() ?? 0;
+  expect(reset - Date.now()).toBeGreaterThan(0);
+  expect(reset - Date.now()).toBeLessThanOrEqual(400);
+  // decrement never goes below zero and never creates a counter for a client without hits.
+  await store.decrement('nobody');
+  expect(server.cli('EXISTS', `${prefix}nobody`)).toBe('0');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(await store.get('flood')).toBeUndefined();
+  expect((await store.increment('flood')).totalHits).toBe(1);
 });

@@ -1,14 +1,14 @@
 /**
  * `redis-layer/express-rate-limit`: an express-rate-limit Store on a RedisConnection. Every hit is
- * recorded atomically in a sliding log (a sorted set per client, timed by the Redis server's
- * clock, the RateLimiter's format); the middleware decides what to allow.
+ * counted atomically by one script in a fixed window per client (the semantics of the middleware's
+ * own MemoryStore and of rate-limit-redis); the middleware decides what to allow.
  */
 import type { ClientRateLimitInfo, Options, Store } from 'express-rate-limit';
 import { redisConnection, type RedisConnection } from '../lib/connection';
 import { describeType, positiveOption, requireString, unexpectedReply } from '../lib/errors';
 import { escapeGlob } from '../lib/keys';
 import { registerScript } from '../lib/native';
-import { READ_HITS, RECORD_HIT } from '../lib/scripts/rateLimiter';
+import { DROP_HIT, READ_HITS, RECORD_HIT } from '../lib/scripts/rateLimiter';
 
 export interface RedisRateLimitStoreOptions {
   /** The connection (default: the shared `redisConnection`). */
@@ -17,7 +17,7 @@ export interface RedisRateLimitStoreOptions {
   prefix?: string | undefined;
 }
 
-const scripts = { record: registerScript(RECORD_HIT), read: registerScript(READ_HITS) };
+const scripts = { record: registerScript(RECORD_HIT), read: registerScript(READ_HITS), drop: registerScript(DROP_HIT) };
 
 export class RedisRateLimitStore implements Store {
   readonly prefix: string;
@@ -51,9 +51,9 @@ export class RedisRateLimitStore implements Store {
     return info.totalHits === 0 ? undefined : info;
   }
 
-  /** Removes exactly one hit, the latest (a request the middleware chose not to count). */
+  /** Removes exactly one hit (a request the middleware chose not to count). */
   async decrement(key: string): Promise<void> {
-    await this.connection.dispatcher().command(['ZPOPMAX', this.key(key)]);
+    await this.connection.dispatcher().script(scripts.drop, [this.key(key)], []);
   }
 
   async resetKey(key: string): Promise<void> {
@@ -74,10 +74,10 @@ export class RedisRateLimitStore implements Store {
 
   private info(reply: unknown, what: string): ClientRateLimitInfo {
     if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw unexpectedReply(what, reply);
-    const oldest = reply[1];
+    const msLeft = reply[1];
     return {
       totalHits: reply[0],
-      resetTime: typeof oldest === 'number' ? new Date(oldest + this.windowMs) : undefined,
+      resetTime: typeof msLeft === 'number' ? new Date(Date.now() + msLeft) : undefined,
     };
   }
 }

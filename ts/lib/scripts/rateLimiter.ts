@@ -12,12 +12,8 @@
  * whole milliseconds, the unit the seed stores. A key of another type (a leftover
  * from other code) is detected by the first call's error instead of a TYPE per call.
  */
-const SERVER_NOW = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-
--- The first call on a key. A key of another type is dropped and reads as missing (false);
--- any other error (OOM, say) stops the script with the key intact.
+/** The first call on a key. A key of another type is dropped and reads as missing (false); any other error (OOM, say) stops the script with the key intact. */
+const FIRST_CALL = `
 local function first_call(key, ...)
   local reply = redis.pcall(...)
   if type(reply) == 'table' and reply.err then
@@ -27,6 +23,11 @@ local function first_call(key, ...)
   end
   return reply
 end
+`;
+
+const SERVER_NOW = `${FIRST_CALL}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
@@ -100,22 +101,30 @@ return out
 `;
 
 /**
- * A hit log for middleware that decides on its own (express-rate-limit): records every hit in the
- * sliding log's format. ARGV: windowMs. Reply: {hits in window, oldest hit's time}.
+ * A hit counter for middleware that decides on its own (express-rate-limit, @fastify/rate-limit):
+ * one counter per client and fixed window, as their own stores keep, so memory per client stays
+ * constant however fast it sends. ARGV: windowMs. Reply: {hits in the window, ms until it ends}.
  */
-export const RECORD_HIT = `${SERVER_NOW}
-local window = tonumber(ARGV[1])
-first_call(KEYS[1], 'ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local count = redis.call('ZCARD', KEYS[1])
-redis.call('ZADD', KEYS[1], now, now .. '-' .. count)
-redis.call('PEXPIRE', KEYS[1], window)
-return {count + 1, tonumber(redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')[2])}
+export const RECORD_HIT = `${FIRST_CALL}
+local hits = first_call(KEYS[1], 'INCR', KEYS[1]) or redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  ttl = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+end
+return {hits, ttl}
 `;
 
-/** The hit log read without recording. ARGV: windowMs. Reply: {hits in window, oldest hit's time or false}. */
-export const READ_HITS = `${SERVER_NOW}
-local from = '(' .. (now - tonumber(ARGV[1]))
-local count = first_call(KEYS[1], 'ZCOUNT', KEYS[1], from, '+inf') or 0
-local oldest = redis.call('ZRANGEBYSCORE', KEYS[1], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)[2]
-return {count, oldest and tonumber(oldest) or false}
+/** The counter read without recording. Reply: {hits in the window, ms until it ends}, {0, false} when none. */
+export const READ_HITS = `${FIRST_CALL}
+local hits = tonumber(first_call(KEYS[1], 'GET', KEYS[1]) or '')
+if not hits then return {0, false} end
+return {hits, redis.call('PTTL', KEYS[1])}
+`;
+
+/** Takes back one hit of the window, never below zero and never creating the counter. Reply: hits left. */
+export const DROP_HIT = `${FIRST_CALL}
+local hits = tonumber(first_call(KEYS[1], 'GET', KEYS[1]) or '')
+if not hits or hits <= 0 then return 0 end
+return redis.call('DECR', KEYS[1])
 `;
