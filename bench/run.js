@@ -198,6 +198,7 @@ async function main() {
         }
         summary[workload.id][client] = {
           opsPerSec: median(ok.map((r) => r.opsPerSec)),
+          deliveredPerSec: median(ok.map((r) => r.deliveredPerSec)),
           p50: median(ok.map((r) => r.p50)),
           p99: median(ok.map((r) => r.p99)),
           cpuPerOp: median(ok.map((r) => r.cpuPerOp)),

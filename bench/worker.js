@@ -71,10 +71,13 @@ async function main(job) {
   const checks = { left: 20 };
   await timed(workload, services, ctx, Math.min(0.3, job.seconds / 2), checks);
   checks.left = -1;
+  const deliveredBefore = workload.delivered?.(ctx);
   const run = await timed(workload, services, ctx, job.seconds, checks, job.serverPid);
+  const delivered = workload.delivered ? workload.delivered(ctx) - deliveredBefore : undefined;
   const result = {
     ops: run.ops,
     opsPerSec: run.ops / run.elapsed,
+    deliveredPerSec: delivered === undefined ? undefined : delivered / run.elapsed,
     errors: run.errors,
     firstError: run.firstError ? String(run.firstError.message || run.firstError) : undefined,
     p50: run.histogram.quantileMs(0.5),

@@ -47,8 +47,9 @@ function workloadTable(workload, rows, names) {
     const share = ceiling && !isCeiling ? row.opsPerSec / ceiling : null;
     const label = best && best.name === name ? `${name} (fastest peer)` : name;
     const errs = row.errors ? ` (${row.errors} errors)` : '';
+    const deliveries = row.deliveredPerSec == null ? '' : ` (${fmtOps(row.deliveredPerSec)} delivered/s)`;
     lines.push(
-      `| ${label} | ${fmtOps(row.opsPerSec)}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtServerCpu(row.serverCpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
+      `| ${label} | ${fmtOps(row.opsPerSec)}${deliveries}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtServerCpu(row.serverCpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
     );
   }
   return lines.join('\n');

@@ -4,6 +4,7 @@
 const { USERS, SESSIONS, WARM_IDS, makeUser, makeSession, userKey, sessionId } = require('./data');
 
 const CHANNEL = 'bench:events';
+const FIREHOSE = 'bench:firehose';
 const RATE = { windowMs: 1000, maxRequests: 100 };
 const spread = (c, i, n) => (c * 7919 + i * 31) % n;
 
@@ -92,6 +93,32 @@ const WORKLOADS = [
         s.broker.publish(CHANNEL, { type: 'bench', data: { c } }).catch(reject);
       }),
     check: (r) => r !== null && typeof r === 'object' && r.type === 'bench' && typeof r.messageId === 'string',
+  },
+  {
+    id: 'firehose',
+    title: 'pub/sub fire-hose publish, one subscriber',
+    detail: "64 concurrent callers each awaiting `broker.publish` (the seed's `{ ...message, timestamp, messageId }` envelope on every client) without waiting for delivery; ops/s = publishes acknowledged/s, and in brackets the messages the one subscriber received per second",
+    service: 'broker',
+    concurrency: 64,
+    async prepare(s, ctx) {
+      ctx.delivered = 0;
+      let probe;
+      await s.broker.subscribe(FIREHOSE, (message) => {
+        ctx.delivered++;
+        if (message && message.type === 'probe' && probe) probe();
+      });
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const delivered = new Promise((resolve) => (probe = resolve));
+        await s.broker.publish(FIREHOSE, { type: 'probe', data: {} });
+        const ok = await Promise.race([delivered.then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error('subscriber never received a message');
+      }
+    },
+    op: (s, ctx, c, i) => s.broker.publish(FIREHOSE, { type: 'bench', data: { c, i } }),
+    check: (r) => r === undefined || typeof r === 'number',
+    delivered: (ctx) => ctx.delivered,
   },
   {
     id: 'session',
