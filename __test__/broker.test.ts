@@ -133,6 +133,44 @@ describe('MessageBroker against a shared server', () => {
     expect(second).toEqual(['post.notification']);
   });
 
+  it('gives each delivered message a Date of its own, read from its own timestamp, in a burst too', async () => {
+    const channel = `${p}stamps`;
+    const received: Message[] = [];
+    await broker.subscribe(channel, (m) => {
+      received.push(m);
+    });
+    const stamps = ['2024-05-06T07:08:09.010Z', '2024-05-06T07:08:09.010Z', '2024-05-06T07:08:09.011Z', 'not a date'];
+    const raw = new (await import('ioredis')).default(server.url);
+    try {
+      const burst = raw.pipeline();
+      for (const [i, timestamp] of [...stamps, stamps[0]].entries()) {
+        burst.publish(channel, JSON.stringify({ type: 't', data: i, timestamp, messageId: `m${i}` }));
+      }
+      await burst.exec();
+    } finally {
+      raw.disconnect();
+    }
+    await waitUntil(() => received.length === 5, 'the burst');
+    expect(received.map((m) => m.timestamp.getTime())).toEqual([
+      Date.parse(stamps[0] as string),
+      Date.parse(stamps[0] as string),
+      Date.parse(stamps[2] as string),
+      Number.NaN,
+      Date.parse(stamps[0] as string),
+    ]);
+    // Changing one message's Date leaves the others alone.
+    received[0]?.timestamp.setTime(0);
+    expect(received[1]?.timestamp.getTime()).toBe(Date.parse(stamps[0] as string));
+
+    const before = Date.now();
+    await Promise.all(Array.from({ length: 2000 }, (_, i) => broker.publish(channel, { type: 'n', data: i })));
+    await waitUntil(() => received.length === 2005, 'the published burst');
+    const times = received.slice(5).map((m) => m.timestamp.getTime());
+    expect(times.every((t, i) => t >= before && t <= Date.now() && (i === 0 || t >= (times[i - 1] as number)))).toBe(
+      true,
+    );
+  });
+
   it('runs callbacks in publish order over 10 000 messages, with unique time-ordered messageIds', async () => {
     const channel = `${p}order`;
     const received: Message<number>[] = [];

@@ -81,15 +81,37 @@ function messageText(message: object, messageId: string): string {
     !Object.hasOwn(message, 'messageId');
   if (plain) {
     const body = JSON.stringify(message);
-    const stamp = `"timestamp":"${new Date().toISOString()}","messageId":"${messageId}"}`;
+    const stamp = `"timestamp":"${isoNow()}","messageId":"${messageId}"}`;
     if (body === '{}') return `{${stamp}`;
     if (body.length > 2 && body.endsWith('}')) return `${body.slice(0, -1)},${stamp}`;
   }
   return toJson({ ...message, timestamp: new Date(), messageId }, 'message');
 }
 
+let isoMillis = -1;
+let isoText = '';
+/** `new Date().toISOString()`, formatted once per millisecond however many messages share it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMillis) {
+    isoMillis = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
+let parsedText = '';
+let parsedMillis = Number.NaN;
+/** A message's timestamp as a Date; consecutive messages of one millisecond share the parse of its text. */
 function toDate(value: unknown): Date {
-  return typeof value === 'string' || typeof value === 'number' ? new Date(value) : new Date(NaN);
+  if (typeof value === 'string') {
+    if (value !== parsedText) {
+      parsedText = value;
+      parsedMillis = Date.parse(value);
+    }
+    return new Date(parsedMillis);
+  }
+  return typeof value === 'number' ? new Date(value) : new Date(Number.NaN);
 }
 
 /** Each broker subscription's relay on the subscriber: parses a message once for all its handlers. */
