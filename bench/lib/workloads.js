@@ -77,15 +77,7 @@ const WORKLOADS = [
           waiter(message);
         }
       });
-      // A subscription may become live a moment after subscribe() resolves: wait for a first delivery.
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const delivered = new Promise((resolve) => (ctx.waiters[64] = resolve));
-        await s.broker.publish(CHANNEL, { type: 'probe', data: { c: 64 } });
-        const ok = await Promise.race([delivered.then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
-        if (ok) break;
-        if (Date.now() > deadline) throw new Error('subscriber never received a message');
-      }
+      await untilDelivered(s.broker, CHANNEL, { type: 'probe', data: { c: 64 } }, (resolve) => (ctx.waiters[64] = resolve));
     },
     op: (s, ctx, c) =>
       new Promise((resolve, reject) => {
@@ -107,14 +99,7 @@ const WORKLOADS = [
         ctx.delivered++;
         if (message && message.type === 'probe' && probe) probe();
       });
-      const deadline = Date.now() + 5000;
-      for (;;) {
-        const delivered = new Promise((resolve) => (probe = resolve));
-        await s.broker.publish(FIREHOSE, { type: 'probe', data: {} });
-        const ok = await Promise.race([delivered.then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
-        if (ok) break;
-        if (Date.now() > deadline) throw new Error('subscriber never received a message');
-      }
+      await untilDelivered(s.broker, FIREHOSE, { type: 'probe', data: {} }, (resolve) => (probe = resolve));
     },
     op: (s, ctx, c, i) => s.broker.publish(FIREHOSE, { type: 'bench', data: { c, i } }),
     check: (r) => r === undefined || typeof r === 'number',
@@ -200,6 +185,21 @@ const WORKLOADS = [
     check: (r) => r !== null && typeof r === 'object' && typeof r.totalHits === 'number',
   },
 ];
+
+/**
+ * A subscription may become live a moment after subscribe() resolves: publishes `probe` until the
+ * subscriber sees it (`arm` hands the subscriber the resolve to call), for at most 5 s.
+ */
+async function untilDelivered(broker, channel, probe, arm) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const delivered = new Promise(arm);
+    await broker.publish(channel, probe);
+    const ok = await Promise.race([delivered.then(() => true), new Promise((r) => setTimeout(r, 100, false))]);
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error('subscriber never received a message');
+  }
+}
 
 /** A callback-style store method (express-session's Store) as a promise. */
 function storeCall(store, method, ...args) {
