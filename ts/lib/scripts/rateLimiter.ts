@@ -103,15 +103,25 @@ return out
 /**
  * A hit counter for middleware that decides on its own (express-rate-limit, @fastify/rate-limit):
  * one counter per client and fixed window, as their own stores keep, so memory per client stays
- * constant however fast it sends. ARGV: windowMs. Reply: {hits in the window, ms until it ends}.
+ * constant however fast it sends. ARGV: windowMs, max, past max: '' (the window stands),
+ * 'continue' (each hit restarts it) or 'backoff' (each hit doubles it), @fastify/rate-limit's
+ * continueExceeding and exponentialBackoff. Reply: {hits in the window, ms until it ends}.
  */
 export const RECORD_HIT = `${FIRST_CALL}
 local hits = first_call(KEYS[1], 'INCR', KEYS[1]) or redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then
-  ttl = tonumber(ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ttl)
+local window = tonumber(ARGV[1])
+local over = hits > tonumber(ARGV[2])
+local ttl
+if hits == 1 or (over and ARGV[3] == 'continue') then
+  ttl = window
+elseif over and ARGV[3] == 'backoff' then
+  ttl = math.floor(math.min(window * 2 ^ (hits - tonumber(ARGV[2]) - 1), 2 ^ 53 - 1))
+else
+  ttl = redis.call('PTTL', KEYS[1])
+  if ttl >= 0 then return {hits, ttl} end
+  ttl = window
 end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 return {hits, ttl}
 `;
 
