@@ -1,4 +1,6 @@
-// vitest runs only the peers' published suites that are written for it (@keyv/test-suite); Jest runs the rest.
+// vitest runs the suites Jest's CommonJS runtime cannot: peers' published suites written for vitest
+// (@keyv/test-suite) and frameworks that load ESM-only packages (@fastify/session via @fastify/cookie,
+// cache-manager, Nest). Jest runs the rest.
 export default {
   test: {
     include: ['__test__/vitest/**/*.vitest.ts'],
