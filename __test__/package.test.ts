@@ -241,6 +241,69 @@ export const real: [SessionServiceApi, RateLimiterApi] = [sessionService, rateLi
   typecheck('honest.ts', { noEmit: true }, { noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true });
 });
 
+/** Each adapter subpath, the framework it needs, and an export it must have. */
+const adapters = [
+  { subpath: 'redis-layer/express-session', framework: 'express-session', exported: 'RedisSessionStore' },
+  { subpath: 'redis-layer/keyv', framework: 'keyv', exported: 'KeyvRedisLayer' },
+  { subpath: 'redis-layer/express-rate-limit', framework: 'express-rate-limit', exported: 'RedisRateLimitStore' },
+  { subpath: 'redis-layer/fastify-rate-limit', framework: '@fastify/rate-limit', exported: 'fastifyRateLimitStore' },
+];
+const frameworks = adapters.map((adapter) => adapter.framework);
+
+it('loads the main entry, from CJS and ESM, with none of the frameworks installed and none loaded', () => {
+  for (const framework of frameworks) {
+    expect(fs.existsSync(path.join(project, 'node_modules', framework))).toBe(false);
+  }
+  const loaded = `const frameworks = ${JSON.stringify(frameworks)};
+const inNodeModules = (file) => frameworks.filter((name) => file.includes('/node_modules/' + name + '/'));`;
+  fs.writeFileSync(
+    path.join(project, 'bare.cjs'),
+    `${loaded}\nrequire('redis-layer');\nconsole.log(JSON.stringify(Object.keys(require.cache).flatMap(inNodeModules)));`,
+  );
+  fs.writeFileSync(
+    path.join(project, 'bare.mjs'),
+    `import { CacheService } from 'redis-layer';\nconsole.log(typeof CacheService);`,
+  );
+  expect(JSON.parse(run(process.execPath, ['bare.cjs'], project).trim())).toEqual([]);
+  expect(run(process.execPath, ['bare.mjs'], project).trim()).toBe('function');
+});
+
+it('imports each adapter subpath from CJS and ESM, and type-checks it, with its framework installed', () => {
+  // The versions the repository tests against, mostly from npm's cache.
+  const pinned = frameworks.map((framework) => {
+    const manifest = path.join(root, 'node_modules', framework, 'package.json');
+    return `${framework}@${(JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version}`;
+  });
+  run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...pinned], project);
+  for (const { subpath, exported } of adapters) {
+    const name = subpath.replace(/\W/g, '_');
+    fs.writeFileSync(path.join(project, `${name}.cjs`), `console.log(typeof require('${subpath}').${exported});`);
+    fs.writeFileSync(
+      path.join(project, `${name}.mjs`),
+      `import { ${exported} } from '${subpath}';\nconsole.log(typeof ${exported});`,
+    );
+    expect(`${subpath} cjs ${run(process.execPath, [`${name}.cjs`], project).trim()}`).toBe(`${subpath} cjs function`);
+    expect(`${subpath} esm ${run(process.execPath, [`${name}.mjs`], project).trim()}`).toBe(`${subpath} esm function`);
+  }
+  fs.writeFileSync(
+    path.join(project, 'adapters.ts'),
+    `import { RedisConnection } from 'redis-layer';
+import { RedisSessionStore } from 'redis-layer/express-session';
+import { KeyvRedisLayer } from 'redis-layer/keyv';
+import { RedisRateLimitStore } from 'redis-layer/express-rate-limit';
+import { fastifyRateLimitStore } from 'redis-layer/fastify-rate-limit';
+const connection = new RedisConnection();
+export const stores = [
+  new RedisSessionStore({ connection, prefix: 'sess:', ownerField: 'userId' }),
+  new KeyvRedisLayer({ connection }),
+  new RedisRateLimitStore({ connection, prefix: 'rl:' }),
+  fastifyRateLimitStore({ connection }),
+] as const;
+`,
+  );
+  typecheck('adapters.ts', { noEmit: true }, { skipLibCheck: true });
+}, 120_000);
+
 /** seed.ts of the installed project: never run, only type-checked, so it needs no Redis. */
 const seedCallSitesSource = `// The seed's call sites, as the backend wrote them against its own Redis layer. Type-checked only.
 import {
