@@ -84,6 +84,19 @@ function moduleOf(snippet: Snippet): { text: string; origin: number[] } {
   return { text: all.map(([text]) => text).join('\n'), origin: all.map(([, line]) => line) };
 }
 
+/** `redis-layer/<subpath>` → its typings, from package.json's typesVersions (the one list of subpaths). */
+function subpathTypings(): Record<string, string[]> {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+    typesVersions: Record<string, Record<string, string[]>>;
+  };
+  return Object.fromEntries(
+    Object.entries(pkg.typesVersions['*'] ?? {}).map(([subpath, targets]) => [
+      `redis-layer/${subpath}`,
+      targets.map((target) => path.join(root, target)),
+    ]),
+  );
+}
+
 const files = ['README.md', ...fs.readdirSync(path.join(root, 'docs')).map((name) => `docs/${name}`)].filter((file) =>
   file.endsWith('.md'),
 );
@@ -120,10 +133,7 @@ it('compiles every ts block under strict, noUncheckedIndexedAccess and exactOpti
           baseUrl: dir,
           paths: {
             'redis-layer': [path.join(root, 'dist', 'index.d.ts')],
-            'redis-layer/testing': [path.join(root, 'dist', 'testing', 'index.d.ts')],
-            'redis-layer/express-session': [path.join(root, 'dist', 'adapters', 'express-session.d.ts')],
-            'redis-layer/keyv': [path.join(root, 'dist', 'adapters', 'keyv.d.ts')],
-            'redis-layer/express-rate-limit': [path.join(root, 'dist', 'adapters', 'express-rate-limit.d.ts')],
+            ...subpathTypings(),
             '*': [path.join(modulesDir, '*'), path.join(modulesDir, '@types', '*')],
           },
         },
