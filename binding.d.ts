@@ -10,7 +10,7 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeClient {
-  constructor(options: NativeOptions, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onEvent: (event: [level: string, message: string]) => void)
+  constructor(options: NativeOptions, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onEvent: (event: [level: string, message: string, kind?: 'connected' | 'reconnected' | 'disconnected' | 'reconnect-failed']) => void)
   get isConnected(): boolean
   connect(id: number): void
   /**
@@ -42,7 +42,7 @@ export declare class NativeClient {
 }
 
 export declare class NativeSubscriber {
-  constructor(options: NativeOptions, limits: SubscriberLimits | undefined | null, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onMessages: (messages: unknown[]) => void, onEvent: (event: [level: string, message: string]) => void)
+  constructor(options: NativeOptions, limits: SubscriberLimits | undefined | null, onBatch: (batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void, onMessages: (messages: unknown[]) => void, onEvent: (event: [level: string, message: string, kind?: 'connected' | 'reconnected' | 'disconnected' | 'reconnect-failed']) => void)
   get isConnected(): boolean
   /** Messages received and not yet handed to JavaScript, including those dropped. */
   get backlog(): number

@@ -247,6 +247,8 @@ const adapters = [
   { subpath: 'redis-layer/keyv', framework: 'keyv', exported: 'KeyvRedisLayer' },
   { subpath: 'redis-layer/express-rate-limit', framework: 'express-rate-limit', exported: 'RedisRateLimitStore' },
   { subpath: 'redis-layer/fastify-rate-limit', framework: '@fastify/rate-limit', exported: 'fastifyRateLimitStore' },
+  { subpath: 'redis-layer/otel', framework: '@opentelemetry/api', exported: 'instrumentOpenTelemetry' },
+  { subpath: 'redis-layer/prometheus', framework: 'prom-client', exported: 'registerPrometheusMetrics' },
 ];
 const frameworks = adapters.map((adapter) => adapter.framework);
 
@@ -268,7 +270,7 @@ const inNodeModules = (file) => frameworks.filter((name) => file.includes('/node
   expect(run(process.execPath, ['bare.mjs'], project).trim()).toBe('function');
 });
 
-it('imports each adapter subpath from CJS and ESM, and type-checks it, with its framework installed', () => {
+it('imports each adapter and telemetry subpath from CJS and ESM, and type-checks it, with its framework installed', () => {
   // The versions the repository tests against, mostly from npm's cache.
   const pinned = frameworks.map((framework) => {
     const manifest = path.join(root, 'node_modules', framework, 'package.json');
@@ -292,7 +294,12 @@ import { RedisSessionStore } from 'redis-layer/express-session';
 import { KeyvRedisLayer } from 'redis-layer/keyv';
 import { RedisRateLimitStore } from 'redis-layer/express-rate-limit';
 import { fastifyRateLimitStore } from 'redis-layer/fastify-rate-limit';
+import { instrumentOpenTelemetry } from 'redis-layer/otel';
+import { registerPrometheusMetrics } from 'redis-layer/prometheus';
+import { Registry } from 'prom-client';
 const connection = new RedisConnection();
+export const stopTracing: () => void = instrumentOpenTelemetry();
+export const stopMetrics: () => void = registerPrometheusMetrics({ registry: new Registry(), prefix: 'app_' });
 export const stores = [
   new RedisSessionStore({ connection, prefix: 'sess:', ownerField: 'userId' }),
   new KeyvRedisLayer({ connection }),

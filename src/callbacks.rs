@@ -39,9 +39,10 @@ where
 
 type EventCallback = ThreadsafeFunction<Vec<String>, (), Vec<String>, Status, false, true>;
 
-/// The `[level, message]` callback through which a socket logs. Reconnect tasks and the
-/// connection hold it for as long as they run; `close` releases it at once, and what
-/// is logged after that is dropped.
+/// The `[level, message, kind?]` callback through which a socket logs; `kind` names a
+/// connection lifecycle event (see `Event::kind`). Reconnect tasks and the connection hold
+/// it for as long as they run; `close` releases it at once, and what is logged after that
+/// is dropped.
 pub struct EventRelay(Mutex<Option<EventCallback>>);
 
 /// A reconnecting socket for `options` that logs through `on_event`; `push` gets the
@@ -64,19 +65,21 @@ pub fn connection(
 impl EventRelay {
     /// Called from any thread.
     pub fn log(&self, level: &str, message: String) {
+        self.send(vec![level.to_string(), message]);
+    }
+
+    fn send(&self, record: Vec<String>) {
         if let Some(callback) = lock(&self.0).as_ref() {
-            callback.call(
-                vec![level.to_string(), message],
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            callback.call(record, ThreadsafeFunctionCallMode::NonBlocking);
         }
     }
 
     fn sink(self: &Arc<Self>) -> EventSink {
         let relay = self.clone();
         Arc::new(move |event: Event| {
+            let kind = event.kind();
             let (level, message) = event.describe();
-            relay.log(level, message);
+            relay.send(vec![level.to_string(), message, kind.to_string()]);
         })
     }
 

@@ -44,7 +44,9 @@ impl NativeClient {
             ts_arg_type = "(batch: [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]]) => void"
         )]
         on_batch: Function<'_, Columns, ()>,
-        #[napi(ts_arg_type = "(event: [level: string, message: string]) => void")]
+        #[napi(
+            ts_arg_type = "(event: [level: string, message: string, kind?: 'connected' | 'reconnected' | 'disconnected' | 'reconnect-failed']) => void"
+        )]
         on_event: Function<'_, Vec<String>, ()>,
     ) -> napi::Result<Self> {
         let (connection, events) = callbacks::connection(options, on_event, None)?;

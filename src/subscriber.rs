@@ -304,7 +304,9 @@ impl NativeSubscriber {
             MessageBatch,
             (),
         >,
-        #[napi(ts_arg_type = "(event: [level: string, message: string]) => void")]
+        #[napi(
+            ts_arg_type = "(event: [level: string, message: string, kind?: 'connected' | 'reconnected' | 'disconnected' | 'reconnect-failed']) => void"
+        )]
         on_event: Function<'_, Vec<String>, ()>,
     ) -> napi::Result<Self> {
         let limits = limits.unwrap_or(SubscriberLimits {

@@ -54,6 +54,21 @@ pub enum Event {
 }
 
 impl Event {
+    /// What happened, as telemetry names it: `connected`, `reconnected`, `disconnected`
+    /// or `reconnect-failed`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Connected {
+                reconnected: false, ..
+            } => "connected",
+            Event::Connected {
+                reconnected: true, ..
+            } => "reconnected",
+            Event::Disconnected { .. } => "disconnected",
+            Event::ReconnectFailed { .. } => "reconnect-failed",
+        }
+    }
+
     /// The log level and the line for this event; never carries a password.
     pub fn describe(self) -> (&'static str, String) {
         match self {

@@ -13,14 +13,21 @@ import type { RedisConnection } from './connection';
 import { allOrError, type Dispatcher } from './dispatcher';
 import { RedisLayerError, unexpectedReply } from './errors';
 import { describeError, log } from './logger';
+import type { OperationEvent } from './telemetry';
 
 /** A fail-soft method's answer to Redis trouble. */
 export type Recover<T> = (error: unknown) => T;
 
 /** Logs the trouble as `context` (with `meta`, then the error's code and message) and answers `fallback`. */
-export function failSoft<T>(context: string, meta: Record<string, unknown>, fallback: T): Recover<T> {
+export function failSoft<T>(
+  context: string,
+  meta: Record<string, unknown>,
+  fallback: T,
+  traced?: OperationEvent,
+): Recover<T> {
   return (error) => {
     log('error', context, { ...meta, ...describeError(error) });
+    if (traced !== undefined) traced.outcome = 'fail-soft';
     return fallback;
   };
 }

@@ -6,6 +6,7 @@ import { describeType, fromNative, requireString } from './errors';
 import { toJson } from './json';
 import { describeError, log } from './logger';
 import { callEach, Fanout, requireSubscription, Subscriber } from './subscriber';
+import { traceOperation, tracingOperations } from './telemetry';
 
 /** A broker message, as the seed defines it. On the wire `timestamp` is an ISO string. */
 export interface Message<T = any> {
@@ -196,10 +197,17 @@ export class MessageBroker implements MessageBrokerApi {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<number>((resolve, reject) => {
+    const queued = new Promise<number>((resolve, reject) => {
       this.outbox.push({ channel, text, messageId, resolve, reject });
       if (!this.sending) this.flush();
     });
+    if (!tracingOperations()) return queued;
+    return traceOperation({ service: 'broker', operation: 'publish' }, (event) =>
+      queued.then((receivers) => {
+        event.outcome = receivers > 0 ? 'delivered' : 'no-subscriber';
+        return receivers;
+      }),
+    );
   }
 
   /** @internal Messages received but not yet handed to callbacks (for backpressure tests). */

@@ -12,6 +12,7 @@ import {
   serializerOf,
 } from './json';
 import { describeError, log } from './logger';
+import { keyGroup, type OperationEvent, traceOperation, tracingOperations } from './telemetry';
 import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
 
 export interface CacheServiceOptions<S extends Serializer = JsonSerializer> {
@@ -65,7 +66,17 @@ export class CacheService<S extends Serializer = JsonSerializer> {
 
   get<T>(key: string): Promise<T | null> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
-    const recover = failSoft('Cache get error', { key }, null);
+    if (!tracingOperations()) return this.read<T>(key);
+    return traceOperation({ service: 'cache', operation: 'get', keyGroup: keyGroup(key) }, (event) =>
+      this.read<T>(key, event).then((value) => {
+        event.outcome ??= value === null ? 'miss' : 'hit';
+        return value;
+      }),
+    );
+  }
+
+  private read<T>(key: string, traced?: OperationEvent): Promise<T | null> {
+    const recover = failSoft('Cache get error', { key }, null, traced);
     return softly(this.connection, recover, (redis) =>
       redis.get<T | null>(key, (reply) => decodeOrMiss<T>(this.serializer, reply, key), recover),
     );
@@ -73,6 +84,16 @@ export class CacheService<S extends Serializer = JsonSerializer> {
 
   set<T>(key: string, value: T, ttlSeconds?: number): Promise<boolean> {
     if (typeof key !== 'string') return rejectWith(() => requireString(key, 'key')) as Promise<never>;
+    if (!tracingOperations()) return this.write(key, value, ttlSeconds);
+    return traceOperation({ service: 'cache', operation: 'set', keyGroup: keyGroup(key) }, (event) =>
+      this.write(key, value, ttlSeconds, event).then((stored) => {
+        event.outcome ??= stored ? 'stored' : 'not-stored';
+        return stored;
+      }),
+    );
+  }
+
+  private write<T>(key: string, value: T, ttlSeconds: number | undefined, traced?: OperationEvent): Promise<boolean> {
     let ttl: number | undefined;
     let text: string;
     try {
@@ -80,7 +101,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     } catch (error) {
       return Promise.reject(error);
     }
-    const recover = failSoft('Cache set error', { key }, false);
+    const recover = failSoft('Cache set error', { key }, false, traced);
     try {
       text = encode(this.serializer, value);
     } catch (error) {
@@ -265,6 +286,22 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       return Promise.reject(error);
     }
     type Value = Loaded<NonNullable<T>, S>;
+    if (tracingOperations()) {
+      return traceOperation({ service: 'cache', operation: 'getOrSet', keyGroup: keyGroup(key) }, (event) =>
+        this.fill<T, Value>(key, loader, options).then((result) => {
+          event.outcome ??= result.hit ? 'hit' : 'miss';
+          return result;
+        }),
+      );
+    }
+    return this.fill<T, Value>(key, loader, options);
+  }
+
+  private fill<T, Value>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options: { ttl: number | undefined; nullTtl: number | undefined },
+  ): Promise<GetOrSetResult<Value>> {
     return this.flights.run(key, async (): Promise<GetOrSetResult<Value>> => {
       const cached = await this.lookup<Value>(key);
       if (cached.hit) return { value: cached.value, hit: true };

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { NativeOptions } from '../../binding';
 import type { RedisLayerError } from './errors';
 import { fromNative } from './errors';
@@ -5,6 +6,16 @@ import { log } from './logger';
 import { binding } from './native';
 import { Calls } from './pending';
 import { batchIds, NativeQueue } from './queue';
+import {
+  type CommandEvent,
+  commandChannel,
+  connectionChannel,
+  currentOperation,
+  type ServerTarget,
+  sanitized,
+  serverTarget,
+  tracingCommands,
+} from './telemetry';
 
 /** A command argument as native code reads it: text (sent as UTF-8) or bytes. */
 export type WireArgument = string | Uint8Array;
@@ -16,13 +27,22 @@ export type WireArgument = string | Uint8Array;
  */
 export class Dispatcher extends Calls {
   private readonly native: NativeQueue;
+  private readonly role: string;
+  private readonly server: ServerTarget;
+  /** Traced calls whose batch has not gone to native code yet. */
+  private readonly unsent: CommandEvent[] = [];
 
   constructor(options: NativeOptions, role: string) {
     super();
+    this.role = role;
+    this.server = serverTarget(options);
     const client = new binding.NativeClient(
       options,
       (batch) => this.settle(batch),
-      ([level, message]) => log(level as 'info', message, { role }),
+      ([level, message, kind]) => {
+        log(level as 'info', message, { role });
+        if (kind !== undefined && connectionChannel.hasSubscribers) connectionChannel.publish({ kind, role, message });
+      },
     );
     this.native = new NativeQueue(client, (ops, error) => this.failBatch(ops, error));
   }
@@ -35,7 +55,8 @@ export class Dispatcher extends Calls {
   get<T>(key: string, map?: (reply: any) => T, recover?: (error: RedisLayerError) => T): Promise<T> {
     const id = this.take();
     this.native.get(id, key);
-    return this.track(id, map, recover);
+    const result = this.track(id, map, recover);
+    return tracingCommands() ? this.traced('GET', 'GET ?', 1, result) : result;
   }
 
   /** `SET key value [EX ttlSeconds]`. */
@@ -48,7 +69,9 @@ export class Dispatcher extends Calls {
   ): Promise<T> {
     const id = this.take();
     this.native.set(id, key, value, ttlSeconds);
-    return this.track(id, map, recover);
+    const result = this.track(id, map, recover);
+    if (!tracingCommands()) return result;
+    return this.traced('SET', ttlSeconds === undefined ? 'SET ? ?' : 'SET ? ? EX ?', 1, result);
   }
 
   /** Any command as `[name, ...args]`; an argument may be bytes (a Buffer). */
@@ -59,7 +82,8 @@ export class Dispatcher extends Calls {
   ): Promise<T> {
     const id = this.take();
     this.native.command(id, args);
-    return this.track(id, map, recover);
+    const result = this.track(id, map, recover);
+    return tracingCommands() ? this.traced(String(args[0]).toUpperCase(), sanitized(args), 1, result) : result;
   }
 
   /**
@@ -74,7 +98,10 @@ export class Dispatcher extends Calls {
   ): Promise<T> {
     const id = this.take();
     this.native.pipeline(id, commands, atomic);
-    return this.track(id, map, recover);
+    const result = this.track(id, map, recover);
+    if (!tracingCommands()) return result;
+    const names = commands.map((command) => String(command[0]).toUpperCase()).join(' ');
+    return this.traced(atomic ? 'MULTI' : 'PIPELINE', names, commands.length, result);
   }
 
   /** A script registered with `registerScript`. */
@@ -101,7 +128,8 @@ export class Dispatcher extends Calls {
   ): { id: number; result: Promise<T> } {
     const id = this.take();
     this.native.script(id, handle, keys, args);
-    return { id, result: this.track(id, map, recover) };
+    const result = this.track(id, map, recover);
+    return { id, result: tracingCommands() ? this.traced('EVALSHA', 'EVALSHA ?', 1, result) : result };
   }
 
   /** Adds keys and args to the script call `id` from `openScript`; false once something was queued after it or it was sent. */
@@ -117,7 +145,8 @@ export class Dispatcher extends Calls {
   ): Promise<T> {
     const id = this.take();
     this.native.jsonArray(id, args);
-    return this.track(id, map, recover);
+    const result = this.track(id, map, recover);
+    return tracingCommands() ? this.traced('MGET', sanitized(['MGET', ...args]), 1, result) : result;
   }
 
   /** Deletes the keys matching `pattern` (SCAN + UNLINK, `count` per step); the reply is how many. */
@@ -153,6 +182,30 @@ export class Dispatcher extends Calls {
   /** Sends what is queued, then ends the socket; calls in flight still settle. */
   close(): void {
     this.native.close();
+  }
+
+  /** Publishes call `result` on the command channel, the start now, in the caller's context. */
+  private traced<T>(operation: string, query: string, batchSize: number, result: Promise<T>): Promise<T> {
+    const event: CommandEvent = {
+      operation,
+      query,
+      batchSize,
+      role: this.role,
+      server: this.server,
+      calledAt: performance.now(),
+      parent: currentOperation(),
+    };
+    if (this.unsent.length === 0) this.native.onFlush = () => this.sent();
+    this.unsent.push(event);
+    return commandChannel.tracePromise(() => result, event);
+  }
+
+  /** Stamps the traced calls of the batch that just went to native code. */
+  private sent(): void {
+    const now = performance.now();
+    for (const event of this.unsent) event.sentAt = now;
+    this.unsent.length = 0;
+    this.native.onFlush = undefined;
   }
 
   /** A batch native code refused as a whole (a bug, not a Redis error): fail its calls. */

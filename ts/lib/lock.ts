@@ -7,6 +7,8 @@ import { replicaSettings, requireReplicated } from './access';
 import { registerScript } from './native';
 import { LOCK_ACQUIRE, LOCK_EXTEND, LOCK_RELEASE } from './scripts/lock';
 import { sameSlotKey } from './slot';
+import { performance } from 'node:perf_hooks';
+import { traceOperation, tracingOperations } from './telemetry';
 
 export interface AcquireOptions {
   /** Keep retrying this long while the lock is held by someone else. @default 0 */
@@ -101,15 +103,28 @@ export class Lock {
 
   /** Releases the lock; false when it is no longer ours (expired, or taken over since). */
   release(): Promise<boolean> {
-    return releaseToken(this.connection, this.resource, this.token);
+    if (!tracingOperations()) return releaseToken(this.connection, this.resource, this.token);
+    return this.traced('release', () => releaseToken(this.connection, this.resource, this.token));
   }
 
   /** Sets the remaining time to `ttlMs`; false when the lock is no longer ours. */
-  async extend(ttlMs: number): Promise<boolean> {
-    const ttl = requireMs(ttlMs, 'ttlMs', false);
-    return this.connection
-      .dispatcher()
-      .script(scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+  extend(ttlMs: number): Promise<boolean> {
+    const extend = async () => {
+      const ttl = requireMs(ttlMs, 'ttlMs', false);
+      return this.connection
+        .dispatcher()
+        .script(scripts.extend, [CacheKeys.lock(this.resource)], [this.token, String(ttl)], doneOf('lock extend'));
+    };
+    return tracingOperations() ? this.traced('extend', extend) : extend();
+  }
+
+  private traced(operation: string, work: () => Promise<boolean>): Promise<boolean> {
+    return traceOperation({ service: 'lock', operation, keyGroup: 'lock', fencingToken: this.fencingToken }, (event) =>
+      work().then((done) => {
+        event.outcome = done ? (operation === 'release' ? 'released' : 'extended') : 'lost';
+        return done;
+      }),
+    );
   }
 }
 
@@ -133,7 +148,19 @@ export class LockService {
   }
 
   /** The lock, or null when someone else still holds it after `waitMs`. */
-  async acquire(resource: string, ttlMs: number, options: AcquireOptions = {}): Promise<Lock | null> {
+  acquire(resource: string, ttlMs: number, options: AcquireOptions = {}): Promise<Lock | null> {
+    if (!tracingOperations()) return this.take(resource, ttlMs, options);
+    return traceOperation({ service: 'lock', operation: 'acquire', keyGroup: 'lock' }, (event) =>
+      this.take(resource, ttlMs, options).then((lock) => {
+        event.waitMs = performance.now() - event.calledAt;
+        event.outcome = lock === null ? 'busy' : 'acquired';
+        if (lock !== null) event.fencingToken = lock.fencingToken;
+        return lock;
+      }),
+    );
+  }
+
+  private async take(resource: string, ttlMs: number, options: AcquireOptions): Promise<Lock | null> {
     requireString(resource, 'resource');
     const ttl = requireMs(ttlMs, 'ttlMs', false);
     if (options === null || typeof options !== 'object') {

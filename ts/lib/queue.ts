@@ -136,6 +136,9 @@ export class NativeQueue {
   }
 
   /** Sends everything queued now. */
+  /** Called after each batch went to native code (set while commands are traced). */
+  onFlush: (() => void) | undefined;
+
   flush(): void {
     this.scheduled = false;
     this.queued = 0;
@@ -148,6 +151,7 @@ export class NativeQueue {
     } catch (error) {
       this.onFlushError(ops, error);
     }
+    this.onFlush?.();
   }
 
   private schedule(): void {

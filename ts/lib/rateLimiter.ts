@@ -7,6 +7,7 @@ import { failSoft } from './access';
 import { registerScript } from './native';
 import { GCRA, SLIDING_LOG } from './scripts/rateLimiter';
 import { slotOf } from './slot';
+import { traceOperation, tracingOperations } from './telemetry';
 
 export type RateLimitAlgorithm = 'sliding-log' | 'gcra';
 
@@ -272,7 +273,19 @@ export class RateLimiter implements RateLimiterApi {
     this.batch = new DecisionBatch(this.connection);
   }
 
-  async checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
+  checkLimit(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
+    if (!tracingOperations() || typeof type !== 'string') return this.decide(identifier, type, config);
+    return traceOperation({ service: 'rate-limit', operation: 'checkLimit', keyGroup: `ratelimit:${type}` }, (event) =>
+      this.decide(identifier, type, config).then((result) => {
+        event.allowed = result.allowed;
+        event.degraded = result.degraded;
+        event.outcome = result.degraded ? 'degraded' : result.allowed ? 'allowed' : 'denied';
+        return result;
+      }),
+    );
+  }
+
+  private async decide(identifier: string, type: string, config: RateLimitConfig): Promise<RateLimitResult> {
     requireString(identifier, 'identifier');
     requireType(type);
     const checked = validate(config);

@@ -7,6 +7,7 @@ import { failSoft, replicaSettings, requireReplicated } from './access';
 import { registerScript } from './native';
 import * as lua from './scripts/session';
 import { sameSlotKey } from './slot';
+import { traceOperation, tracingOperations } from './telemetry';
 
 /** The seed's session shape; the default type argument of every method. */
 export interface SessionData {
@@ -186,7 +187,14 @@ export class SessionService implements SessionServiceApi {
    * Stores the session and makes it the user's latest; beyond `maxSessionsPerUser`, the
    * user's least recently active sessions are logged out. Rejects when Redis cannot store it.
    */
-  async createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void> {
+  createSession<T extends SessionOwner = SessionData>(sessionId: string, sessionData: T): Promise<void> {
+    if (!tracingOperations()) return this.create(sessionId, sessionData);
+    return traceOperation({ service: 'session', operation: 'createSession', keyGroup: 'session' }, () =>
+      this.create(sessionId, sessionData),
+    );
+  }
+
+  private async create<T extends SessionOwner>(sessionId: string, sessionData: T): Promise<void> {
     requireString(sessionId, 'sessionId');
     const userId = ownerOf(sessionData, 'sessionData');
     const text = JSON.stringify(sessionData);
@@ -204,7 +212,17 @@ export class SessionService implements SessionServiceApi {
    * The session with `lastActivity` refreshed (as a Date) and its 24 h expiry slid,
    * or null. Redis trouble is logged and answered with null, as the seed.
    */
-  async getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
+  getSession<T extends SessionOwner = SessionData>(sessionId: string): Promise<T | null> {
+    if (!tracingOperations()) return this.read<T>(sessionId);
+    return traceOperation({ service: 'session', operation: 'getSession', keyGroup: 'session' }, (event) =>
+      this.read<T>(sessionId).then((session) => {
+        event.outcome ??= session === null ? 'miss' : 'hit';
+        return session;
+      }),
+    );
+  }
+
+  private async read<T extends SessionOwner>(sessionId: string): Promise<T | null> {
     requireString(sessionId, 'sessionId');
     try {
       if (this.activityResolutionMs > 0) {
@@ -257,7 +275,17 @@ export class SessionService implements SessionServiceApi {
 
   /** Deletes the session and forgets it in the user's index. Resolves false when there was none. (`R` is for code typed against the seed's `Promise<void>`; leave it out.) */
   deleteSession<R extends boolean | void = boolean>(sessionId: string): Promise<R>;
-  async deleteSession(sessionId: string): Promise<boolean> {
+  deleteSession(sessionId: string): Promise<boolean> {
+    if (!tracingOperations()) return this.remove(sessionId);
+    return traceOperation({ service: 'session', operation: 'deleteSession', keyGroup: 'session' }, (event) =>
+      this.remove(sessionId).then((deleted) => {
+        event.outcome = deleted ? 'deleted' : 'missing';
+        return deleted;
+      }),
+    );
+  }
+
+  private async remove(sessionId: string): Promise<boolean> {
     requireString(sessionId, 'sessionId');
     const key = CacheKeys.session(sessionId);
     for (let attempt = 0; attempt < RACE_RETRIES; attempt++) {

@@ -3,6 +3,7 @@ import { describeType, requireString } from './errors';
 import { describeError, log } from './logger';
 import { binding, type NativeOptions } from './native';
 import { Calls } from './pending';
+import { connectionChannel } from './telemetry';
 
 /** Gets each message of a channel (or of every channel a pattern matches) as the text published, and its channel. */
 export type SubscriptionListener = (message: string, channel: string) => unknown;
@@ -133,7 +134,10 @@ export class Subscriber {
       limits,
       (batch) => this.calls.settle(batch),
       (batch) => this.receive(batch),
-      ([level, message]) => log(level as 'info', message, { role }),
+      ([level, message, kind]) => {
+        log(level as 'info', message, { role });
+        if (kind !== undefined && connectionChannel.hasSubscribers) connectionChannel.publish({ kind, role, message });
+      },
     );
   }
 

@@ -1,0 +1,178 @@
+/**
+ * `redis-layer/otel`: spans and metrics for OpenTelemetry, through `@opentelemetry/api` only (the
+ * application brings the SDK). Subscribes to redis-layer's diagnostics channels:
+ *
+ * - a CLIENT span per Redis command, pipeline or script, named after the command, with the database
+ *   semantic conventions (`db.system.name`, `db.operation.name`, `db.namespace`, `server.address`,
+ *   `server.port`, `db.query.text` with every argument as `?`, `db.operation.batch.size`,
+ *   `error.type`, `db.response.status_code` = the Redis error prefix); its parent is the span active
+ *   when the call was made, or the service operation it ran inside;
+ * - an INTERNAL span per service operation (`cache get`, `rateLimit checkLimit`…) with its outcome;
+ * - `db.client.operation.duration` (s), and the two parts of it redis-layer can tell apart:
+ *   `redis_layer.client.queue.duration` (JavaScript: call to hand-off to native code) and
+ *   `redis_layer.client.round_trip.duration` (native code, network and server);
+ * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts.
+ */
+import {
+  type Attributes,
+  context,
+  type MeterProvider,
+  metrics,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TracerProvider,
+  trace,
+} from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import {
+  type CommandEvent,
+  type ConnectionEvent,
+  commandChannel,
+  connectionChannel,
+  type OperationEvent,
+  listen,
+  operationChannel,
+} from '../lib/telemetry';
+
+export interface OpenTelemetryOptions {
+  /** Default: the global tracer provider (`trace.getTracerProvider()`). */
+  tracerProvider?: TracerProvider | undefined;
+  /** Default: the global meter provider (`metrics.getMeterProvider()`). */
+  meterProvider?: MeterProvider | undefined;
+}
+
+const NAME = 'redis-layer';
+const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** Starts reporting; the returned function stops it (unsubscribes). */
+export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () => void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(NAME);
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(NAME);
+  const histogram = (name: string, description: string) =>
+    meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
+  const duration = histogram('db.client.operation.duration', 'Duration of database client operations.');
+  const queued = histogram('redis_layer.client.queue.duration', 'From the call to its hand-off to native code.');
+  const roundTrip = histogram('redis_layer.client.round_trip.duration', 'Native code, network and Redis.');
+  const operationDuration = histogram('redis_layer.operation.duration', 'Duration of redis-layer service calls.');
+  const connectionEvents = meter.createCounter('redis_layer.connection.events', {
+    description: 'Connects, reconnects, disconnects and failed reconnect attempts.',
+  });
+  const spans = new WeakMap<object, Span>();
+
+  const commandAttributes = (event: CommandEvent): Attributes => {
+    const attributes: Attributes = {
+      'db.system.name': 'redis',
+      'db.operation.name': event.operation,
+      'db.namespace': String(event.server.database),
+      'db.query.text': event.query,
+      'server.address': event.server.address,
+      'server.port': event.server.port,
+    };
+    if (event.batchSize > 1) attributes['db.operation.batch.size'] = event.batchSize;
+    return attributes;
+  };
+
+  const command = {
+    start(event: CommandEvent) {
+      const parentSpan = event.parent === undefined ? undefined : spans.get(event.parent);
+      const parent = parentSpan === undefined ? context.active() : trace.setSpan(context.active(), parentSpan);
+      spans.set(
+        event,
+        tracer.startSpan(event.operation, { kind: SpanKind.CLIENT, attributes: commandAttributes(event) }, parent),
+      );
+    },
+    error(event: CommandEvent) {
+      const span = spans.get(event);
+      if (span === undefined) return;
+      const { type, status } = errorOf(event.error);
+      span.setAttribute('error.type', type);
+      if (status !== undefined) span.setAttribute('db.response.status_code', status);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: status ?? type });
+    },
+    asyncEnd(event: CommandEvent) {
+      const now = performance.now();
+      const attributes = commandAttributes(event);
+      delete attributes['db.query.text'];
+      if (event.error !== undefined) attributes['error.type'] = errorOf(event.error).type;
+      duration.record((now - event.calledAt) / 1000, attributes);
+      if (event.sentAt !== undefined) {
+        queued.record((event.sentAt - event.calledAt) / 1000, attributes);
+        roundTrip.record((now - event.sentAt) / 1000, attributes);
+      }
+      const span = spans.get(event);
+      if (span === undefined) return;
+      if (event.sentAt !== undefined) {
+        span.setAttribute('redis_layer.queue_ms', event.sentAt - event.calledAt);
+        span.setAttribute('redis_layer.round_trip_ms', now - event.sentAt);
+      }
+      span.end();
+    },
+  };
+
+  const operation = {
+    start(event: OperationEvent) {
+      const attributes: Attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
+      if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
+      spans.set(
+        event,
+        tracer.startSpan(
+          `${event.service} ${event.operation}`,
+          { kind: SpanKind.INTERNAL, attributes },
+          context.active(),
+        ),
+      );
+    },
+    error(event: OperationEvent) {
+      spans.get(event)?.setStatus({ code: SpanStatusCode.ERROR, message: errorOf(event.error).type });
+      spans.get(event)?.setAttribute('error.type', errorOf(event.error).type);
+    },
+    asyncEnd(event: OperationEvent) {
+      const attributes: Attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
+      if (event.outcome !== undefined) attributes['redis_layer.outcome'] = event.outcome;
+      if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
+      operationDuration.record((performance.now() - event.calledAt) / 1000, attributes);
+      const span = spans.get(event);
+      if (span === undefined) return;
+      if (event.outcome !== undefined) span.setAttribute('redis_layer.outcome', event.outcome);
+      if (event.allowed !== undefined) span.setAttribute('redis_layer.rate_limit.allowed', event.allowed);
+      if (event.degraded !== undefined) span.setAttribute('redis_layer.rate_limit.degraded', event.degraded);
+      if (event.waitMs !== undefined) span.setAttribute('redis_layer.lock.wait_ms', event.waitMs);
+      if (event.fencingToken !== undefined) span.setAttribute('redis_layer.lock.fencing_token', event.fencingToken);
+      span.end();
+    },
+  };
+
+  const onConnection = (message: unknown) => {
+    const event = message as ConnectionEvent;
+    connectionEvents.add(1, { 'redis_layer.connection.event': event.kind, 'redis_layer.socket': event.role });
+    tracer
+      .startSpan(`connection ${event.kind}`, {
+        kind: SpanKind.INTERNAL,
+        attributes: { 'redis_layer.connection.event': event.kind, 'redis_layer.socket': event.role },
+      })
+      .end();
+  };
+
+  const stopCommands = listen(commandChannel, command);
+  const stopOperations = listen(operationChannel, operation);
+  connectionChannel.subscribe(onConnection);
+  return () => {
+    stopCommands();
+    stopOperations();
+    connectionChannel.unsubscribe(onConnection);
+  };
+}
+
+/** `error.type` (redis-layer's error code, else the error's name) and the Redis error prefix (`WRONGTYPE`). */
+function errorOf(error: unknown): { type: string; status: string | undefined } {
+  const code = (error as { code?: unknown } | null)?.code;
+  const type = typeof code === 'string' ? code : error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : '';
+  // Redis errors read `"WRONGTYPE": Operation against…` (redis-rs quotes the prefix) or `WRONGTYPE Operation…`.
+  const prefix = /^"?([A-Z][A-Z_]+)"?(?=[:\s]|$)/.exec(message)?.[1];
+  return { type, status: prefix };
+}

@@ -1,0 +1,177 @@
+/**
+ * `redis-layer/prometheus`: redis-layer's metrics on a prom-client registry the application owns.
+ * Labels stay few: command names, services and operations, outcomes, key groups from the CacheKeys
+ * templates (`user`, `post`, `feed:page`…), never a key, value or session id.
+ */
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  type CommandEvent,
+  type ConnectionEvent,
+  commandChannel,
+  connectionChannel,
+  type OperationEvent,
+  listen,
+  operationChannel,
+} from '../lib/telemetry';
+
+export interface PrometheusOptions {
+  /** The registry to register on (the application's, or prom-client's `register`). */
+  registry: Registry;
+  /** Prefix of every metric name. @default 'redis_layer_' */
+  prefix?: string | undefined;
+  /** Histogram buckets, in seconds. */
+  buckets?: number[] | undefined;
+}
+
+const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+/** Registers the metrics and starts recording; the returned function stops recording and removes them. */
+export function registerPrometheusMetrics(options: PrometheusOptions): () => void {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const { registry } = options;
+  if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function') {
+    throw new TypeError('options.registry must be a prom-client Registry');
+  }
+  const prefix = options.prefix ?? 'redis_layer_';
+  if (typeof prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(prefix)) {
+    throw new TypeError(
+      `options.prefix must be a metric name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*), got ${String(prefix)}`,
+    );
+  }
+  const buckets = options.buckets ?? BUCKETS;
+  const registers = [registry];
+  const histogram = (name: string, help: string, labelNames: string[]) =>
+    new Histogram({ name: prefix + name, help, labelNames, buckets, registers });
+
+  const commandDuration = histogram('command_duration_seconds', 'Redis commands, call to reply.', [
+    'command',
+    'socket',
+  ]);
+  const commandQueue = histogram(
+    'command_queue_seconds',
+    'Redis commands, call to hand-off to native code (JavaScript).',
+    ['command', 'socket'],
+  );
+  const commandRoundTrip = histogram(
+    'command_round_trip_seconds',
+    'Redis commands, hand-off to reply (native code, network and Redis).',
+    ['command', 'socket'],
+  );
+  const commandErrors = new Counter({
+    name: `${prefix}command_errors_total`,
+    help: 'Redis commands that failed, by error type.',
+    labelNames: ['command', 'error_type'],
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: `${prefix}commands_in_flight`,
+    help: 'Redis commands called and not yet answered.',
+    labelNames: ['socket'],
+    registers,
+  });
+  const operationDuration = histogram('operation_duration_seconds', 'redis-layer service calls.', [
+    'service',
+    'operation',
+  ]);
+  const cacheRequests = new Counter({
+    name: `${prefix}cache_requests_total`,
+    help: 'Cache reads and writes by key group and outcome (hit, miss, stored, fail-soft).',
+    labelNames: ['operation', 'key_group', 'outcome'],
+    registers,
+  });
+  const rateLimitDecisions = new Counter({
+    name: `${prefix}rate_limit_decisions_total`,
+    help: 'Rate-limit checks by limit type and outcome (allowed, denied, degraded).',
+    labelNames: ['limit', 'outcome'],
+    registers,
+  });
+  const lockOperations = new Counter({
+    name: `${prefix}lock_operations_total`,
+    help: 'Lock acquires, extends and releases by outcome.',
+    labelNames: ['operation', 'outcome'],
+    registers,
+  });
+  const published = new Counter({
+    name: `${prefix}broker_published_total`,
+    help: 'Messages published, by whether any subscriber received them.',
+    labelNames: ['outcome'],
+    registers,
+  });
+  const connectionEvents = new Counter({
+    name: `${prefix}connection_events_total`,
+    help: 'Connects, reconnects, disconnects and failed reconnect attempts.',
+    labelNames: ['event', 'socket'],
+    registers,
+  });
+
+  const command = {
+    start(event: CommandEvent) {
+      inFlight.inc({ socket: event.role });
+    },
+    error(event: CommandEvent) {
+      const code = (event.error as { code?: unknown } | null)?.code;
+      commandErrors.inc({ command: event.operation, error_type: typeof code === 'string' ? code : 'Error' });
+    },
+    asyncEnd(event: CommandEvent) {
+      const now = performance.now();
+      const labels = { command: event.operation, socket: event.role };
+      inFlight.dec({ socket: event.role });
+      commandDuration.observe(labels, (now - event.calledAt) / 1000);
+      if (event.sentAt !== undefined) {
+        commandQueue.observe(labels, (event.sentAt - event.calledAt) / 1000);
+        commandRoundTrip.observe(labels, (now - event.sentAt) / 1000);
+      }
+    },
+  };
+
+  const operation = {
+    asyncEnd(event: OperationEvent) {
+      operationDuration.observe(
+        { service: event.service, operation: event.operation },
+        (performance.now() - event.calledAt) / 1000,
+      );
+      const outcome = event.error === undefined ? (event.outcome ?? 'done') : 'error';
+      if (event.service === 'cache') {
+        cacheRequests.inc({ operation: event.operation, key_group: event.keyGroup ?? 'other', outcome });
+      } else if (event.service === 'rate-limit') {
+        rateLimitDecisions.inc({ limit: (event.keyGroup ?? 'other').replace(/^ratelimit:/, ''), outcome });
+      } else if (event.service === 'lock') {
+        lockOperations.inc({ operation: event.operation, outcome });
+      } else if (event.service === 'broker' && event.operation === 'publish') {
+        published.inc({ outcome });
+      }
+    },
+  };
+
+  const onConnection = (message: unknown) => {
+    const event = message as ConnectionEvent;
+    connectionEvents.inc({ event: event.kind, socket: event.role });
+  };
+
+  const stopCommands = listen(commandChannel, command);
+  const stopOperations = listen(operationChannel, operation);
+  connectionChannel.subscribe(onConnection);
+  return () => {
+    stopCommands();
+    stopOperations();
+    connectionChannel.unsubscribe(onConnection);
+    for (const metric of [
+      commandDuration,
+      commandQueue,
+      commandRoundTrip,
+      commandErrors,
+      inFlight,
+      operationDuration,
+      cacheRequests,
+      rateLimitDecisions,
+      lockOperations,
+      published,
+      connectionEvents,
+    ]) {
+      registry.removeSingleMetric((metric as unknown as { name: string }).name);
+    }
+  };
+}
