@@ -58,7 +58,7 @@ beforeAll(async () => {
   server = await startRedis();
   connection = new RedisConnection({ url: server.url });
   await connection.connect();
-  stop = instrumentOpenTelemetry({ tracerProvider, meterProvider });
+  stop = instrumentOpenTelemetry({ tracerProvider, meterProvider, detailedMetrics: true });
 });
 
 afterAll(async () => {
@@ -91,6 +91,9 @@ describe('OpenTelemetry spans', () => {
       'server.address': '127.0.0.1',
       'server.port': server.port,
     });
+    // The call's time split: JavaScript before the hand-off to native code, then native code, network and Redis.
+    expect(set?.attributes['redis_layer.queue_ms']).toBeGreaterThanOrEqual(0);
+    expect(set?.attributes['redis_layer.round_trip_ms']).toBeGreaterThan(0);
     expect(JSON.stringify(spans.getFinishedSpans().map((span) => span.attributes))).not.toContain('value-not-to-leak');
     expect(JSON.stringify(spans.getFinishedSpans().map((span) => span.attributes))).not.toContain(key);
   });
@@ -206,7 +209,7 @@ describe('OpenTelemetry spans', () => {
       expect(spans.getFinishedSpans()).toEqual([]);
       expect(diagnosticsChannel.tracingChannel('redis-layer:command').hasSubscribers).toBe(false);
     } finally {
-      stop = instrumentOpenTelemetry({ tracerProvider, meterProvider });
+      stop = instrumentOpenTelemetry({ tracerProvider, meterProvider, detailedMetrics: true });
     }
   });
 });

@@ -13,7 +13,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { startServer, serverVersion } = require('./lib/server');
 const { redisBenchmark } = require('./lib/bench-redis');
-const { CLIENTS } = require('./clients');
+const { CLIENTS, runs } = require('./clients');
 const { WORKLOADS } = require('./lib/workloads');
 const { USERS, makeUser, userKey } = require('./lib/data');
 const { renderReport } = require('./lib/report');
@@ -168,6 +168,7 @@ async function main() {
         const offset = (round + wi) % names.length;
         const order = [...names.slice(offset), ...names.slice(0, offset)];
         for (const client of order) {
+          if (!runs(client, workload.id)) continue;
           const bucket = (samples[workload.id][client] ??= []);
           if (client === 'redis-layer' && na.get(workload.id)) {
             bucket.push({ na: true });
@@ -189,10 +190,11 @@ async function main() {
     for (const workload of workloads) {
       summary[workload.id] = {};
       for (const client of names) {
-        const runs = samples[workload.id][client] || [];
-        const ok = runs.filter((r) => !r.failed && !r.na);
+        if (!runs(client, workload.id)) continue;
+        const results = samples[workload.id][client] || [];
+        const ok = results.filter((r) => !r.failed && !r.na);
         if (ok.length === 0) {
-          const failed = runs.find((r) => r.failed);
+          const failed = results.find((r) => r.failed);
           summary[workload.id][client] = failed ? { failed: failed.failed.split('\n')[0] } : { na: true };
           continue;
         }

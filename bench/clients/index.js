@@ -7,7 +7,18 @@ const CLIENTS = {
   'ioredis (auto-pipelining)': { module: './ioredis', peer: true, options: { autoPipelining: true } },
   'valkey-glide': { module: './glide', peer: true },
   'null client': { module: './null', peer: false, ceiling: true },
+  // The cost of telemetry, on the two cache workloads: redis-layer with its diagnostics channels merely
+  // subscribed, with redis-layer/otel on, and ioredis with @opentelemetry/instrumentation-ioredis.
+  'redis-layer (channels subscribed)': { module: './redis-layer', peer: false, options: { telemetry: 'channels' }, workloads: ['get', 'setget'] },
+  'redis-layer (OpenTelemetry)': { module: './redis-layer', peer: false, options: { telemetry: 'otel' }, workloads: ['get', 'setget'] },
+  'ioredis (OpenTelemetry)': { module: './ioredis', peer: false, options: { autoPipelining: false, telemetry: 'otel' }, workloads: ['get', 'setget'] },
 };
+
+/** Whether client `name` runs workload `id` (the telemetry rows run only their own). */
+function runs(name, id) {
+  const spec = CLIENTS[name];
+  return !spec.workloads || spec.workloads.includes(id);
+}
 
 function createClient(name, settings) {
   const spec = CLIENTS[name];
@@ -15,4 +26,4 @@ function createClient(name, settings) {
   return require(spec.module).create({ ...settings, ...spec.options });
 }
 
-module.exports = { CLIENTS, createClient };
+module.exports = { CLIENTS, createClient, runs };

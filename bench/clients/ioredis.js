@@ -1,7 +1,6 @@
 'use strict';
 // ioredis v5 running the seed's code. The seed is written for node-redis, so a thin shim maps the
 // few names it uses (setEx, mGet, multi().zAdd, subscribe(channel, listener)) onto ioredis'.
-const Redis = require('ioredis');
 const { seedServices } = require('../seed');
 
 function shimCommands(redis) {
@@ -45,7 +44,20 @@ function shimSubscriber(redis) {
   };
 }
 
-async function create({ port, autoPipelining }) {
+async function create({ port, autoPipelining, telemetry }) {
+  if (telemetry === 'otel') {
+    // The instrumentation patches ioredis as it loads, so it is registered first.
+    const { registerInstrumentations } = require('@opentelemetry/instrumentation');
+    const { IORedisInstrumentation } = require('@opentelemetry/instrumentation-ioredis');
+    const { tracerProvider, meterProvider } = require('./otel').startOpenTelemetry();
+    // A span for every command, as redis-layer makes (by default it makes them only under a parent span).
+    registerInstrumentations({
+      instrumentations: [new IORedisInstrumentation({ requireParentSpan: false })],
+      tracerProvider,
+      meterProvider,
+    });
+  }
+  const Redis = require('ioredis');
   const make = () =>
     new Redis({
       host: '127.0.0.1',

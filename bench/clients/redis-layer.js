@@ -36,8 +36,18 @@ function adapters(connection) {
   };
 }
 
-async function create({ url }) {
+async function create({ url, telemetry }) {
   const lib = load();
+  if (telemetry === 'otel') {
+    const { startOpenTelemetry } = require('./otel');
+    require(path.join(ROOT, 'dist', 'telemetry', 'otel')).instrumentOpenTelemetry(startOpenTelemetry());
+  } else if (telemetry === 'channels') {
+    const channels = require('node:diagnostics_channel');
+    const none = () => {};
+    const handlers = { start: none, end: none, asyncStart: none, asyncEnd: none, error: none };
+    channels.tracingChannel('redis-layer:command').subscribe(handlers);
+    channels.tracingChannel('redis-layer:operation').subscribe(handlers);
+  }
   const noop = () => {};
   lib.setLogger({ debug: noop, info: noop, warn: noop, error: noop });
   const connection = new lib.RedisConnection({ url });

@@ -97,6 +97,15 @@ function targets(workloads, summary, names, serverCeiling, soak) {
   ratioTarget('checkLimit', 2, false);
   ratioTarget('pubsub', 2, false);
   ratioTarget('session', 2, false);
+  // Telemetry (issue 16): with OpenTelemetry on both sides, redis-layer stays ahead of ioredis.
+  for (const id of ['get', 'setget']) {
+    const ours = summary[id] && summary[id]['redis-layer (OpenTelemetry)'];
+    const theirs = summary[id] && summary[id]['ioredis (OpenTelemetry)'];
+    if (ours && theirs && ours.opsPerSec && theirs.opsPerSec) {
+      const ratio = ours.opsPerSec / theirs.opsPerSec;
+      out.push([id, 'OpenTelemetry on: > ioredis with instrumentation-ioredis', `${fmtRatio(ratio)}`, verdict(ratio > 1)]);
+    }
+  }
   for (const w of workloads) {
     const row = layer(w.id);
     const ref = summary[w.id] && summary[w.id]['node-redis'];

@@ -8,9 +8,11 @@
  *   `error.type`, `db.response.status_code` = the Redis error prefix); its parent is the span active
  *   when the call was made, or the service operation it ran inside;
  * - an INTERNAL span per service operation (`cache get`, `rateLimit checkLimit`…) with its outcome;
- * - `db.client.operation.duration` (s), and the two parts of it redis-layer can tell apart:
- *   `redis_layer.client.queue.duration` (JavaScript: call to hand-off to native code) and
- *   `redis_layer.client.round_trip.duration` (native code, network and server);
+ * - `db.client.operation.duration` (s), and the two parts of it redis-layer can tell apart, on each
+ *   command span (`redis_layer.queue_ms`: JavaScript, call to hand-off to native code;
+ *   `redis_layer.round_trip_ms`: native code, network and server) and, with `detailedMetrics`, as the
+ *   histograms `redis_layer.client.queue.duration` and `redis_layer.client.round_trip.duration`
+ *   (with `detailedMetrics`, also `redis_layer.operation.duration` per service call);
  * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts.
  */
 import {
@@ -40,6 +42,12 @@ export interface OpenTelemetryOptions {
   tracerProvider?: TracerProvider | undefined;
   /** Default: the global meter provider (`metrics.getMeterProvider()`). */
   meterProvider?: MeterProvider | undefined;
+  /**
+   * Also record, as histograms, the queue and round-trip parts of each command (always on the command's
+   * span as `redis_layer.queue_ms` and `redis_layer.round_trip_ms`) and each service call's duration
+   * (always its span's). @default false
+   */
+  detailedMetrics?: boolean | undefined;
 }
 
 const NAME = 'redis-layer';
@@ -62,6 +70,24 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     description: 'Connects, reconnects, disconnects and failed reconnect attempts.',
   });
   const spans = new WeakMap<object, Span>();
+  const detailed = options.detailedMetrics === true;
+  // A command's metric attributes depend only on its name and socket target: made once for each.
+  const metricAttributes = new WeakMap<object, Map<string, Attributes>>();
+  const metricAttributesOf = (event: CommandEvent): Attributes => {
+    let byOperation = metricAttributes.get(event.server);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      metricAttributes.set(event.server, byOperation);
+    }
+    let attributes = byOperation.get(event.operation);
+    if (attributes === undefined) {
+      attributes = commandAttributes(event);
+      delete attributes['db.query.text'];
+      delete attributes['db.operation.batch.size'];
+      byOperation.set(event.operation, attributes);
+    }
+    return attributes;
+  };
 
   const commandAttributes = (event: CommandEvent): Attributes => {
     const attributes: Attributes = {
@@ -95,11 +121,10 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     },
     asyncEnd(event: CommandEvent) {
       const now = performance.now();
-      const attributes = commandAttributes(event);
-      delete attributes['db.query.text'];
-      if (event.error !== undefined) attributes['error.type'] = errorOf(event.error).type;
+      const shared = metricAttributesOf(event);
+      const attributes = event.error === undefined ? shared : { ...shared, 'error.type': errorOf(event.error).type };
       duration.record((now - event.calledAt) / 1000, attributes);
-      if (event.sentAt !== undefined) {
+      if (detailed && event.sentAt !== undefined) {
         queued.record((event.sentAt - event.calledAt) / 1000, attributes);
         roundTrip.record((now - event.sentAt) / 1000, attributes);
       }
@@ -131,10 +156,15 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
       spans.get(event)?.setAttribute('error.type', errorOf(event.error).type);
     },
     asyncEnd(event: OperationEvent) {
-      const attributes: Attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
-      if (event.outcome !== undefined) attributes['redis_layer.outcome'] = event.outcome;
-      if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
-      operationDuration.record((performance.now() - event.calledAt) / 1000, attributes);
+      if (detailed) {
+        const attributes: Attributes = {
+          'redis_layer.service': event.service,
+          'redis_layer.operation': event.operation,
+        };
+        if (event.outcome !== undefined) attributes['redis_layer.outcome'] = event.outcome;
+        if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
+        operationDuration.record((performance.now() - event.calledAt) / 1000, attributes);
+      }
       const span = spans.get(event);
       if (span === undefined) return;
       if (event.outcome !== undefined) span.setAttribute('redis_layer.outcome', event.outcome);
