@@ -8,7 +8,7 @@
 import type { FastifyRateLimitOptions, FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import { redisConnection, type RedisConnection } from '../lib/connection';
 import { describeType, requireString } from '../lib/errors';
-import { HitCounter, type PastMax } from './hit-counter';
+import { HitCounter, type Hits, type PastMax } from './hit-counter';
 
 export interface FastifyRateLimitStoreOptions {
   /** The connection (default: the shared `redisConnection`). */
@@ -24,6 +24,22 @@ interface StoreParams {
   continueExceeding?: boolean | undefined;
   exponentialBackoff?: boolean | undefined;
   routeInfo?: { method?: string; url?: string } | undefined;
+}
+
+/** The plugin's time window (a number, or what its `timeWindow` function returned), in whole ms. */
+function windowOf(timeWindow: unknown): number {
+  if (typeof timeWindow !== 'number' || !Number.isFinite(timeWindow) || timeWindow < 0) {
+    throw new RangeError(`timeWindow must be a non-negative number of milliseconds, got ${String(timeWindow)}`);
+  }
+  return Math.ceil(timeWindow);
+}
+
+/** The plugin's `max` (a number, or what its `max` function returned); Infinity counts without a limit. */
+function maxOf(max: unknown): number {
+  if (typeof max !== 'number' || Number.isNaN(max)) {
+    throw new RangeError(`max must be a number of requests, got ${String(max)}`);
+  }
+  return Math.min(max, Number.MAX_SAFE_INTEGER);
 }
 
 function pastMax(params: StoreParams): PastMax {
@@ -50,10 +66,15 @@ export function fastifyRateLimitStore(options: FastifyRateLimitStoreOptions = {}
     }
 
     incr(key: string, callback: Callback, timeWindow: number, max: number): void {
-      this.counter.record(key, Math.ceil(timeWindow), max, this.pastMax).then(
+      this.count(key, timeWindow, max).then(
         ({ hits, msLeft }) => callback(null, { current: hits, ttl: msLeft ?? timeWindow }),
         (error: Error) => callback(error),
       );
+    }
+
+    /** Counts one hit; bad arguments reject like Redis errors, so they reach the plugin's callback too. */
+    private async count(key: string, timeWindow: number, max: number): Promise<Hits> {
+      return this.counter.record(key, windowOf(timeWindow), maxOf(max), this.pastMax);
     }
 
     /** The hits of `key` without counting one (the plugin's `{ increment: false }`). */

@@ -60,5 +60,6 @@ export class HitCounter {
 
 function hits(reply: unknown, what: string): Hits {
   if (!Array.isArray(reply) || typeof reply[0] !== 'number') throw unexpectedReply(what, reply);
-  return { hits: reply[0], msLeft: typeof reply[1] === 'number' ? reply[1] : undefined };
+  // A counter without an expiry (PTTL -1, only if someone else wrote it) has no window end to report.
+  return { hits: reply[0], msLeft: typeof reply[1] === 'number' && reply[1] >= 0 ? reply[1] : undefined };
 }
