@@ -35,8 +35,8 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** A listening app: /login, /me (counts views), /rotate (regenerate), /logout (destroy). */
-async function app(prefix: string, maxAge = 60_000): Promise<string> {
+/** A listening app: /login, /me (counts views), /peek (reads only), /rotate (regenerate), /logout (destroy). */
+async function app(prefix: string, maxAge = 60_000, rolling = true): Promise<string> {
   const store = new RedisSessionStore({ connection, prefix });
   stores.push(store);
   const api = Fastify();
@@ -46,6 +46,7 @@ async function app(prefix: string, maxAge = 60_000): Promise<string> {
     secret: 'a secret of at least thirty-two characters',
     cookie: { secure: false, maxAge },
     saveUninitialized: false,
+    rolling,
     store,
   });
   api.post('/login', async (request) => {
@@ -56,6 +57,7 @@ async function app(prefix: string, maxAge = 60_000): Promise<string> {
     request.session.views = (request.session.views ?? 0) + 1;
     return { userId: request.session.userId ?? null, views: request.session.views };
   });
+  api.get('/peek', async (request) => ({ userId: request.session.userId ?? null }));
   api.post('/rotate', async (request) => {
     const userId = request.session.userId;
     await request.session.regenerate();
@@ -128,4 +130,26 @@ it('a session expires with its cookie', async () => {
   await new Promise((resolve) => setTimeout(resolve, 400));
   expect(sessionKeys(prefix)).toHaveLength(0);
   expect(await (await call(base, 'GET', '/me', cookie)).json()).toEqual({ userId: null, views: 1 });
+});
+
+it('each request touches the session: its TTL in Redis and its cookie slide (rolling), without it they do not', async () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const prefix = uniquePrefix('fsess');
+  const rolling = await app(prefix, 2000);
+  const still = await app(uniquePrefix('fsess'), 2000, false);
+  const rollingCookie = cookieOf(await call(rolling, 'POST', '/login'));
+  const stillCookie = cookieOf(await call(still, 'POST', '/login'));
+  await sleep(1200);
+  const touched = await call(rolling, 'GET', '/peek', rollingCookie);
+  expect(await touched.json()).toEqual({ userId: 'u1' });
+  const expires = Date.parse(/Expires=([^;]+)/.exec(touched.headers.get('set-cookie') ?? '')?.[1] ?? '');
+  expect(expires).toBeGreaterThan(Date.now() + 1000);
+  const ttl = Number(server.cli('PTTL', sessionKeys(prefix)[0] as string));
+  expect(ttl).toBeGreaterThan(1500);
+  expect(ttl).toBeLessThanOrEqual(2000);
+  expect(await (await call(still, 'GET', '/peek', stillCookie)).json()).toEqual({ userId: 'u1' });
+  // 2.4 s after login: the touched session lives on, the untouched one expired with its cookie.
+  await sleep(1200);
+  expect(await (await call(rolling, 'GET', '/peek', rollingCookie)).json()).toEqual({ userId: 'u1' });
+  expect(await (await call(still, 'GET', '/peek', stillCookie)).json()).toEqual({ userId: null });
 });
