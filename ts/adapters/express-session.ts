@@ -31,6 +31,14 @@ export interface RedisSessionStoreOptions {
 
 type Callback<T = void> = (error?: unknown, value?: T) => void;
 
+/**
+ * What the store reads of a session it is given: the cookie's expiry. Both express-session's and
+ * @fastify/session's sessions fit; the rest is stored as it is.
+ */
+export interface StorableSession {
+  cookie?: { expires?: Date | string | number | null | undefined } | undefined;
+}
+
 // KEYS: session, its tombstone. ARGV: text, ttl ms. Writes unless the session was destroyed.
 const SET_LIVE = registerScript(`
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
@@ -91,16 +99,17 @@ export class RedisSessionStore extends Store {
     this.health.unref();
   }
 
-  get(sid: string, cb: Callback<SessionData | null>): void {
-    settle(this.read(sid), cb);
+  /** The session stored under `sid`, or null; typed as the calling framework types its sessions. */
+  get<Session = SessionData>(sid: string, cb: Callback<Session | null>): void {
+    settle(this.read(sid) as Promise<Session | null>, cb);
   }
 
-  set(sid: string, session: SessionData, cb?: Callback): void {
+  set(sid: string, session: StorableSession, cb?: Callback): void {
     settle(this.write(sid, session), cb);
   }
 
   /** Slides the expiry of an existing session; an expired or destroyed one stays gone. */
-  touch(sid: string, session: SessionData, cb?: Callback): void {
+  touch(sid: string, session: StorableSession, cb?: Callback): void {
     settle(
       (async () => {
         const ttl = this.ttlOf(session);
@@ -190,7 +199,7 @@ export class RedisSessionStore extends Store {
   }
 
   /** Milliseconds until the cookie expires, else the default lifetime (connect-redis' rule, in ms). */
-  private ttlOf(session: SessionData): number {
+  private ttlOf(session: StorableSession): number {
     const expires = session?.cookie?.expires;
     return expires ? new Date(expires).getTime() - Date.now() : this.ttlMs;
   }
@@ -203,7 +212,7 @@ export class RedisSessionStore extends Store {
     return this.serializer.parse(text) as SessionData;
   }
 
-  private async write(sid: string, session: SessionData): Promise<void> {
+  private async write(sid: string, session: StorableSession): Promise<void> {
     const ttl = this.ttlOf(session);
     if (ttl <= 0) {
       await this.remove([sid]);
