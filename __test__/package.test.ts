@@ -264,10 +264,14 @@ const inNodeModules = (file) => frameworks.filter((name) => file.includes('/node
   );
   fs.writeFileSync(
     path.join(project, 'bare.mjs'),
-    `import { CacheService } from 'redis-layer';\nconsole.log(typeof CacheService);`,
+    `import { createRequire } from 'node:module';
+import { CacheService } from 'redis-layer';
+${loaded}
+const loadedCjs = Object.keys(createRequire(import.meta.url).cache).flatMap(inNodeModules);
+console.log(typeof CacheService, JSON.stringify(loadedCjs));`,
   );
   expect(JSON.parse(run(process.execPath, ['bare.cjs'], project).trim())).toEqual([]);
-  expect(run(process.execPath, ['bare.mjs'], project).trim()).toBe('function');
+  expect(run(process.execPath, ['bare.mjs'], project).trim()).toBe('function []');
 });
 
 it('imports each adapter and telemetry subpath from CJS and ESM, and type-checks it, with its framework installed', () => {
@@ -277,6 +281,9 @@ it('imports each adapter and telemetry subpath from CJS and ESM, and type-checks
     return `${framework}@${(JSON.parse(fs.readFileSync(manifest, 'utf8')) as { version: string }).version}`;
   });
   run('npm', ['install', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund', ...pinned], project);
+  // Installed or not, the main entry loads none of them.
+  expect(JSON.parse(run(process.execPath, ['bare.cjs'], project).trim())).toEqual([]);
+  expect(run(process.execPath, ['bare.mjs'], project).trim()).toBe('function []');
   for (const { subpath, exported } of adapters) {
     const name = subpath.replace(/\W/g, '_');
     fs.writeFileSync(path.join(project, `${name}.cjs`), `console.log(typeof require('${subpath}').${exported});`);
