@@ -226,8 +226,18 @@ describe('Prometheus', () => {
       await cache.get(key);
       const limiter = new RateLimiter(connection);
       await limiter.checkLimit(uniquePrefix('ip'), 'login', { windowMs: 60_000, maxRequests: 5 });
-      await new MessageBroker(connection).publish(uniquePrefix('ch'), { type: 't', data: 1 });
+      const broker = new MessageBroker(connection);
+      await broker.publish(uniquePrefix('ch'), { type: 't', data: 1 });
+      const channel = uniquePrefix('ch');
+      let received = 0;
+      await broker.subscribe(channel, () => {
+        received++;
+      });
+      while ((await broker.publish(channel, { type: 't', data: 2 })) === 0) await sleep(10);
+      while (received === 0) await sleep(10);
       const text = await registry.metrics();
+      expect(text).toMatch(/app_redis_broker_delivered_total\{socket="broker"\} [1-9]/);
+      expect(text).toContain('app_redis_broker_backlog{socket="broker"}');
       expect(text).toContain(
         'app_redis_cache_requests_total{operation="get",key_group="user:profile",outcome="miss"} 1',
       );

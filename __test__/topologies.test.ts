@@ -17,6 +17,9 @@ import {
   userSessionsKey,
 } from '..';
 import type { Message } from '..';
+import { RedisRateLimitStore } from '../dist/adapters/express-rate-limit';
+import { RedisSessionStore } from '../dist/adapters/express-session';
+import { KeyvRedisLayer } from '../dist/adapters/keyv';
 import { sessionFor, sleep, uniquePrefix } from './helpers/redis';
 import {
   type Cluster,
@@ -116,6 +119,54 @@ describe('Redis Cluster', () => {
     const connection = new RedisConnection({ cluster: { nodes: cluster.urls.slice(0, 2) } });
     await connection.connect();
     await exerciseEveryService(connection, uniquePrefix('cluster'));
+    await connection.close();
+  }, 120_000);
+
+  it("runs the framework adapters' stores across slots: counters, sessions, Keyv, and their cluster-wide scans", async () => {
+    const connection = new RedisConnection({ cluster: { nodes: cluster.urls } });
+    await connection.connect();
+    const p = uniquePrefix('adapters');
+    const ids = Array.from({ length: 24 }, (_, i) => `client-${i}`);
+    const limits = new RedisRateLimitStore({ connection, prefix: `${p}rl:` });
+    limits.init({ windowMs: 60_000 } as Parameters<RedisRateLimitStore['init']>[0]);
+    for (const id of ids) await limits.increment(id);
+    await limits.increment('client-0');
+    await limits.decrement('client-1');
+    expect((await limits.get('client-0'))?.totalHits).toBe(2);
+    expect(await limits.get('client-1')).toBeUndefined();
+    const masters = await cluster.masters();
+    const holding = async (pattern: string) => {
+      let n = 0;
+      for (const master of masters)
+        n += Number(await master.cmd('EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', pattern));
+      return n;
+    };
+    expect(await holding(`${p}rl:*`)).toBe(ids.length);
+    await limits.resetAll();
+    expect(await holding(`${p}rl:*`)).toBe(0);
+
+    const sessions = new RedisSessionStore({ connection, prefix: `${p}sess:` });
+    const call = <T>(method: (cb: (error?: unknown, value?: T) => void) => void) =>
+      new Promise<T | undefined>((resolve, reject) =>
+        method((error, value) => (error ? reject(error) : resolve(value))),
+      );
+    const cookie = { originalMaxAge: 60_000, expires: new Date(Date.now() + 60_000) };
+    for (const id of ids) await call((cb) => sessions.set(id, { cookie, userId: id } as never, cb));
+    expect((await call<string[]>((cb) => sessions.ids(cb)))?.sort()).toEqual([...ids].sort());
+    expect(await call<number>((cb) => sessions.length(cb))).toBe(ids.length);
+    await call((cb) => sessions.clear(cb));
+    expect(await call<number>((cb) => sessions.length(cb))).toBe(0);
+    sessions.close();
+
+    const keyv = new KeyvRedisLayer({ connection });
+    keyv.namespace = `${p}kv`;
+    await keyv.setMany(ids.map((id) => ({ key: `${p}kv:${id}`, value: id })));
+    expect(await keyv.getMany(ids.slice(0, 3).map((id) => `${p}kv:${id}`))).toEqual(ids.slice(0, 3));
+    const seen: string[] = [];
+    for await (const [key] of keyv.iterator(`${p}kv`)) seen.push(key);
+    expect(seen).toHaveLength(ids.length);
+    await keyv.clear();
+    expect(await holding(`${p}kv:*`)).toBe(0);
     await connection.close();
   }, 120_000);
 

@@ -3,7 +3,7 @@ import { describeType, requireString } from './errors';
 import { describeError, log } from './logger';
 import { binding, type NativeOptions } from './native';
 import { Calls } from './pending';
-import { connectionChannel } from './telemetry';
+import { connectionChannel, type DeliveryEvent, deliveryChannel } from './telemetry';
 
 /** Gets each message of a channel (or of every channel a pattern matches) as the text published, and its channel. */
 export type SubscriptionListener = (message: string, channel: string) => unknown;
@@ -241,6 +241,15 @@ export class Subscriber {
           maxQueuedMessages: this.limits.maxMessages ?? DEFAULT_MAX_MESSAGES,
           maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
         });
+      }
+      if (deliveryChannel.hasSubscribers) {
+        const event: DeliveryEvent = {
+          role: this.role,
+          messages: (batch.length - 1) / 3,
+          dropped,
+          backlog: this.backlog,
+        };
+        deliveryChannel.publish(event);
       }
       for (let i = 1; i < batch.length; i += 3) {
         const pattern = batch[i] as string | null;

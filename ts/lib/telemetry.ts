@@ -8,6 +8,7 @@
  *   broker), with its outcome; its commands are traced inside it.
  * - `redis-layer:connection` (channel): a socket connected, reconnected, disconnected, or failed a
  *   reconnect attempt.
+ * - `redis-layer:delivery` (channel): a batch of pub/sub messages received, with drops and backlog.
  *
  * Events carry command names, key groups and counts, never a value, a key's id part, a password or a
  * session id.
@@ -71,11 +72,23 @@ export interface ConnectionEvent {
   message: string;
 }
 
+/** A batch of pub/sub messages a subscriber socket received. */
+export interface DeliveryEvent {
+  role: string;
+  /** Messages in the batch, handed to the callbacks now. */
+  messages: number;
+  /** Messages dropped before this batch because callbacks fell behind and the inbox was full. */
+  dropped: number;
+  /** Messages received and not yet handed over. */
+  backlog: number;
+}
+
 export const commandChannel = diagnosticsChannel.tracingChannel<unknown, CommandEvent>('redis-layer:command');
 export const operationChannel = diagnosticsChannel.tracingChannel<OperationEvent, OperationEvent>(
   'redis-layer:operation',
 );
 export const connectionChannel = diagnosticsChannel.channel('redis-layer:connection');
+export const deliveryChannel = diagnosticsChannel.channel('redis-layer:delivery');
 
 /** The traced operation a call runs inside: its commands name it as their parent, a fail-soft marks it. */
 const operationStore = new AsyncLocalStorage<OperationEvent>();

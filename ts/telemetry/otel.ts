@@ -13,7 +13,8 @@
  *   `redis_layer.round_trip_ms`: native code, network and server) and, with `detailedMetrics`, as the
  *   histograms `redis_layer.client.queue.duration` and `redis_layer.client.round_trip.duration`
  *   (with `detailedMetrics`, also `redis_layer.operation.duration` per service call);
- * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts.
+ * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts;
+ * - `redis_layer.broker.delivered` / `.dropped` (counters) and `.backlog` (messages waiting for callbacks).
  */
 import {
   type Attributes,
@@ -32,6 +33,8 @@ import {
   type ConnectionEvent,
   commandChannel,
   connectionChannel,
+  type DeliveryEvent,
+  deliveryChannel,
   type OperationEvent,
   listen,
   operationChannel,
@@ -187,13 +190,32 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
       .end();
   };
 
+  const delivered = meter.createCounter('redis_layer.broker.delivered', {
+    description: 'Pub/sub messages received and handed to callbacks.',
+  });
+  const dropped = meter.createCounter('redis_layer.broker.dropped', {
+    description: 'Pub/sub messages dropped because callbacks fell behind.',
+  });
+  const backlog = meter.createHistogram('redis_layer.broker.backlog', {
+    description: 'Pub/sub messages waiting for callbacks, seen at each received batch.',
+  });
+  const onDelivery = (message: unknown) => {
+    const event = message as DeliveryEvent;
+    const attributes = { 'redis_layer.socket': event.role };
+    delivered.add(event.messages, attributes);
+    if (event.dropped > 0) dropped.add(event.dropped, attributes);
+    backlog.record(event.backlog, attributes);
+  };
+
   const stopCommands = listen(commandChannel, command);
   const stopOperations = listen(operationChannel, operation);
   connectionChannel.subscribe(onConnection);
+  deliveryChannel.subscribe(onDelivery);
   return () => {
     stopCommands();
     stopOperations();
     connectionChannel.unsubscribe(onConnection);
+    deliveryChannel.unsubscribe(onDelivery);
   };
 }
 

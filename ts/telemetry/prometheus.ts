@@ -10,6 +10,8 @@ import {
   type ConnectionEvent,
   commandChannel,
   connectionChannel,
+  type DeliveryEvent,
+  deliveryChannel,
   type OperationEvent,
   listen,
   operationChannel,
@@ -107,6 +109,25 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
     registers,
   });
 
+  const delivered = new Counter({
+    name: `${prefix}broker_delivered_total`,
+    help: 'Pub/sub messages received and handed to callbacks.',
+    labelNames: ['socket'],
+    registers,
+  });
+  const dropped = new Counter({
+    name: `${prefix}broker_dropped_total`,
+    help: 'Pub/sub messages dropped because callbacks fell behind.',
+    labelNames: ['socket'],
+    registers,
+  });
+  const backlog = new Gauge({
+    name: `${prefix}broker_backlog`,
+    help: 'Pub/sub messages waiting for callbacks, as of the last received batch.',
+    labelNames: ['socket'],
+    registers,
+  });
+
   const command = {
     start(event: CommandEvent) {
       inFlight.inc({ socket: event.role });
@@ -151,13 +172,22 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
     connectionEvents.inc({ event: event.kind, socket: event.role });
   };
 
+  const onDelivery = (message: unknown) => {
+    const event = message as DeliveryEvent;
+    delivered.inc({ socket: event.role }, event.messages);
+    if (event.dropped > 0) dropped.inc({ socket: event.role }, event.dropped);
+    backlog.set({ socket: event.role }, event.backlog);
+  };
+
   const stopCommands = listen(commandChannel, command);
   const stopOperations = listen(operationChannel, operation);
   connectionChannel.subscribe(onConnection);
+  deliveryChannel.subscribe(onDelivery);
   return () => {
     stopCommands();
     stopOperations();
     connectionChannel.unsubscribe(onConnection);
+    deliveryChannel.unsubscribe(onDelivery);
     for (const metric of [
       commandDuration,
       commandQueue,
@@ -170,6 +200,9 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
       lockOperations,
       published,
       connectionEvents,
+      delivered,
+      dropped,
+      backlog,
     ]) {
       registry.removeSingleMetric((metric as unknown as { name: string }).name);
     }
