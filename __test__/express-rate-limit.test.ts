@@ -7,6 +7,7 @@ import request from 'supertest';
 import { RedisConnection } from '..';
 import { RedisRateLimitStore } from '../dist/adapters/express-rate-limit';
 import { startRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import { type Cluster, startCluster } from './helpers/topology';
 
 let server: TestServer;
 let connection: RedisConnection;
@@ -91,8 +92,10 @@ it('with Redis down, passOnStoreError lets requests through and the default fail
     const passing = app(store, { passOnStoreError: true });
     const strict = app(new RedisRateLimitStore({ connection: ownConnection }));
     await own.kill();
+    const started = Date.now();
     await request(passing).get('/ok').expect(200);
     await request(strict).get('/ok').expect(500);
+    expect(Date.now() - started).toBeLessThan(5000);
   } finally {
     await ownConnection.close();
     await own.stop();
@@ -107,8 +110,12 @@ it('get, resetKey and resetAll see and forget the hits of this prefix only', asy
   neighbour.init({ windowMs: 10_000 } as Parameters<RedisRateLimitStore['init']>[0]);
   expect(await store.get('a')).toBeUndefined();
   const first = await store.increment('a');
+  await new Promise((resolve) => setTimeout(resolve, 200));
   await store.increment('a');
-  expect(await store.get('a')).toEqual({ totalHits: 2, resetTime: first.resetTime });
+  // The same window, not one restarted by the second hit (resetTime is read against this process' clock).
+  const seen = await store.get('a');
+  expect(seen?.totalHits).toBe(2);
+  expect(Math.abs((seen?.resetTime?.getTime() ?? 0) - (first.resetTime?.getTime() ?? 0))).toBeLessThan(100);
   await store.decrement('a');
   expect((await store.get('a'))?.totalHits).toBe(1);
   await store.resetKey('a');
@@ -138,4 +145,43 @@ it('keeps one small counter per client however many hits it sends, and its windo
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await store.get('flood')).toBeUndefined();
   expect((await store.increment('flood')).totalHits).toBe(1);
+});
+
+describe('on Redis Cluster', () => {
+  let cluster: Cluster;
+  let clusterConnection: RedisConnection;
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    clusterConnection = new RedisConnection({ cluster: { nodes: cluster.urls }, commandTimeoutMs: 2000 });
+    await clusterConnection.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await clusterConnection?.close();
+    await cluster?.stop();
+  });
+
+  it('limits clients whose counters live on every master, exactly, across SCRIPT FLUSH on every node', async () => {
+    const prefix = uniquePrefix('rl');
+    const api = app(new RedisRateLimitStore({ connection: clusterConnection, prefix }), {
+      keyGenerator: (req: express.Request) => String(req.headers['x-client']),
+    });
+    const clients = Array.from({ length: 12 }, (_, i) => `client-${i}`);
+    const statuses = async () =>
+      Promise.all(clients.map(async (c) => (await request(api).get('/ok').set('x-client', c)).status));
+    expect(await statuses()).toEqual(clients.map(() => 200));
+    for (const node of cluster.nodes) await node.cmd('SCRIPT', 'FLUSH');
+    expect(await statuses()).toEqual(clients.map(() => 200));
+    expect(await statuses()).toEqual(clients.map(() => 200));
+    expect(await statuses()).toEqual(clients.map(() => 429));
+    const perMaster = await Promise.all(
+      (await cluster.masters()).map(async (master) =>
+        Number(await master.cmd('EVAL', "return #redis.call('KEYS', ARGV[1])", '0', `${prefix}*`)),
+      ),
+    );
+    expect(perMaster.reduce((a, b) => a + b, 0)).toBe(clients.length);
+    expect(perMaster.filter((n) => n > 0).length).toBeGreaterThan(1);
+    expect(await (await cluster.nodeForKey(`${prefix}client-0`)).cmd('GET', `${prefix}client-0`)).toBe('4');
+  }, 60_000);
 });
