@@ -85,4 +85,36 @@ test.describe('beyond the suite', () => {
       await own.stop();
     }
   });
+
+  test.it('with Redis unresponsive (its process stopped), every call rejects within the command timeout', async () => {
+    const own = await startTestRedis();
+    const ownConnection = new RedisConnection({ url: own.url, commandTimeoutMs: 500 });
+    await ownConnection.connect();
+    const adapter = new KeyvRedisLayer({ connection: ownConnection });
+    process.kill(own.pid, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const calls: Record<string, Promise<unknown>> = {
+        get: adapter.get('x'),
+        getMany: adapter.getMany(['x', 'y']),
+        set: adapter.set('x', 'v', 1000),
+        setMany: adapter.setMany([{ key: 'x', value: 'v' }]),
+        delete: adapter.delete('x'),
+        deleteMany: adapter.deleteMany(['x', 'y']),
+        has: adapter.has('x'),
+        hasMany: adapter.hasMany(['x']),
+        clear: adapter.clear(),
+        iterator: adapter.iterator('down').next(),
+      };
+      const settled = await Promise.allSettled(Object.values(calls));
+      const elapsed = Date.now() - started;
+      test.expect(Object.keys(calls).filter((_, i) => settled[i]?.status !== 'rejected')).toEqual([]);
+      test.expect(elapsed).toBeGreaterThanOrEqual(400);
+      test.expect(elapsed).toBeLessThan(1500);
+    } finally {
+      process.kill(own.pid, 'SIGCONT');
+      await ownConnection.close();
+      await own.stop();
+    }
+  });
 });
