@@ -185,6 +185,26 @@ it('with Redis down, skipOnError lets requests through and the default fails the
   }
 });
 
+it('with Redis unresponsive (its process stopped), both answers come after the command timeout, no hang', async () => {
+  const own = await startRedis();
+  const ownConnection = new RedisConnection({ url: own.url, commandTimeoutMs: 500 });
+  await ownConnection.connect();
+  try {
+    const passing = await app({ store: fastifyRateLimitStore({ connection: ownConnection }), skipOnError: true });
+    const strict = await app({ store: fastifyRateLimitStore({ connection: ownConnection }) });
+    process.kill(own.pid, 'SIGSTOP');
+    const started = Date.now();
+    const [passed, failed] = await Promise.all([get(passing), get(strict)]);
+    expect([passed.status, failed.status]).toEqual([200, 500]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(Date.now() - started).toBeLessThan(2000);
+  } finally {
+    process.kill(own.pid, 'SIGCONT');
+    await ownConnection.close();
+    await own.stop();
+  }
+});
+
 it('rejects bad options with errors naming them', () => {
   expect(() => fastifyRateLimitStore(null as never)).toThrow(new TypeError('options must be an object, got null'));
   expect(() => fastifyRateLimitStore({ prefix: 7 as never })).toThrow(TypeError);
