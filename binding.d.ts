@@ -21,9 +21,10 @@ export declare class NativeClient {
   /**
    * Queues many operations in one call, in order: a flat array of records
    * `[kind, id, ...fields]` (see `OpKind`). A record whose fields do not convert
-   * fails alone, with an error through its id.
+   * fails alone, with an error through its id. `timed` asks for each call's time in
+   * the native lane and on the wire with its result (see `Columns`).
    */
-  submitBatch(ops: unknown[]): void
+  submitBatch(ops: unknown[], timed?: boolean): void
   /**
    * Panics on purpose, inside the operation's task or right here, so the test
    * suite can prove a panic rejects a promise instead of killing Node.

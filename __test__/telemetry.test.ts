@@ -91,9 +91,11 @@ describe('OpenTelemetry spans', () => {
       'server.address': '127.0.0.1',
       'server.port': server.port,
     });
-    // The call's time split: JavaScript before the hand-off to native code, then native code, network and Redis.
-    expect(set?.attributes['redis_layer.queue_ms']).toBeGreaterThanOrEqual(0);
-    expect(set?.attributes['redis_layer.round_trip_ms']).toBeGreaterThan(0);
+    // The call's time split: JavaScript before the hand-off, native code, network and Redis, the event loop after.
+    for (const phase of ['queue', 'native', 'callback']) {
+      expect(set?.attributes[`redis_layer.${phase}_ms`]).toBeGreaterThanOrEqual(0);
+    }
+    expect(set?.attributes['redis_layer.network_ms']).toBeGreaterThan(0);
     expect(JSON.stringify(spans.getFinishedSpans().map((span) => span.attributes))).not.toContain('value-not-to-leak');
     expect(JSON.stringify(spans.getFinishedSpans().map((span) => span.attributes))).not.toContain(key);
   });
@@ -186,7 +188,52 @@ describe('OpenTelemetry spans', () => {
     }
   });
 
-  it('records db.client.operation.duration in seconds, and its queue and round-trip parts', async () => {
+  it('tells a slow Redis, a busy event loop before the send and one after the reply apart', async () => {
+    const client = connection.getClient();
+    const key = uniquePrefix('phases');
+    const busy = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until) {
+        // The event loop is blocked, as by a long synchronous handler.
+      }
+    };
+    const phasesOfLastGet = () => {
+      const attributes = named('GET').at(-1)?.attributes ?? {};
+      return {
+        queue: Number(attributes['redis_layer.queue_ms']),
+        native: Number(attributes['redis_layer.native_ms']),
+        network: Number(attributes['redis_layer.network_ms']),
+        callback: Number(attributes['redis_layer.callback_ms']),
+      };
+    };
+
+    // Redis paused: the time is the network's and Redis's.
+    server.cli('CLIENT', 'PAUSE', '300', 'ALL');
+    await client.get(key);
+    const slowRedis = phasesOfLastGet();
+    expect(slowRedis.network).toBeGreaterThanOrEqual(200);
+    expect(slowRedis.queue + slowRedis.native + slowRedis.callback).toBeLessThan(100);
+
+    // The thread blocked before the call's batch went out: JavaScript queueing.
+    spans.reset();
+    const queued = client.get(key);
+    busy(300);
+    await queued;
+    const busyBefore = phasesOfLastGet();
+    expect(busyBefore.queue).toBeGreaterThanOrEqual(250);
+    expect(busyBefore.network).toBeLessThan(100);
+
+    // The thread blocked after the batch went out: the reply waits for the event loop.
+    spans.reset();
+    const waiting = client.get(key);
+    queueMicrotask(() => busy(300));
+    await waiting;
+    const busyAfter = phasesOfLastGet();
+    expect(busyAfter.callback).toBeGreaterThanOrEqual(200);
+    expect(busyAfter.queue + busyAfter.network).toBeLessThan(100);
+  });
+
+  it('records db.client.operation.duration in seconds, and its phases', async () => {
     await new CacheService(connection).get(CacheKeys.user('metrics'));
     await reader.forceFlush();
     const exported = metricExporter
@@ -197,8 +244,10 @@ describe('OpenTelemetry spans', () => {
     expect(duration?.descriptor.unit).toBe('s');
     const point = duration?.dataPoints.find((p) => p.attributes['db.operation.name'] === 'GET');
     expect(point?.attributes['db.system.name']).toBe('redis');
-    expect(byName.has('redis_layer.client.queue.duration')).toBe(true);
-    expect(byName.has('redis_layer.client.round_trip.duration')).toBe(true);
+    const phases = byName.get('redis_layer.client.phase.duration');
+    expect(phases?.descriptor.unit).toBe('s');
+    const phaseNames = new Set(phases?.dataPoints.map((p) => p.attributes['redis_layer.phase']));
+    expect([...phaseNames].sort()).toEqual(['callback', 'native', 'network', 'queue']);
     expect(byName.has('redis_layer.connection.events')).toBe(true);
   });
 
@@ -248,6 +297,11 @@ describe('Prometheus', () => {
       expect(text).toContain('app_redis_broker_published_total{outcome="no-subscriber"} 1');
       expect(text).toMatch(/app_redis_command_duration_seconds_bucket\{le="[^"]+",command="GET",socket="client"\}/);
       expect(text).toContain('app_redis_commands_in_flight{socket="client"} 0');
+      for (const phase of ['queue', 'native', 'network', 'callback']) {
+        expect(text).toMatch(
+          new RegExp(`app_redis_command_phase_seconds_count\\{command="GET",socket="client",phase="${phase}"\\} [1-9]`),
+        );
+      }
       expect(text).not.toContain(key);
       // Debian's prometheus package; .ci/run installs it.
       const checked = execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });

@@ -7,6 +7,7 @@
 //   BENCH_WORKLOADS comma-separated subset of workload ids (default: all)
 //   BENCH_OUT       where to write the report (default bench/RESULTS.md)
 //   BENCH_SOAK      0 leaves out the long-run memory check that ends the run (bench/soak.js)
+//   BENCH_BASELINE  another build of redis-layer, run beside it as 'redis-layer (baseline)' (an A/B)
 const { fork, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');

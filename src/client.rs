@@ -84,14 +84,24 @@ impl NativeClient {
 
     /// Queues many operations in one call, in order: a flat array of records
     /// `[kind, id, ...fields]` (see `OpKind`). A record whose fields do not convert
-    /// fails alone, with an error through its id.
-    #[napi(catch_unwind, ts_args_type = "ops: unknown[]")]
-    pub fn submit_batch(&self, env: &Env, ops: Array) -> napi::Result<(), ErrorCodeName> {
+    /// fails alone, with an error through its id. `timed` asks for each call's time in
+    /// the native lane and on the wire with its result (see `Columns`).
+    #[napi(catch_unwind, ts_args_type = "ops: unknown[], timed?: boolean")]
+    pub fn submit_batch(
+        &self,
+        env: &Env,
+        ops: Array,
+        timed: Option<bool>,
+    ) -> napi::Result<(), ErrorCodeName> {
         let open = self.open()?;
+        let submitted = (timed == Some(true)).then(std::time::Instant::now);
         let mut requests = Vec::new();
         // What parsed before a malformed record still goes out, in order.
         let parsed = records::parse(&ops, |id, shape| {
-            let guard = open.sink.begin(env, id);
+            let mut guard = open.sink.begin(env, id);
+            if let Some(submitted) = submitted {
+                guard.time_from(submitted);
+            }
             match shape {
                 Ok(shape) => requests.push(Request { shape, guard }),
                 Err(error) => guard.finish(Err(error)),

@@ -6,8 +6,9 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
-use napi::bindgen_prelude::{Function, ToNapiValue, Uint32Array, Uint8Array};
+use napi::bindgen_prelude::{Float64Array, Function, ToNapiValue, Uint32Array, Uint8Array};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env};
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
@@ -21,18 +22,34 @@ pub type Outcome = Result<Reply, LayerError>;
 pub struct Completion {
     id: u32,
     outcome: Outcome,
+    /// Milliseconds in the native lane and on the wire, for a timed call (see `Timing`).
+    phases: Option<[f64; 2]>,
 }
 
-/// A drained queue as JavaScript gets it, `[ids, failed, payloads]`: `ids` a
+/// A drained queue as JavaScript gets it, `[ids, failed, payloads, phases?]`: `ids` a
 /// Uint32Array, `failed` a Uint8Array (1 where the operation failed) and `payloads`
 /// an array of replies, or of `[code, message]` where failed. The typed arrays are
-/// filled with one copy each; only the payloads take a V8 store each.
+/// filled with one copy each; only the payloads take a V8 store each. When any call
+/// was timed, `phases` is a Float64Array of two numbers per call (NaN where untimed):
+/// milliseconds from its hand-off to native code until its write was queued on the
+/// socket, and from then until its reply was read.
 pub struct Columns(Vec<Completion>);
 
 impl ToNapiValue for Columns {
     unsafe fn to_napi_value(env: sys::napi_env, batch: Self) -> napi::Result<sys::napi_value> {
         let count = batch.0.len();
         let ids: Vec<u32> = batch.0.iter().map(|completion| completion.id).collect();
+        let phases: Option<Vec<f64>> = batch
+            .0
+            .iter()
+            .any(|completion| completion.phases.is_some())
+            .then(|| {
+                batch
+                    .0
+                    .iter()
+                    .flat_map(|completion| completion.phases.unwrap_or([f64::NAN; 2]))
+                    .collect()
+            });
         let mut failed: Vec<u8> = Vec::with_capacity(count);
         // SAFETY: napi calls this on the JS thread with a live env.
         unsafe {
@@ -49,9 +66,17 @@ impl ToNapiValue for Columns {
             }
             let ids = Uint32Array::to_napi_value(env, Uint32Array::new(ids))?;
             let failed = Uint8Array::to_napi_value(env, Uint8Array::new(failed))?;
+            let mut parts = vec![ids, failed, payloads];
+            if let Some(phases) = phases {
+                parts.push(Float64Array::to_napi_value(env, Float64Array::new(phases))?);
+            }
             let mut result = std::ptr::null_mut();
-            napi::check_status!(sys::napi_create_array_with_length(env, 3, &mut result))?;
-            for (index, part) in [ids, failed, payloads].into_iter().enumerate() {
+            napi::check_status!(sys::napi_create_array_with_length(
+                env,
+                parts.len(),
+                &mut result
+            ))?;
+            for (index, part) in parts.into_iter().enumerate() {
                 napi::check_status!(sys::napi_set_element(env, result, index as u32, part))?;
             }
             Ok(result)
@@ -152,10 +177,14 @@ impl CompletionSink {
     }
 
     /// Called from any thread when an operation has finished.
-    fn complete(&self, id: u32, outcome: Outcome) {
+    fn complete(&self, id: u32, outcome: Outcome, phases: Option<[f64; 2]>) {
         let first = {
             let mut queue = lock(&self.queue);
-            queue.push(Completion { id, outcome });
+            queue.push(Completion {
+                id,
+                outcome,
+                phases,
+            });
             queue.len() == 1
         };
         if first {
@@ -171,6 +200,15 @@ pub struct CompletionGuard {
     sink: Arc<CompletionSink>,
     id: u32,
     finished: bool,
+    timing: Option<Timing>,
+}
+
+/// When a timed call reached native code and when the lane queued its write: what
+/// lets telemetry split a call's time between the native lane and the network.
+#[derive(Clone, Copy)]
+struct Timing {
+    submitted: Instant,
+    written: Option<Instant>,
 }
 
 impl CompletionGuard {
@@ -180,6 +218,22 @@ impl CompletionGuard {
             sink,
             id,
             finished: false,
+            timing: None,
+        }
+    }
+
+    /// Times this call from `submitted`, its hand-off to native code.
+    pub fn time_from(&mut self, submitted: Instant) {
+        self.timing = Some(Timing {
+            submitted,
+            written: None,
+        });
+    }
+
+    /// The lane is queuing this call's write now (again, if it is sent again).
+    pub fn writing(&mut self) {
+        if let Some(timing) = &mut self.timing {
+            timing.written = Some(Instant::now());
         }
     }
 
@@ -192,7 +246,16 @@ impl CompletionGuard {
     fn settle(&mut self, outcome: Outcome) {
         self.finished = true;
         crate::busy_poll::call_settled();
-        self.sink.complete(self.id, outcome);
+        let phases = self.timing.map(|timing| {
+            let now = Instant::now();
+            let written = timing.written.unwrap_or(now);
+            let millis = |duration: std::time::Duration| duration.as_secs_f64() * 1000.0;
+            [
+                millis(written.saturating_duration_since(timing.submitted)),
+                millis(now.saturating_duration_since(written)),
+            ]
+        });
+        self.sink.complete(self.id, outcome, phases);
     }
 }
 

@@ -255,7 +255,10 @@ struct BatchContext<'a> {
     lost: Option<(&'a LostScriptCalls, u64)>,
 }
 
-async fn run_batch(context: BatchContext<'_>, batch: Vec<Request>) {
+async fn run_batch(context: BatchContext<'_>, mut batch: Vec<Request>) {
+    for request in &mut batch {
+        request.guard.writing();
+    }
     let BatchContext {
         connection,
         scripts,

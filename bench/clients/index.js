@@ -14,6 +14,12 @@ const CLIENTS = {
   'ioredis (OpenTelemetry)': { module: './ioredis', peer: false, options: { autoPipelining: false, telemetry: 'otel' }, workloads: ['get', 'setget'] },
 };
 
+// An interleaved A/B of a change: BENCH_BASELINE names another build of redis-layer (a directory with its
+// package.json, binding.js, .node file and dist/), measured as this row beside 'redis-layer'.
+if (process.env.BENCH_BASELINE) {
+  CLIENTS['redis-layer (baseline)'] = { module: './redis-layer', peer: false, options: { baseline: true } };
+}
+
 /** Whether client `name` runs workload `id` (the telemetry rows run only their own). */
 function runs(name, id) {
   const spec = CLIENTS[name];

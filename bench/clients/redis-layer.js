@@ -1,9 +1,10 @@
 'use strict';
 // redis-layer, the package built at the repository root, with its own services. A service whose
 // export has not landed yet is null, and its workloads report "n/a: not available".
+// The 'redis-layer (baseline)' row loads the build at BENCH_BASELINE instead (see bench/clients/index.js).
 const path = require('node:path');
 
-const ROOT = path.join(__dirname, '..', '..');
+let ROOT = path.join(__dirname, '..', '..');
 
 function load() {
   return require(ROOT);
@@ -36,7 +37,8 @@ function adapters(connection) {
   };
 }
 
-async function create({ url, telemetry }) {
+async function create({ url, telemetry, baseline }) {
+  if (baseline) ROOT = path.resolve(process.env.BENCH_BASELINE);
   const lib = load();
   if (telemetry === 'otel') {
     const { startOpenTelemetry } = require('./otel');

@@ -4,7 +4,7 @@ import type { RedisLayerError } from './errors';
 import { fromNative } from './errors';
 import { log } from './logger';
 import { binding } from './native';
-import { Calls } from './pending';
+import { Calls, type Columns } from './pending';
 import { batchIds, NativeQueue } from './queue';
 import {
   type CommandEvent,
@@ -31,6 +31,8 @@ export class Dispatcher extends Calls {
   private readonly server: ServerTarget;
   /** Traced calls whose batch has not gone to native code yet. */
   private readonly unsent: CommandEvent[] = [];
+  /** Traced calls in flight by id, until native code reports their phases. */
+  private readonly timed = new Map<number, CommandEvent>();
 
   constructor(options: NativeOptions, role: string) {
     super();
@@ -38,7 +40,7 @@ export class Dispatcher extends Calls {
     this.server = serverTarget(options);
     const client = new binding.NativeClient(
       options,
-      (batch) => this.settle(batch),
+      (batch) => this.complete(batch),
       ([level, message, kind]) => {
         log(level as 'info', message, { role });
         if (kind !== undefined && connectionChannel.hasSubscribers) connectionChannel.publish({ kind, role, message });
@@ -56,7 +58,7 @@ export class Dispatcher extends Calls {
     const id = this.take();
     this.native.get(id, key);
     const result = this.track(id, map, recover);
-    return tracingCommands() ? this.traced('GET', 'GET ?', 1, result) : result;
+    return tracingCommands() ? this.traced(id, 'GET', 'GET ?', 1, result) : result;
   }
 
   /** `SET key value [EX ttlSeconds]`. */
@@ -71,7 +73,7 @@ export class Dispatcher extends Calls {
     this.native.set(id, key, value, ttlSeconds);
     const result = this.track(id, map, recover);
     if (!tracingCommands()) return result;
-    return this.traced('SET', ttlSeconds === undefined ? 'SET ? ?' : 'SET ? ? EX ?', 1, result);
+    return this.traced(id, 'SET', ttlSeconds === undefined ? 'SET ? ?' : 'SET ? ? EX ?', 1, result);
   }
 
   /** Any command as `[name, ...args]`; an argument may be bytes (a Buffer). */
@@ -83,7 +85,7 @@ export class Dispatcher extends Calls {
     const id = this.take();
     this.native.command(id, args);
     const result = this.track(id, map, recover);
-    return tracingCommands() ? this.traced(String(args[0]).toUpperCase(), sanitized(args), 1, result) : result;
+    return tracingCommands() ? this.traced(id, String(args[0]).toUpperCase(), sanitized(args), 1, result) : result;
   }
 
   /**
@@ -101,7 +103,7 @@ export class Dispatcher extends Calls {
     const result = this.track(id, map, recover);
     if (!tracingCommands()) return result;
     const names = commands.map((command) => String(command[0]).toUpperCase()).join(' ');
-    return this.traced(atomic ? 'MULTI' : 'PIPELINE', names, commands.length, result);
+    return this.traced(id, atomic ? 'MULTI' : 'PIPELINE', names, commands.length, result);
   }
 
   /** A script registered with `registerScript`. */
@@ -129,7 +131,7 @@ export class Dispatcher extends Calls {
     const id = this.take();
     this.native.script(id, handle, keys, args);
     const result = this.track(id, map, recover);
-    return { id, result: tracingCommands() ? this.traced('EVALSHA', 'EVALSHA ?', 1, result) : result };
+    return { id, result: tracingCommands() ? this.traced(id, 'EVALSHA', 'EVALSHA ?', 1, result) : result };
   }
 
   /** Adds keys and args to the script call `id` from `openScript`; false once something was queued after it or it was sent. */
@@ -146,7 +148,7 @@ export class Dispatcher extends Calls {
     const id = this.take();
     this.native.jsonArray(id, args);
     const result = this.track(id, map, recover);
-    return tracingCommands() ? this.traced('MGET', sanitized(['MGET', ...args]), 1, result) : result;
+    return tracingCommands() ? this.traced(id, 'MGET', sanitized(['MGET', ...args]), 1, result) : result;
   }
 
   /** Deletes the keys matching `pattern` (SCAN + UNLINK, `count` per step); the reply is how many. */
@@ -184,8 +186,8 @@ export class Dispatcher extends Calls {
     this.native.close();
   }
 
-  /** Publishes call `result` on the command channel, the start now, in the caller's context. */
-  private traced<T>(operation: string, query: string, batchSize: number, result: Promise<T>): Promise<T> {
+  /** Publishes call `id`'s `result` on the command channel, the start now, in the caller's context. */
+  private traced<T>(id: number, operation: string, query: string, batchSize: number, result: Promise<T>): Promise<T> {
     const event: CommandEvent = {
       operation,
       query,
@@ -197,6 +199,7 @@ export class Dispatcher extends Calls {
     };
     if (this.unsent.length === 0) this.native.onFlush = () => this.sent();
     this.unsent.push(event);
+    this.timed.set(id, event);
     return commandChannel.tracePromise(() => result, event);
   }
 
@@ -208,10 +211,30 @@ export class Dispatcher extends Calls {
     this.native.onFlush = undefined;
   }
 
+  /** Settles a batch of results, first handing traced calls their native phases. */
+  private complete(batch: Columns): void {
+    if (this.timed.size > 0) {
+      const [ids, , , phases] = batch;
+      for (let i = 0; i < ids.length; i++) {
+        const event = this.timed.get(ids[i] as number);
+        if (event === undefined) continue;
+        this.timed.delete(ids[i] as number);
+        if (phases !== undefined && !Number.isNaN(phases[2 * i])) {
+          event.nativeMs = phases[2 * i];
+          event.networkMs = phases[2 * i + 1];
+        }
+      }
+    }
+    this.settle(batch);
+  }
+
   /** A batch native code refused as a whole (a bug, not a Redis error): fail its calls. */
   private failBatch(ops: unknown[], error: unknown): void {
     const failure = fromNative(error);
-    for (const id of batchIds(ops)) this.refuse(id, failure);
+    for (const id of batchIds(ops)) {
+      this.timed.delete(id);
+      this.refuse(id, failure);
+    }
   }
 }
 

@@ -65,8 +65,11 @@ export class PendingTable {
   }
 }
 
-/** A batch of completions by column: each call's id, whether it failed, and its reply or `[code, message]`. */
-export type Columns = [ids: Uint32Array, failed: Uint8Array, payloads: unknown[]];
+/**
+ * A batch of completions by column: each call's id, whether it failed, and its reply or `[code, message]`;
+ * for a batch with timed calls, two numbers per call (see `CommandEvent.nativeMs` and `networkMs`).
+ */
+export type Columns = [ids: Uint32Array, failed: Uint8Array, payloads: unknown[], phases?: Float64Array];
 
 const MAX_ID = 0xffffffff;
 

@@ -135,10 +135,13 @@ export class NativeQueue {
     this.client.close();
   }
 
-  /** Sends everything queued now. */
-  /** Called after each batch went to native code (set while commands are traced). */
+  /**
+   * Called after each batch went to native code. Set while the batch holds traced calls, and
+   * then native code also times the batch's calls (see `Columns`).
+   */
   onFlush: (() => void) | undefined;
 
+  /** Sends everything queued now. */
   flush(): void {
     this.scheduled = false;
     this.queued = 0;
@@ -147,7 +150,7 @@ export class NativeQueue {
     const ops = this.ops;
     this.ops = [];
     try {
-      this.client.submitBatch(ops);
+      this.client.submitBatch(ops, this.onFlush !== undefined);
     } catch (error) {
       this.onFlushError(ops, error);
     }

@@ -34,10 +34,13 @@ export interface CommandEvent {
   /** Which socket: `client` (commands) or `publisher`. */
   role: string;
   server: ServerTarget;
-  /** `performance.now()` when the call was made, when its batch went to native code, and when it settled. */
+  /** `performance.now()` when the call was made, and when its batch went to native code. */
   calledAt: number;
   sentAt?: number;
-  settledAt?: number;
+  /** Milliseconds from the hand-off to native code until the native lane queued the call's write. */
+  nativeMs?: number;
+  /** Milliseconds from then until its reply was read: the network and Redis. */
+  networkMs?: number;
   /** The operation this command belongs to, when it ran inside one. */
   parent?: OperationEvent | undefined;
   /** Set by the channel: the reply, or the error. */
@@ -189,6 +192,30 @@ export function serverTarget(options: {
     }
   }
   return { address, port, database };
+}
+
+/** Where a command's time went, in seconds (see `commandPhases`). */
+export interface CommandPhases {
+  /** JavaScript, from the call until its batch went to native code. */
+  queue: number;
+  /** Native code, until the write was queued on the socket. */
+  native: number;
+  /** Network and Redis, until the reply was read. */
+  network: number;
+  /** From the reply read until this thread took it: what a busy event loop adds. */
+  callback: number;
+}
+
+/** The phases of a command that ended at `endedAt` (`performance.now()`); undefined if it was not timed. */
+export function commandPhases(event: CommandEvent, endedAt: number): CommandPhases | undefined {
+  const { sentAt, nativeMs, networkMs } = event;
+  if (sentAt === undefined || nativeMs === undefined || networkMs === undefined) return undefined;
+  return {
+    queue: (sentAt - event.calledAt) / 1000,
+    native: nativeMs / 1000,
+    network: networkMs / 1000,
+    callback: Math.max(0, endedAt - sentAt - nativeMs - networkMs) / 1000,
+  };
 }
 
 /** `SET ? ? EX ?`: the command's name and a `?` per argument. */

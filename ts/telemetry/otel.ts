@@ -8,11 +8,12 @@
  *   `error.type`, `db.response.status_code` = the Redis error prefix); its parent is the span active
  *   when the call was made, or the service operation it ran inside;
  * - an INTERNAL span per service operation (`cache get`, `rateLimit checkLimit`…) with its outcome;
- * - `db.client.operation.duration` (s), and the two parts of it redis-layer can tell apart, on each
+ * - `db.client.operation.duration` (s), and the four parts of it redis-layer can tell apart, on each
  *   command span (`redis_layer.queue_ms`: JavaScript, call to hand-off to native code;
- *   `redis_layer.round_trip_ms`: native code, network and server) and, with `detailedMetrics`, as the
- *   histograms `redis_layer.client.queue.duration` and `redis_layer.client.round_trip.duration`
- *   (with `detailedMetrics`, also `redis_layer.operation.duration` per service call);
+ *   `redis_layer.native_ms`: native code, to the socket write; `redis_layer.network_ms`: network and
+ *   Redis, to the reply; `redis_layer.callback_ms`: until the event loop took the reply) and, with
+ *   `detailedMetrics`, as the histogram `redis_layer.client.phase.duration` by `redis_layer.phase`
+ *   (`queue`, `native`, `network`, `callback`), with `redis_layer.operation.duration` per service call;
  * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts;
  * - `redis_layer.broker.delivered` / `.dropped` (counters) and `.backlog` (messages waiting for callbacks).
  */
@@ -30,8 +31,10 @@ import {
 import { performance } from 'node:perf_hooks';
 import {
   type CommandEvent,
+  type CommandPhases,
   type ConnectionEvent,
   commandChannel,
+  commandPhases,
   connectionChannel,
   type DeliveryEvent,
   deliveryChannel,
@@ -46,14 +49,15 @@ export interface OpenTelemetryOptions {
   /** Default: the global meter provider (`metrics.getMeterProvider()`). */
   meterProvider?: MeterProvider | undefined;
   /**
-   * Also record, as histograms, the queue and round-trip parts of each command (always on the command's
-   * span as `redis_layer.queue_ms` and `redis_layer.round_trip_ms`) and each service call's duration
-   * (always its span's). @default false
+   * Also record, as histograms, the phases of each command (always on the command's span as
+   * `redis_layer.queue_ms`, `native_ms`, `network_ms` and `callback_ms`) and each service call's
+   * duration (always its span's). @default false
    */
   detailedMetrics?: boolean | undefined;
 }
 
 const NAME = 'redis-layer';
+const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Starts reporting; the returned function stops it (unsubscribes). */
@@ -66,8 +70,26 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
   const histogram = (name: string, description: string) =>
     meter.createHistogram(name, { unit: 's', description, advice: { explicitBucketBoundaries: DURATION_BUCKETS } });
   const duration = histogram('db.client.operation.duration', 'Duration of database client operations.');
-  const queued = histogram('redis_layer.client.queue.duration', 'From the call to its hand-off to native code.');
-  const roundTrip = histogram('redis_layer.client.round_trip.duration', 'Native code, network and Redis.');
+  const phaseDuration = histogram(
+    'redis_layer.client.phase.duration',
+    'Parts of db.client.operation.duration: queue (JavaScript), native, network (and Redis), callback (event loop).',
+  );
+  // Metric attributes with a phase, made once per command attributes and phase.
+  const phaseAttributes = new WeakMap<Attributes, Record<keyof CommandPhases, Attributes>>();
+  const withPhases = (attributes: Attributes): Record<keyof CommandPhases, Attributes> => {
+    let byPhase = phaseAttributes.get(attributes);
+    if (byPhase === undefined) {
+      const phased = (phase: keyof CommandPhases) => ({ ...attributes, 'redis_layer.phase': phase });
+      byPhase = {
+        queue: phased('queue'),
+        native: phased('native'),
+        network: phased('network'),
+        callback: phased('callback'),
+      };
+      phaseAttributes.set(attributes, byPhase);
+    }
+    return byPhase;
+  };
   const operationDuration = histogram('redis_layer.operation.duration', 'Duration of redis-layer service calls.');
   const connectionEvents = meter.createCounter('redis_layer.connection.events', {
     description: 'Connects, reconnects, disconnects and failed reconnect attempts.',
@@ -127,15 +149,20 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
       const shared = metricAttributesOf(event);
       const attributes = event.error === undefined ? shared : { ...shared, 'error.type': errorOf(event.error).type };
       duration.record((now - event.calledAt) / 1000, attributes);
-      if (detailed && event.sentAt !== undefined) {
-        queued.record((event.sentAt - event.calledAt) / 1000, attributes);
-        roundTrip.record((now - event.sentAt) / 1000, attributes);
+      const phases = commandPhases(event, now);
+      if (detailed && phases !== undefined) {
+        const phased = withPhases(attributes);
+        for (const phase of PHASES) phaseDuration.record(phases[phase], phased[phase]);
       }
       const span = spans.get(event);
       if (span === undefined) return;
-      if (event.sentAt !== undefined) {
-        span.setAttribute('redis_layer.queue_ms', event.sentAt - event.calledAt);
-        span.setAttribute('redis_layer.round_trip_ms', now - event.sentAt);
+      if (phases !== undefined) {
+        span.setAttributes({
+          'redis_layer.queue_ms': phases.queue * 1000,
+          'redis_layer.native_ms': phases.native * 1000,
+          'redis_layer.network_ms': phases.network * 1000,
+          'redis_layer.callback_ms': phases.callback * 1000,
+        });
       }
       span.end();
     },

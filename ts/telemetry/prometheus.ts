@@ -7,8 +7,10 @@ import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import {
   type CommandEvent,
+  type CommandPhases,
   type ConnectionEvent,
   commandChannel,
+  commandPhases,
   connectionChannel,
   type DeliveryEvent,
   deliveryChannel,
@@ -26,6 +28,7 @@ export interface PrometheusOptions {
   buckets?: number[] | undefined;
 }
 
+const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Registers the metrics and starts recording; the returned function stops recording and removes them. */
@@ -52,15 +55,11 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
     'command',
     'socket',
   ]);
-  const commandQueue = histogram(
-    'command_queue_seconds',
-    'Redis commands, call to hand-off to native code (JavaScript).',
-    ['command', 'socket'],
-  );
-  const commandRoundTrip = histogram(
-    'command_round_trip_seconds',
-    'Redis commands, hand-off to reply (native code, network and Redis).',
-    ['command', 'socket'],
+  const commandPhase = histogram(
+    'command_phase_seconds',
+    'Redis commands by phase: queue (JavaScript, call to hand-off to native code), native (to the socket ' +
+      'write), network (network and Redis, to the reply), callback (until the event loop took the reply).',
+    ['command', 'socket', 'phase'],
   );
   const commandErrors = new Counter({
     name: `${prefix}command_errors_total`,
@@ -141,9 +140,9 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
       const labels = { command: event.operation, socket: event.role };
       inFlight.dec({ socket: event.role });
       commandDuration.observe(labels, (now - event.calledAt) / 1000);
-      if (event.sentAt !== undefined) {
-        commandQueue.observe(labels, (event.sentAt - event.calledAt) / 1000);
-        commandRoundTrip.observe(labels, (now - event.sentAt) / 1000);
+      const phases = commandPhases(event, now);
+      if (phases !== undefined) {
+        for (const phase of PHASES) commandPhase.observe({ ...labels, phase }, phases[phase]);
       }
     },
   };
@@ -190,8 +189,7 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
     deliveryChannel.unsubscribe(onDelivery);
     for (const metric of [
       commandDuration,
-      commandQueue,
-      commandRoundTrip,
+      commandPhase,
       commandErrors,
       inFlight,
       operationDuration,
