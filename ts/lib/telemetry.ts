@@ -160,8 +160,22 @@ const ROOTS = new Set([
   'lock',
 ]);
 
+const keyGroups = new Map<string, string>();
+/** Keys whose group is remembered at most; past it the memo starts over. */
+const MAX_KEY_GROUPS = 10_000;
+
 /** A key's group for labels: its CacheKeys template without the ids (`user:1:profile` → `user:profile`). */
 export function keyGroup(key: string): string {
+  let group = keyGroups.get(key);
+  if (group === undefined) {
+    if (keyGroups.size >= MAX_KEY_GROUPS) keyGroups.clear();
+    group = groupOf(key);
+    keyGroups.set(key, group);
+  }
+  return group;
+}
+
+function groupOf(key: string): string {
   const parts = key.split(':');
   const root = parts[0] as string;
   if (!ROOTS.has(root)) return 'other';

@@ -57,6 +57,15 @@ export interface OpenTelemetryOptions {
 }
 
 const NAME = 'redis-layer';
+/** Past this many distinct attribute sets (queries, operations) new ones are made per span, not kept. */
+const MAX_CACHED = 1000;
+/**
+ * Each event's span rides on the event itself (a symbol key only this module knows): a WeakMap of
+ * short-lived events costs the garbage collector more than the spans do.
+ */
+const SPAN = Symbol('redis-layer span');
+type Traced = { [SPAN]?: Span };
+const spanOf = (event: object): Span | undefined => (event as Traced)[SPAN];
 const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
@@ -94,7 +103,6 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
   const connectionEvents = meter.createCounter('redis_layer.connection.events', {
     description: 'Connects, reconnects, disconnects and failed reconnect attempts.',
   });
-  const spans = new WeakMap<object, Span>();
   const detailed = options.detailedMetrics === true;
   // A command's metric attributes depend only on its name and socket target: made once for each.
   const metricAttributes = new WeakMap<object, Map<string, Attributes>>();
@@ -114,6 +122,34 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     return attributes;
   };
 
+  // Span attributes by socket target, query and batch size: the SDK copies them, so one object serves every span.
+  const spanAttributes = new WeakMap<object, Map<string, Attributes>>();
+  const spanAttributesOf = (event: CommandEvent): Attributes => {
+    let byQuery = spanAttributes.get(event.server);
+    if (byQuery === undefined) {
+      byQuery = new Map();
+      spanAttributes.set(event.server, byQuery);
+    }
+    const key = event.batchSize > 1 ? `${event.batchSize} ${event.query}` : event.query;
+    let attributes = byQuery.get(key);
+    if (attributes === undefined) {
+      attributes = commandAttributes(event);
+      if (byQuery.size < MAX_CACHED) byQuery.set(key, attributes);
+    }
+    return attributes;
+  };
+  const operationAttributes = new Map<string, Attributes>();
+  const operationAttributesOf = (event: OperationEvent): Attributes => {
+    const key = `${event.service} ${event.operation} ${event.keyGroup ?? ''}`;
+    let attributes = operationAttributes.get(key);
+    if (attributes === undefined) {
+      attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
+      if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
+      if (operationAttributes.size < MAX_CACHED) operationAttributes.set(key, attributes);
+    }
+    return attributes;
+  };
+
   const commandAttributes = (event: CommandEvent): Attributes => {
     const attributes: Attributes = {
       'db.system.name': 'redis',
@@ -129,15 +165,16 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
 
   const command = {
     start(event: CommandEvent) {
-      const parentSpan = event.parent === undefined ? undefined : spans.get(event.parent);
+      const parentSpan = event.parent === undefined ? undefined : spanOf(event.parent);
       const parent = parentSpan === undefined ? context.active() : trace.setSpan(context.active(), parentSpan);
-      spans.set(
-        event,
-        tracer.startSpan(event.operation, { kind: SpanKind.CLIENT, attributes: commandAttributes(event) }, parent),
+      (event as Traced)[SPAN] = tracer.startSpan(
+        event.operation,
+        { kind: SpanKind.CLIENT, attributes: spanAttributesOf(event) },
+        parent,
       );
     },
     error(event: CommandEvent) {
-      const span = spans.get(event);
+      const span = spanOf(event);
       if (span === undefined) return;
       const { type, status } = errorOf(event.error);
       span.setAttribute('error.type', type);
@@ -154,7 +191,7 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
         const phased = withPhases(attributes);
         for (const phase of PHASES) phaseDuration.record(phases[phase], phased[phase]);
       }
-      const span = spans.get(event);
+      const span = spanOf(event);
       if (span === undefined) return;
       if (phases !== undefined) {
         span.setAttributes({
@@ -170,20 +207,15 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
 
   const operation = {
     start(event: OperationEvent) {
-      const attributes: Attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
-      if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
-      spans.set(
-        event,
-        tracer.startSpan(
-          `${event.service} ${event.operation}`,
-          { kind: SpanKind.INTERNAL, attributes },
-          context.active(),
-        ),
+      (event as Traced)[SPAN] = tracer.startSpan(
+        `${event.service} ${event.operation}`,
+        { kind: SpanKind.INTERNAL, attributes: operationAttributesOf(event) },
+        context.active(),
       );
     },
     error(event: OperationEvent) {
-      spans.get(event)?.setStatus({ code: SpanStatusCode.ERROR, message: errorOf(event.error).type });
-      spans.get(event)?.setAttribute('error.type', errorOf(event.error).type);
+      spanOf(event)?.setStatus({ code: SpanStatusCode.ERROR, message: errorOf(event.error).type });
+      spanOf(event)?.setAttribute('error.type', errorOf(event.error).type);
     },
     asyncEnd(event: OperationEvent) {
       if (detailed) {
@@ -195,7 +227,7 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
         if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
         operationDuration.record((performance.now() - event.calledAt) / 1000, attributes);
       }
-      const span = spans.get(event);
+      const span = spanOf(event);
       if (span === undefined) return;
       if (event.outcome !== undefined) span.setAttribute('redis_layer.outcome', event.outcome);
       if (event.allowed !== undefined) span.setAttribute('redis_layer.rate_limit.allowed', event.allowed);
