@@ -55,6 +55,9 @@ export declare class NativeSubscriber {
   close(): void
   subscribe(id: number, channel: string): void
   psubscribe(id: number, pattern: string): void
+  /** Subscribes to a sharded channel (SSUBSCRIBE), on a cluster only. */
+  ssubscribe(id: number, channel: string): void
+  sunsubscribe(id: number, channel: string): void
   unsubscribe(id: number, channel: string): void
   punsubscribe(id: number, pattern: string): void
 }

@@ -15,7 +15,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use napi::bindgen_prelude::{Function, Null, ToNapiValue};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -23,6 +23,7 @@ use napi::{sys, Env};
 use napi_derive::napi;
 use redis::{PushInfo, PushKind, Value};
 use redis_layer_core::managed::PushSink;
+use redis_layer_core::managed::WeakConnection;
 use redis_layer_core::AnyConnection;
 use redis_layer_core::{ErrorCode, LayerError, ManagedConnection};
 
@@ -46,32 +47,41 @@ pub struct SubscriberLimits {
     pub max_bytes: Option<u32>,
 }
 
+/// What a message came through: a channel, a pattern (named), or a sharded channel.
+enum Source {
+    Channel,
+    Pattern(String),
+    Shard,
+}
+
 struct Delivery {
-    pattern: Option<String>,
+    source: Source,
     channel: String,
     payload: String,
 }
 
 impl Delivery {
     fn size(&self) -> usize {
-        self.pattern.as_ref().map_or(0, String::len) + self.channel.len() + self.payload.len()
+        let pattern = match &self.source {
+            Source::Pattern(pattern) => pattern.len(),
+            Source::Channel | Source::Shard => 0,
+        };
+        pattern + self.channel.len() + self.payload.len()
     }
 
     fn from_push(push: PushInfo) -> Option<Self> {
         let mut data = push.data.into_iter().map(text);
-        match push.kind {
-            PushKind::Message => Some(Self {
-                pattern: None,
-                channel: data.next()??,
-                payload: data.next()??,
-            }),
-            PushKind::PMessage => Some(Self {
-                pattern: Some(data.next()??),
-                channel: data.next()??,
-                payload: data.next()??,
-            }),
-            _ => None,
-        }
+        let source = match push.kind {
+            PushKind::Message => Source::Channel,
+            PushKind::SMessage => Source::Shard,
+            PushKind::PMessage => Source::Pattern(data.next()??),
+            _ => return None,
+        };
+        Some(Self {
+            source,
+            channel: data.next()??,
+            payload: data.next()??,
+        })
     }
 }
 
@@ -90,10 +100,11 @@ struct Inbox {
     dropped: i64,
 }
 
-/// One drained inbox as a flat array: `[dropped, pattern, channel, payload, …]`,
-/// `pattern` being null for a plain channel message. A message JavaScript cannot
-/// hold (a string past V8's limit) keeps its place with its payload's size in bytes
-/// instead of the payload, and `pattern` null, for the broker to log and skip.
+/// One drained inbox as a flat array: `[dropped, source, channel, payload, …]`,
+/// `source` being null for a channel message, the pattern for a pattern's, and true
+/// for a sharded channel's. A message JavaScript cannot hold (a string past V8's
+/// limit) keeps its place with its payload's size in bytes instead of the payload,
+/// and `source` null, for the broker to log and skip.
 pub struct MessageBatch {
     deliveries: VecDeque<Delivery>,
     dropped: i64,
@@ -113,7 +124,7 @@ impl ToNapiValue for MessageBatch {
             napi::check_status!(sys::napi_set_element(env, array, 0, dropped))?;
             for (index, delivery) in batch.deliveries.into_iter().enumerate() {
                 let base = 1 + (index * 3) as u32;
-                let [pattern, channel, payload] = match delivery.to_js(env) {
+                let [source, channel, payload] = match delivery.to_js(env) {
                     Ok(parts) => parts,
                     Err(_) => [
                         Null::to_napi_value(env, Null)?,
@@ -124,7 +135,7 @@ impl ToNapiValue for MessageBatch {
                         f64::to_napi_value(env, delivery.payload.len() as f64)?,
                     ],
                 };
-                napi::check_status!(sys::napi_set_element(env, array, base, pattern))?;
+                napi::check_status!(sys::napi_set_element(env, array, base, source))?;
                 napi::check_status!(sys::napi_set_element(env, array, base + 1, channel))?;
                 napi::check_status!(sys::napi_set_element(env, array, base + 2, payload))?;
             }
@@ -134,23 +145,21 @@ impl ToNapiValue for MessageBatch {
 }
 
 impl Delivery {
-    /// `[pattern, channel, payload]` as JavaScript values.
+    /// `[source, channel, payload]` as JavaScript values.
     ///
     /// # Safety
     /// JS thread, live env.
     unsafe fn to_js(&self, env: sys::napi_env) -> Result<[sys::napi_value; 3], LayerError> {
         // SAFETY: forwarded from the caller.
         unsafe {
-            let pattern = match &self.pattern {
-                Some(pattern) => js_string(env, pattern)?,
-                None => {
-                    let mut null = std::ptr::null_mut();
-                    check(env, sys::napi_get_null(env, &mut null))?;
-                    null
-                }
-            };
+            let mut source = std::ptr::null_mut();
+            match &self.source {
+                Source::Pattern(pattern) => source = js_string(env, pattern)?,
+                Source::Channel => check(env, sys::napi_get_null(env, &mut source))?,
+                Source::Shard => check(env, sys::napi_get_boolean(env, true, &mut source))?,
+            }
             Ok([
-                pattern,
+                source,
                 js_string(env, &self.channel)?,
                 js_string(env, &self.payload)?,
             ])
@@ -162,6 +171,7 @@ impl Delivery {
 enum Kind {
     Channel,
     Pattern,
+    Shard,
 }
 
 /// What should be subscribed. Each entry carries the token of the call that added
@@ -170,6 +180,7 @@ enum Kind {
 struct Subscriptions {
     channels: HashMap<String, u64>,
     patterns: HashMap<String, u64>,
+    shards: HashMap<String, u64>,
     next_token: u64,
 }
 
@@ -178,11 +189,12 @@ impl Subscriptions {
         match kind {
             Kind::Channel => &mut self.channels,
             Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shards,
         }
     }
 
     fn is_empty(&self) -> bool {
-        self.channels.is_empty() && self.patterns.is_empty()
+        self.channels.is_empty() && self.patterns.is_empty() && self.shards.is_empty()
     }
 }
 
@@ -332,14 +344,45 @@ impl NativeSubscriber {
         });
 
         let push_mailbox = mailbox.clone();
+        // The socket the push sink subscribes again on, known once it exists (weakly: the
+        // socket holds the sink).
+        let socket: Arc<OnceLock<(WeakConnection, Arc<EventRelay>)>> = Arc::new(OnceLock::new());
+        let push_socket = socket.clone();
         let push_sink: PushSink = Arc::new(move |push: PushInfo| {
-            if let Some(delivery) = Delivery::from_push(push) {
-                if push_mailbox.state.receive(delivery) {
-                    push_mailbox.wake();
+            let moved: Vec<String> = match push.kind {
+                // A node ended one sharded subscription (its slot moved)...
+                PushKind::SUnsubscribe => push
+                    .data
+                    .into_iter()
+                    .next()
+                    .and_then(text)
+                    .into_iter()
+                    .collect(),
+                // ...or a node's socket closed (on a cluster), maybe with some on it.
+                PushKind::Disconnection => lock(&push_mailbox.state.subscriptions)
+                    .shards
+                    .keys()
+                    .cloned()
+                    .collect(),
+                _ => {
+                    if let Some(delivery) = Delivery::from_push(push) {
+                        if push_mailbox.state.receive(delivery) {
+                            push_mailbox.wake();
+                        }
+                    }
+                    return;
+                }
+            };
+            if let Some((connection, events)) = push_socket.get() {
+                if let Some(connection) = connection.upgrade() {
+                    for channel in moved {
+                        follow_shard(&push_mailbox.state, connection.clone(), events, channel);
+                    }
                 }
             }
         });
         let (connection, events) = callbacks::connection(options, on_event, Some(push_sink))?;
+        let _ = socket.set((connection.downgrade(), events.clone()));
         connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), events.clone()));
         Ok(Self {
             connection,
@@ -402,6 +445,27 @@ impl NativeSubscriber {
         self.add(env, id, Kind::Pattern, pattern)
     }
 
+    /// Subscribes to a sharded channel (SSUBSCRIBE), on a cluster only.
+    #[napi(catch_unwind)]
+    pub fn ssubscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        channel: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.add(env, id, Kind::Shard, channel)
+    }
+
+    #[napi(catch_unwind)]
+    pub fn sunsubscribe(
+        &self,
+        env: &Env,
+        id: u32,
+        channel: String,
+    ) -> napi::Result<(), ErrorCodeName> {
+        self.remove(env, id, Kind::Shard, channel)
+    }
+
     #[napi(catch_unwind)]
     pub fn unsubscribe(
         &self,
@@ -449,6 +513,7 @@ impl NativeSubscriber {
                         match kind {
                             Kind::Channel => socket.subscribe(sent).await,
                             Kind::Pattern => socket.psubscribe(sent).await,
+                            Kind::Shard => socket.ssubscribe(sent).await,
                         }
                     })
                     .await;
@@ -501,6 +566,7 @@ impl NativeSubscriber {
                         match kind {
                             Kind::Channel => socket.unsubscribe(name).await,
                             Kind::Pattern => socket.punsubscribe(name).await,
+                            Kind::Shard => socket.sunsubscribe(name).await,
                         }
                     })
                     .await;
@@ -531,31 +597,98 @@ fn is_unreachable(error: &LayerError) -> bool {
     )
 }
 
+/// The first pause before following a sharded channel, and the longest between tries.
+const FOLLOW_DELAY: std::time::Duration = std::time::Duration::from_millis(250);
+const FOLLOW_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
+/// Failed tries after which the wait is logged (once), while trying goes on.
+const FOLLOW_REPORT_AFTER: u32 = 20;
+
+/// A node that stops serving a slot (a migration) ends the sharded subscriptions of
+/// its channels with a SUNSUBSCRIBE of its own, and one that dies takes them with it;
+/// one still wanted is made again, and redis-rs routes it to the slot's node, new or
+/// not (subscribing twice is harmless). It keeps trying while the cluster settles (a
+/// failover waits for the node timeout) and stops once the channel is no longer wanted.
+fn follow_shard(
+    state: &Arc<State>,
+    connection: ManagedConnection,
+    events: &Arc<EventRelay>,
+    channel: String,
+) {
+    let wanted = |state: &State, channel: &str| {
+        !state.closed.load(Ordering::Acquire)
+            && lock(&state.subscriptions).shards.contains_key(channel)
+    };
+    if !wanted(state, &channel) {
+        return;
+    }
+    let (state, events) = (state.clone(), events.clone());
+    napi::bindgen_prelude::spawn(async move {
+        let mut delay = FOLLOW_DELAY;
+        for attempt in 1.. {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(FOLLOW_MAX_DELAY);
+            if !wanted(&state, &channel) {
+                return;
+            }
+            let sent = channel.clone();
+            match connection
+                .run(move |mut socket| async move { socket.ssubscribe(sent).await })
+                .await
+            {
+                Ok(()) => {
+                    events.log(
+                        "info",
+                        "Redis pub/sub: a sharded channel moved to another node and was subscribed there"
+                            .to_string(),
+                    );
+                    return;
+                }
+                Err(error) if attempt == FOLLOW_REPORT_AFTER => events.log(
+                    "error",
+                    format!(
+                        "Redis pub/sub: a sharded channel lost its node and is not subscribed again yet (still trying): {}",
+                        error.message
+                    ),
+                ),
+                Err(_) => {}
+            }
+        }
+    });
+}
+
 /// Restores every remembered subscription on the fresh socket of a reconnect.
 fn resubscribe_hook(
     state: Arc<State>,
     events: Arc<EventRelay>,
 ) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
     Arc::new(move |mut socket: AnyConnection| {
-        let (channels, patterns): (Vec<String>, Vec<String>) = {
+        let (channels, patterns, shards): (Vec<String>, Vec<String>, Vec<String>) = {
             let subscriptions = lock(&state.subscriptions);
             (
                 subscriptions.channels.keys().cloned().collect(),
                 subscriptions.patterns.keys().cloned().collect(),
+                subscriptions.shards.keys().cloned().collect(),
             )
         };
-        if channels.is_empty() && patterns.is_empty() {
+        if channels.is_empty() && patterns.is_empty() && shards.is_empty() {
             return;
         }
         let events = events.clone();
         napi::bindgen_prelude::spawn(async move {
-            let count = channels.len() + patterns.len();
+            let count = channels.len() + patterns.len() + shards.len();
             let mut result = Ok(());
             if !channels.is_empty() {
                 result = socket.subscribe(channels).await;
             }
             if result.is_ok() && !patterns.is_empty() {
                 result = socket.psubscribe(patterns).await;
+            }
+            // One SSUBSCRIBE per channel: a call's channels must share a slot.
+            for shard in shards {
+                if result.is_err() {
+                    break;
+                }
+                result = socket.ssubscribe(shard).await;
             }
             match result {
                 Ok(()) => events.log(

@@ -51,6 +51,24 @@ impl AnyConnection {
             AnyConnection::Cluster(c) => c.punsubscribe(pattern).await,
         }
     }
+
+    /// Subscribes to the sharded channel `channel` (SSUBSCRIBE) on the node serving its
+    /// slot; redis-rs moves it when the slot moves. Only on a cluster: a single server
+    /// has nothing to shard.
+    pub async fn ssubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(_) => Err(not_sharded()),
+            AnyConnection::Cluster(c) => c.ssubscribe(channel).await,
+        }
+    }
+
+    /// Stops the subscription to the sharded channel `channel`.
+    pub async fn sunsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
+        match self {
+            AnyConnection::Single(_) => Err(not_sharded()),
+            AnyConnection::Cluster(c) => c.sunsubscribe(channel).await,
+        }
+    }
 }
 
 impl ConnectionLike for AnyConnection {
@@ -79,4 +97,11 @@ impl ConnectionLike for AnyConnection {
             AnyConnection::Cluster(c) => c.get_db(),
         }
     }
+}
+
+fn not_sharded() -> redis::RedisError {
+    redis::RedisError::from((
+        redis::ErrorKind::InvalidClientConfig,
+        "sharded pub/sub needs a Redis Cluster",
+    ))
 }

@@ -136,7 +136,24 @@ pub struct ManagedConnection {
     inner: Arc<Inner>,
 }
 
+/// A handle on a [`ManagedConnection`] that does not keep it alive: for what the
+/// connection itself holds (its push sink), which would otherwise never let it go.
+#[derive(Clone)]
+pub struct WeakConnection(Weak<Inner>);
+
+impl WeakConnection {
+    /// The connection, unless every strong handle is gone.
+    pub fn upgrade(&self) -> Option<ManagedConnection> {
+        self.0.upgrade().map(|inner| ManagedConnection { inner })
+    }
+}
+
 impl ManagedConnection {
+    /// A handle that does not keep this connection alive.
+    pub fn downgrade(&self) -> WeakConnection {
+        WeakConnection(Arc::downgrade(&self.inner))
+    }
+
     /// A connection that opens nothing until [`connect`](Self::connect); `events` receives
     /// its lifecycle and `push` the server's pushes (pub/sub messages).
     pub fn new(config: ConnectionConfig, events: EventSink, push: Option<PushSink>) -> Self {
@@ -482,11 +499,11 @@ async fn open_cluster(
     if let Some(tls) = tls {
         builder = builder.certs(certificates(tls));
     }
+    // A node's socket closing reaches the sink too (as `Disconnection`): what is subscribed
+    // on that node only (sharded channels) must be made again where its slot now lives.
     if let Some(sink) = inner.push.clone() {
         builder = builder.push_sender(move |push: PushInfo| -> Result<(), LayerError> {
-            if push.kind != PushKind::Disconnection {
-                sink(push);
-            }
+            sink(push);
             Ok(())
         });
     }

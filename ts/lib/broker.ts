@@ -5,6 +5,7 @@ import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, requireString } from './errors';
 import { toJson } from './json';
 import { describeError, log } from './logger';
+import { slotOf } from './slot';
 import { callEach, Fanout, requireSubscription, Subscriber } from './subscriber';
 import { traceOperation, tracingOperations } from './telemetry';
 
@@ -33,6 +34,14 @@ export interface MessageBrokerOptions {
   maxQueuedMessages?: number | undefined;
   /** The same bound in bytes of channel names and payloads. @default 67108864 (64 MiB) */
   maxQueuedBytes?: number | undefined;
+  /**
+   * On a Redis Cluster, sharded pub/sub (SSUBSCRIBE/SPUBLISH, Redis 7): a message goes to the node
+   * serving its channel's slot instead of to every node, and subscriptions follow slot migrations and
+   * failovers. Sharded channels are their own namespace (only SPUBLISH reaches SSUBSCRIBE), so every
+   * publisher and subscriber of a channel must agree. No pattern subscriptions. On a single server
+   * (standalone, Sentinel) there is nothing to shard and the broker uses plain pub/sub. @default false
+   */
+  sharded?: boolean | undefined;
 }
 
 // 64 random bits per process keep ids from different processes apart; the
@@ -53,10 +62,9 @@ function nextMessageId(): string {
 }
 
 /** The inbox bounds the options ask for, or undefined for none (the shared socket's). */
-function limitsFrom(options: unknown): SubscriberLimits | undefined {
-  if (options === undefined || options === null) return undefined;
-  if (typeof options !== 'object') throw new TypeError(`options must be an object, got ${describeType(options)}`);
-  const { maxQueuedMessages, maxQueuedBytes } = options as MessageBrokerOptions;
+function limitsFrom(options: MessageBrokerOptions | undefined): SubscriberLimits | undefined {
+  if (options === undefined) return undefined;
+  const { maxQueuedMessages, maxQueuedBytes } = options;
   const check = (value: unknown, name: string): number | undefined => {
     if (value === undefined) return undefined;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 0xffffffff) {
@@ -151,12 +159,26 @@ export class MessageBroker implements MessageBrokerApi {
   /** The subscriber of this broker's subscriptions, from first use until the connection closes. */
   private attached: Promise<Subscriber> | undefined;
   private current: Subscriber | undefined;
-  private readonly outbox: Outgoing[] = [];
-  private sending = false;
+  private readonly sharded: boolean;
+  private outbox: Outgoing[] = [];
+  private scheduled = false;
+  /** On a cluster, a batch is in flight and the next one waits for it (see flush). */
+  private waiting = false;
+  private cluster: boolean | undefined;
+  private readonly flushNow = () => this.flush();
 
   constructor(connection?: RedisConnection, options?: MessageBrokerOptions) {
     this.connection = connection ?? redisConnection;
-    this.limits = limitsFrom(options);
+    if (options !== undefined && options !== null && typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeType(options)}`);
+    }
+    const given = options ?? undefined;
+    this.limits = limitsFrom(given);
+    const sharded = given?.sharded;
+    if (sharded !== undefined && typeof sharded !== 'boolean') {
+      throw new TypeError(`options.sharded must be a boolean, got ${describeType(sharded)}`);
+    }
+    this.sharded = sharded === true;
   }
 
   subscribe<T = any>(channel: string, callback: MessageHandler<T>): Promise<void> {
@@ -167,12 +189,14 @@ export class MessageBroker implements MessageBrokerApi {
     return this.remove('channel', channel, callback as MessageHandler);
   }
 
-  /** Like `subscribe` for every channel matching a glob (`post:*`); the callback gets the channel too. */
+  /** Like `subscribe` for every channel matching a glob (`post:*`); the callback gets the channel too. Not on a sharded broker. */
   psubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void> {
+    if (this.sharded) return Promise.reject(noShardedPatterns());
     return this.add('pattern', pattern, callback as MessageHandler);
   }
 
   punsubscribe<T = any>(pattern: string, callback: MessageHandler<T>): Promise<void> {
+    if (this.sharded) return Promise.reject(noShardedPatterns());
     return this.remove('pattern', pattern, callback as MessageHandler);
   }
 
@@ -199,7 +223,10 @@ export class MessageBroker implements MessageBrokerApi {
     }
     const queued = new Promise<number>((resolve, reject) => {
       this.outbox.push({ channel, text, messageId, resolve, reject });
-      if (!this.sending) this.flush();
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(this.flushNow);
+      }
     });
     if (!tracingOperations()) return queued;
     return traceOperation({ service: 'broker', operation: 'publish' }, (event) =>
@@ -224,7 +251,11 @@ export class MessageBroker implements MessageBrokerApi {
     const open = (handlers: Set<MessageHandler>) => {
       const relay: Relay = (payload, channel) => deliver(handlers, payload, channel);
       const ready = this.subscriber().then((subscriber) =>
-        kind === 'channel' ? subscriber.subscribe(name, relay) : subscriber.pSubscribe(name, relay),
+        kind === 'pattern'
+          ? subscriber.pSubscribe(name, relay)
+          : this.shardedHere()
+            ? subscriber.sSubscribe(name, relay)
+            : subscriber.subscribe(name, relay),
       );
       return { relay, ready };
     };
@@ -246,7 +277,11 @@ export class MessageBroker implements MessageBrokerApi {
       if (!attached) return Promise.resolve();
       return attached
         .then((subscriber) =>
-          kind === 'channel' ? subscriber.unsubscribe(name, relay) : subscriber.pUnsubscribe(name, relay),
+          kind === 'pattern'
+            ? subscriber.pUnsubscribe(name, relay)
+            : this.shardedHere()
+              ? subscriber.sUnsubscribe(name, relay)
+              : subscriber.unsubscribe(name, relay),
         )
         .then(() =>
           log('info', kind === 'channel' ? 'Unsubscribed from channel' : 'Unsubscribed from pattern', { [kind]: name }),
@@ -259,42 +294,74 @@ export class MessageBroker implements MessageBrokerApi {
     return kind === 'channel' ? this.channels : this.patterns;
   }
 
+  /** Whether the connection is to a Redis Cluster (its options do not change once connected). */
+  private onCluster(): boolean {
+    this.cluster ??= this.connection.nativeOptions().clusterNodes !== undefined;
+    return this.cluster;
+  }
+
+  /** Whether this broker's channels are sharded ones: asked for, and on a cluster. */
+  private shardedHere(): boolean {
+    return this.sharded && this.onCluster();
+  }
+
   /**
-   * Sends everything published so far as one pipeline, and the next batch only
-   * after it: PUBLISH reaches Redis in call order even when callers do not await,
-   * which concurrent single commands on the client do not promise.
+   * Sends what was published in this microtask turn as one pipeline on the publishing socket. On
+   * one server it does not wait for the previous pipeline: the socket's lane writes in call order.
+   * A cluster runs separate requests concurrently, so there each slot's messages go as one pipeline
+   * (one write, in order, to the slot's node) and the next batch waits for this one's replies.
    */
   private flush(): void {
-    const batch = this.outbox.splice(0);
-    this.sending = batch.length > 0;
-    if (!this.sending) return;
+    this.scheduled = false;
+    if (this.waiting) return;
+    const batch = this.outbox;
+    if (batch.length === 0) return;
+    this.outbox = [];
+    const command = this.shardedHere() ? 'SPUBLISH' : 'PUBLISH';
+    if (!this.onCluster()) {
+      this.send(batch, command);
+      return;
+    }
+    const bySlot = new Map<number, Outgoing[]>();
+    for (const item of batch) {
+      const slot = slotOf(item.channel);
+      const group = bySlot.get(slot);
+      if (group === undefined) bySlot.set(slot, [item]);
+      else group.push(item);
+    }
+    this.waiting = true;
+    Promise.all([...bySlot.values()].map((group) => this.send(group, command))).then(() => {
+      this.waiting = false;
+      this.flush();
+    });
+  }
+
+  /** Publishes `batch` as one pipeline and settles each message; resolves (never rejects) when all are settled. */
+  private send(batch: Outgoing[], command: 'PUBLISH' | 'SPUBLISH'): Promise<void> {
     let published: Promise<unknown[]>;
     try {
-      const commands = batch.map((item) => ['PUBLISH', item.channel, item.text]);
+      const commands = batch.map((item) => [command, item.channel, item.text]);
       published = this.connection.dispatcher('publisher').pipeline(commands, false, inPlaceErrors);
     } catch (error) {
       for (const item of batch) item.reject(fromNative(error));
-      this.flush();
-      return;
+      return Promise.resolve();
     }
-    published
-      .then(
-        (replies) => {
-          batch.forEach((item, i) => {
-            const reply = replies[i];
-            if (reply instanceof Error) {
-              item.reject(reply);
-              return;
-            }
-            item.resolve(reply as number);
-            log('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
-          });
-        },
-        (error: Error) => {
-          for (const item of batch) item.reject(error);
-        },
-      )
-      .finally(() => this.flush());
+    return published.then(
+      (replies) => {
+        batch.forEach((item, i) => {
+          const reply = replies[i];
+          if (reply instanceof Error) {
+            item.reject(reply);
+            return;
+          }
+          item.resolve(reply as number);
+          log('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
+        });
+      },
+      (error: Error) => {
+        for (const item of batch) item.reject(error);
+      },
+    );
   }
 
   /**
@@ -339,6 +406,12 @@ export class MessageBroker implements MessageBrokerApi {
     this.channels.clear();
     this.patterns.clear();
   }
+}
+
+function noShardedPatterns(): TypeError {
+  return new TypeError(
+    'pattern subscriptions are not available on a sharded MessageBroker (Redis has no sharded PSUBSCRIBE)',
+  );
 }
 
 /** Parses one message's text and hands it to every handler of its subscription. */

@@ -11,7 +11,7 @@ export type SubscriptionListener = (message: string, channel: string) => unknown
 const DEFAULT_MAX_MESSAGES = 100_000;
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 
-type Op = 'subscribe' | 'psubscribe' | 'unsubscribe' | 'punsubscribe';
+type Op = 'subscribe' | 'psubscribe' | 'ssubscribe' | 'unsubscribe' | 'punsubscribe' | 'sunsubscribe';
 
 interface Entry<L, R> {
   listeners: Set<L>;
@@ -121,6 +121,7 @@ export class Subscriber {
   private readonly calls = new Calls();
   private readonly channels = new Fanout<SubscriptionListener>();
   private readonly patterns = new Fanout<SubscriptionListener>();
+  private readonly shards = new Fanout<SubscriptionListener>();
   private closed = false;
 
   /** @internal Events log with `role`; past `limits` the oldest undelivered messages are dropped (logged). */
@@ -161,6 +162,20 @@ export class Subscriber {
     return this.remove(this.patterns, 'pattern', 'punsubscribe', pattern, listener);
   }
 
+  /**
+   * Like `subscribe` for a sharded channel (SSUBSCRIBE, Redis 7 on a cluster): the subscription lives on
+   * the node serving the channel's slot and follows it through slot migrations and failovers. Sharded
+   * channels are their own namespace: only SPUBLISH reaches them. A single server rejects it.
+   */
+  sSubscribe(channel: string, listener: SubscriptionListener): Promise<void> {
+    return this.add(this.shards, 'channel', 'ssubscribe', channel, listener);
+  }
+
+  /** Stops calling `listener` for the sharded channel (every listener of it when none is given). */
+  sUnsubscribe(channel: string, listener?: SubscriptionListener): Promise<void> {
+    return this.remove(this.shards, 'channel', 'sunsubscribe', channel, listener);
+  }
+
   /** True while the socket is up. */
   get isConnected(): boolean {
     return !this.closed && this.native.isConnected;
@@ -178,16 +193,19 @@ export class Subscriber {
 
   /** @internal Ends the socket and every subscription; later calls reject with ERR_CLOSED. */
   close(): void {
-    if (!this.closed && this.channels.size + this.patterns.size > 0) {
-      log('info', 'Subscriptions ended by close()', {
+    if (!this.closed && this.channels.size + this.patterns.size + this.shards.size > 0) {
+      const ended: Record<string, unknown> = {
         role: this.role,
         channels: this.channels.size,
         patterns: this.patterns.size,
-      });
+      };
+      if (this.shards.size > 0) ended.shardChannels = this.shards.size;
+      log('info', 'Subscriptions ended by close()', ended);
     }
     this.closed = true;
     this.channels.clear();
     this.patterns.clear();
+    this.shards.clear();
     this.native.close();
   }
 
@@ -230,7 +248,10 @@ export class Subscriber {
     return this.calls.submit((id) => (op === 'connect' ? this.native.connect(id) : this.native[op](id, name)));
   }
 
-  /** One batch of messages: `[dropped, pattern | null, channel, payload, ...]` (src/subscriber.rs). */
+  /**
+   * One batch of messages: `[dropped, source, channel, payload, ...]`, `source` null for a channel, the
+   * pattern, or true for a sharded channel (src/subscriber.rs).
+   */
   private receive(batch: unknown[]): void {
     // A throw escaping here would be an uncaught exception on the native callback.
     try {
@@ -252,7 +273,7 @@ export class Subscriber {
         deliveryChannel.publish(event);
       }
       for (let i = 1; i < batch.length; i += 3) {
-        const pattern = batch[i] as string | null;
+        const source = batch[i] as string | true | null;
         const channel = batch[i + 1] as string;
         const payload = batch[i + 2];
         // What no JavaScript string can hold comes as its size in bytes.
@@ -260,7 +281,12 @@ export class Subscriber {
           log('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel, bytes: payload });
           continue;
         }
-        const listeners = pattern === null ? this.channels.listeners(channel) : this.patterns.listeners(pattern);
+        const listeners =
+          source === null
+            ? this.channels.listeners(channel)
+            : source === true
+              ? this.shards.listeners(channel)
+              : this.patterns.listeners(source);
         if (listeners !== undefined) callEach(listeners, payload, channel);
       }
     } catch (error) {
