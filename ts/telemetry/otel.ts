@@ -138,14 +138,24 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     }
     return attributes;
   };
-  const operationAttributes = new Map<string, Attributes>();
+  // By service, then method, then key group (few of each; no key string is built per call).
+  const operationAttributes = new Map<string, Map<string, Map<string | undefined, Attributes>>>();
   const operationAttributesOf = (event: OperationEvent): Attributes => {
-    const key = `${event.service} ${event.operation} ${event.keyGroup ?? ''}`;
-    let attributes = operationAttributes.get(key);
+    let byOperation = operationAttributes.get(event.service);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      operationAttributes.set(event.service, byOperation);
+    }
+    let byGroup = byOperation.get(event.operation);
+    if (byGroup === undefined) {
+      byGroup = new Map();
+      byOperation.set(event.operation, byGroup);
+    }
+    let attributes = byGroup.get(event.keyGroup);
     if (attributes === undefined) {
       attributes = { 'redis_layer.service': event.service, 'redis_layer.operation': event.operation };
       if (event.keyGroup !== undefined) attributes['redis_layer.key_group'] = event.keyGroup;
-      if (operationAttributes.size < MAX_CACHED) operationAttributes.set(key, attributes);
+      if (byGroup.size < MAX_CACHED) byGroup.set(event.keyGroup, attributes);
     }
     return attributes;
   };
