@@ -19,6 +19,15 @@ export { CacheWarmingService, cacheWarmingService } from './lib/warming';
 export type { WarmingRepositories, WarmingUserRepository, WarmingPostRepository } from './lib/warming';
 export { MessageBroker, messageBroker } from './lib/broker';
 export type { Message, MessageHandler, MessageBrokerOptions, MessageBrokerApi } from './lib/broker';
+export {
+  DurableBroker,
+  durableKeys,
+  type DurableMessage,
+  type DurableHandler,
+  type DurableStart,
+  type DurableBrokerOptions,
+  type DurableBrokerStats,
+} from './lib/durable';
 export { SessionService, sessionService, userSessionsKey } from './lib/session';
 export type { SessionData, SessionOwner, SessionServiceOptions, SessionServiceApi } from './lib/session';
 export { RateLimiter, rateLimiter } from './lib/rateLimiter';
