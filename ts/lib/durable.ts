@@ -563,6 +563,11 @@ export class DurableBroker {
       });
     }
     if (state.inFlight.size === 0) for (const resolve of state.drained.splice(0)) resolve();
+    // After the acknowledgements of this turn (queued first), one read for every callback that settled in it.
+    if (state.more) queueMicrotask(() => this.readMore(state));
+  }
+
+  private readMore(state: Channel): void {
     if (!state.stopped && !state.reading && state.more) void this.read(state);
   }
 
