@@ -86,6 +86,7 @@ async function main(job) {
     serverCpuPerOp: run.ops && run.serverMicros !== null ? run.serverMicros / run.ops : null,
     maxRssKb: process.resourceUsage().maxRSS,
   };
+  if (workload.cleanup) await Promise.race([workload.cleanup(services, ctx), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
   await Promise.race([services.close(), new Promise((r) => setTimeout(r, 2000))]).catch(() => {});
   return result;
 }

@@ -7,6 +7,8 @@ const CLIENTS = {
   'ioredis (auto-pipelining)': { module: './ioredis', peer: true, options: { autoPipelining: true } },
   'valkey-glide': { module: './glide', peer: true },
   'null client': { module: './null', peer: false, ceiling: true },
+  // The durable workloads' peer: a BullMQ Queue + Worker (it runs only those).
+  bullmq: { module: './bullmq', peer: true, workloads: ['durable', 'durable-e2e'] },
   // The cost of telemetry, on the two cache workloads: redis-layer with its diagnostics channels merely
   // subscribed, with redis-layer/otel on, and ioredis with @opentelemetry/instrumentation-ioredis.
   'redis-layer (channels subscribed)': { module: './redis-layer', peer: false, options: { telemetry: 'channels' }, workloads: ['get', 'setget'] },
@@ -20,9 +22,11 @@ if (process.env.BENCH_BASELINE) {
   CLIENTS['redis-layer (baseline)'] = { module: './redis-layer', peer: false, options: { baseline: true } };
 }
 
-/** Whether client `name` runs workload `id` (the telemetry rows run only their own). */
+/** Whether client `name` runs workload `id` (the telemetry rows and BullMQ run only their own; a workload may name its clients). */
 function runs(name, id) {
   const spec = CLIENTS[name];
+  const workload = require('../lib/workloads').WORKLOADS.find((w) => w.id === id);
+  if (workload && workload.clients && !workload.clients.includes(name)) return false;
   return !spec.workloads || spec.workloads.includes(id);
 }
 

@@ -18,9 +18,34 @@ function available(service) {
     session: 'SessionService',
     broker: 'MessageBroker',
     warming: 'CacheWarmingService',
+    durable: 'DurableBroker',
   }[service];
   if (exportName === undefined) return ['sessionStore', 'keyv', 'rateLimitStore'].includes(service);
   return typeof lib[exportName] === 'function';
+}
+
+/**
+ * The durable workloads' service: a DurableBroker publishing, and one reading each channel in a
+ * group with its default bounds (maxInFlight 100); cleanup() closes the readers and deletes the streams.
+ */
+function durable(lib, connection) {
+  const publisher = new lib.DurableBroker(connection);
+  const readers = [];
+  const channels = [];
+  return {
+    publish: (channel, message) => publisher.publish(channel, message),
+    async subscribe(channel, handler) {
+      const reader = new lib.DurableBroker(connection, { group: 'bench', consumer: 'bench-1' });
+      readers.push(reader);
+      channels.push(channel);
+      await reader.subscribe(channel, handler);
+    },
+    async cleanup() {
+      await Promise.all(readers.splice(0).map((reader) => reader.close()));
+      const keys = channels.splice(0).map((channel) => lib.durableKeys(channel).stream);
+      if (keys.length > 0) await connection.getClient().del(keys);
+    },
+  };
 }
 
 /** The framework adapters (redis-layer/express-session, /keyv, /express-rate-limit) on `connection`. */
@@ -64,6 +89,7 @@ async function create({ url, telemetry, baseline }) {
       typeof lib.CacheWarmingService === 'function'
         ? (repositories) => new lib.CacheWarmingService(repositories, connection)
         : null,
+    durable: typeof lib.DurableBroker === 'function' ? durable(lib, connection) : null,
     ...adapters(connection),
     close: () => connection.close(),
   };

@@ -97,6 +97,20 @@ function targets(workloads, summary, names, serverCeiling, soak) {
   ratioTarget('checkLimit', 2, false);
   ratioTarget('pubsub', 2, false);
   ratioTarget('session', 2, false);
+  // Issue 19: durable delivery (messages handled and acknowledged/s) within 2× of plain pub/sub's fire-hose delivery.
+  if (has('durable') && has('firehose')) {
+    const durable = layer('durable');
+    const plain = layer('firehose');
+    if (durable && plain && durable.deliveredPerSec && plain.deliveredPerSec) {
+      const ratio = durable.deliveredPerSec / plain.deliveredPerSec;
+      out.push([
+        'durable',
+        'delivered/s within 2× of plain pub/sub (firehose)',
+        `${fmtOps(durable.deliveredPerSec)} vs ${fmtOps(plain.deliveredPerSec)} delivered/s (${fmtRatio(ratio)})`,
+        verdict(ratio >= 0.5),
+      ]);
+    }
+  }
   // Telemetry (issue 16): with OpenTelemetry on both sides, redis-layer stays ahead of ioredis.
   for (const id of ['get', 'setget']) {
     const ours = summary[id] && summary[id]['redis-layer (OpenTelemetry)'];

@@ -106,6 +106,58 @@ const WORKLOADS = [
     delivered: (ctx) => ctx.delivered,
   },
   {
+    id: 'durable',
+    title: 'durable fire-hose publish, one consumer acknowledging',
+    detail:
+      "64 concurrent callers each awaiting a durable publish (redis-layer `DurableBroker.publish`: XADD + wake-up; BullMQ `queue.add`) of the seed's envelope without waiting for delivery; one consumer (a `DurableBroker` in a group, maxInFlight 100; a BullMQ `Worker`, concurrency 100) whose callback resolves at once, so each message is acknowledged (XACK; job completed); ops/s = publishes acknowledged/s, and in brackets the messages the consumer handled per second",
+    service: 'durable',
+    clients: ['redis-layer', 'bullmq'],
+    concurrency: 64,
+    async prepare(s, ctx) {
+      ctx.channel = `bench-durable-${process.pid}`;
+      ctx.delivered = 0;
+      let probe;
+      await s.durable.subscribe(ctx.channel, (message) => {
+        ctx.delivered++;
+        if (message && message.type === 'probe' && probe) probe();
+      });
+      await untilDelivered(s.durable, ctx.channel, { type: 'probe', data: {} }, (resolve) => (probe = resolve));
+    },
+    op: (s, ctx, c, i) => s.durable.publish(ctx.channel, { type: 'bench', data: { c, i } }),
+    check: (r) => r !== undefined && r !== null,
+    delivered: (ctx) => ctx.delivered,
+    cleanup: (s) => s.durable.cleanup(),
+  },
+  {
+    id: 'durable-e2e',
+    title: 'durable publish-to-handler, one consumer acknowledging',
+    detail:
+      '64 concurrent callers, each publishes durably and waits for its message to reach the one consumer callback (redis-layer `DurableBroker` in a group; BullMQ `Queue` + `Worker`, concurrency 100), which resolves at once and so acknowledges it; rate = messages handled/s, latency = publish to handler',
+    service: 'durable',
+    clients: ['redis-layer', 'bullmq'],
+    concurrency: 64,
+    async prepare(s, ctx) {
+      ctx.channel = `bench-durable-e2e-${process.pid}`;
+      ctx.waiters = new Array(65);
+      await s.durable.subscribe(ctx.channel, (message) => {
+        const c = message && message.data ? message.data.c : undefined;
+        const waiter = ctx.waiters[c];
+        if (waiter) {
+          ctx.waiters[c] = undefined;
+          waiter(message);
+        }
+      });
+      await untilDelivered(s.durable, ctx.channel, { type: 'probe', data: { c: 64 } }, (resolve) => (ctx.waiters[64] = resolve));
+    },
+    op: (s, ctx, c) =>
+      new Promise((resolve, reject) => {
+        ctx.waiters[c] = resolve;
+        s.durable.publish(ctx.channel, { type: 'bench', data: { c } }).catch(reject);
+      }),
+    check: (r) => r !== null && typeof r === 'object' && r.type === 'bench' && typeof r.messageId === 'string',
+    cleanup: (s) => s.durable.cleanup(),
+  },
+  {
     id: 'session',
     title: 'getSession, 64 callers',
     detail: '64 concurrent callers, `sessionService.getSession(id)` over 1000 live sessions (the seed reads, then rewrites with the new lastActivity)',

@@ -111,6 +111,52 @@ function nextMessageId(): string {
   return `${lastMillis}-${ID_PREFIX}-${sequence.toString(36).padStart(4, '0')}`;
 }
 
+let isoMillis = -1;
+let isoText = '';
+/** `new Date().toISOString()`, formatted once per millisecond however many messages share it. */
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMillis) {
+    isoMillis = now;
+    isoText = new Date(now).toISOString();
+  }
+  return isoText;
+}
+
+/**
+ * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy: for a plain
+ * object the two members are appended to its own text (ISO dates and message ids need no escaping).
+ */
+function messageText(message: object): string {
+  const messageId = nextMessageId();
+  const plain =
+    !Array.isArray(message) &&
+    typeof (message as { toJSON?: unknown }).toJSON !== 'function' &&
+    !Object.hasOwn(message, 'timestamp') &&
+    !Object.hasOwn(message, 'messageId');
+  if (plain) {
+    const body = JSON.stringify(message);
+    const stamp = `"timestamp":"${isoNow()}","messageId":"${messageId}"}`;
+    if (body === '{}') return `{${stamp}`;
+    if (body.length > 2 && body.endsWith('}')) return `${body.slice(0, -1)},${stamp}`;
+  }
+  return toJson({ ...message, timestamp: new Date(), messageId }, 'message');
+}
+
+let parsedText = '';
+let parsedMillis = Number.NaN;
+/** A message's timestamp as a Date; consecutive messages of one millisecond share the parse of its text. */
+function toDate(value: unknown): Date {
+  if (typeof value === 'string') {
+    if (value !== parsedText) {
+      parsedText = value;
+      parsedMillis = Date.parse(value);
+    }
+    return new Date(parsedMillis);
+  }
+  return typeof value === 'number' ? new Date(value) : new Date(Number.NaN);
+}
+
 const STREAM_ID = /^(\d+)-(\d+)$/;
 const MAX_SEQ = 18446744073709551615n;
 
@@ -191,8 +237,7 @@ function parseMessage(text: string | undefined, streamId: string, deliveryCount:
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const fields = parsed as Record<string, unknown>;
-  const stamp = fields.timestamp;
-  fields.timestamp = new Date(typeof stamp === 'string' || typeof stamp === 'number' ? stamp : Number.NaN);
+  fields.timestamp = toDate(fields.timestamp);
   fields.deliveryCount = deliveryCount;
   fields.streamId = streamId;
   return fields as unknown as DurableMessage;
@@ -219,6 +264,8 @@ interface Channel {
   /** Entry ids handed to callbacks and not yet settled. */
   inFlight: Set<string>;
   reading: boolean;
+  /** A read is queued for the end of this turn. */
+  readQueued: boolean;
   claiming: boolean;
   /** A read may find more: a wake-up came, or the last read filled the room it had. */
   more: boolean;
@@ -353,15 +400,14 @@ export class DurableBroker {
     let item: Outgoing | undefined;
     const queued = new Promise<string>((resolve, reject) => {
       try {
-        checkChannel(channel);
         if (message === null || typeof message !== 'object') {
           throw new TypeError(`message must be an object, got ${describeType(message)}`);
         }
         if (typeof message.type !== 'string')
           throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
-        const text = toJson({ ...message, timestamp: new Date(), messageId: nextMessageId() }, 'message');
+        const { stream, wake } = keysOf(channel);
+        const text = messageText(message);
         this.connection.dispatcher('publisher'); // throws ERR_NOT_CONNECTED before connect()
-        const { stream, wake } = durableKeys(channel);
         item = { stream, wake, text, resolve, reject };
       } catch (error) {
         reject(fromNative(error));
@@ -421,6 +467,7 @@ export class DurableBroker {
       ready: Promise.resolve(),
       inFlight: new Set(),
       reading: false,
+      readQueued: false,
       claiming: false,
       more: true,
       stopped: false,
@@ -564,10 +611,14 @@ export class DurableBroker {
     }
     if (state.inFlight.size === 0) for (const resolve of state.drained.splice(0)) resolve();
     // After the acknowledgements of this turn (queued first), one read for every callback that settled in it.
-    if (state.more) queueMicrotask(() => this.readMore(state));
+    if (state.more && !state.readQueued) {
+      state.readQueued = true;
+      queueMicrotask(() => this.readMore(state));
+    }
   }
 
   private readMore(state: Channel): void {
+    state.readQueued = false;
     if (!state.stopped && !state.reading && state.more) void this.read(state);
   }
 
@@ -850,8 +901,20 @@ export class DurableBroker {
 
 /** A channel name whose keys share a hash slot: a non-empty string not starting with `}`. */
 function checkChannel(channel: unknown): void {
+  keysOf(channel);
+}
+
+const known = new Map<string, ReturnType<typeof durableKeys>>();
+/** The keys of a checked channel name, remembered for the channels a process publishes to most. */
+function keysOf(channel: unknown): ReturnType<typeof durableKeys> {
+  const cached = known.get(channel as string);
+  if (cached !== undefined) return cached;
   requireString(channel, 'channel');
-  if (hashTag(durableKeys(channel as string).stream) === undefined) {
+  const keys = durableKeys(channel as string);
+  if (hashTag(keys.stream) === undefined) {
     throw new TypeError(`channel must be a non-empty string not starting with '}', got ${JSON.stringify(channel)}`);
   }
+  if (known.size >= 10_000) known.clear();
+  known.set(channel as string, keys);
+  return keys;
 }
