@@ -288,3 +288,117 @@ async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void
     await sleep(50);
   }
 }
+
+describe('LockService.using: a lock that extends itself while its callback runs', () => {
+  const busy = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      // A long synchronous task: this thread runs nothing else meanwhile.
+    }
+  };
+  const lostReason = (signal: AbortSignal) => signal.reason as RedisLayerError;
+
+  it('keeps the lock past its TTL while the callback works, then releases it', async () => {
+    const name = resource();
+    let aborted = false;
+    const result = await locksA.using(name, 300, async (signal, lock) => {
+      signal.addEventListener('abort', () => {
+        aborted = true;
+      });
+      for (let i = 0; i < 10; i++) {
+        await sleep(100);
+        expect(await locksB.acquire(name, 1_000)).toBeNull();
+        expect(Number(server.cli('PTTL', `lock:${name}`))).toBeGreaterThan(0);
+      }
+      expect(server.cli('GET', `lock:${name}`)).toBe(lock.token);
+      return 'done';
+    });
+    expect(result).toBe('done');
+    expect(aborted).toBe(false);
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+  });
+
+  it('aborts the signal before a successor is seen when the thread was blocked past the TTL', async () => {
+    const name = resource();
+    const events: string[] = [];
+    let first = 0;
+    let successorToken = 0;
+    await locksA.using(name, 300, async (signal, lock) => {
+      first = lock.fencingToken;
+      signal.addEventListener('abort', () => events.push('aborted'));
+      busy(600);
+      // The lock lapsed while this thread was blocked: a successor can take it now.
+      const successor = await locksB.acquire(name, 5_000);
+      events.push('successor granted');
+      expect(successor).not.toBeNull();
+      successorToken = successor?.fencingToken ?? 0;
+      expect(signal.aborted).toBe(true);
+      expect(lostReason(signal).code).toBe('ERR_LOCK_LOST');
+      await successor?.release();
+    });
+    expect(events).toEqual(['aborted', 'successor granted']);
+    expect(successorToken).toBeGreaterThan(first);
+  });
+
+  it('aborts before the lock could expire when Redis stops answering its extends (DEBUG SLEEP)', async () => {
+    const name = resource();
+    const watcher = new RedisConnection({ url: server.url, commandTimeoutMs: 5_000 });
+    await watcher.connect();
+    try {
+      let abortedAfter = -1;
+      await locksA.using(
+        name,
+        600,
+        async (signal) => {
+          const started = Date.now();
+          await sleep(250); // one extend done, at ~200 ms
+          const sleeping = watcher.getClient().sendCommand(['DEBUG', 'SLEEP', '1.5']);
+          await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+          abortedAfter = Date.now() - started;
+          await sleeping;
+        },
+        { safetyMarginMs: 150 },
+      );
+      // Confirmed until about 200 + 600 ms: the signal aborts 150 ms before that, while Redis still sleeps.
+      expect(abortedAfter).toBeGreaterThan(400);
+      expect(abortedAfter).toBeLessThan(700);
+    } finally {
+      await watcher.close();
+    }
+  });
+
+  it('aborts at once when an extend finds the lock taken over', async () => {
+    const name = resource();
+    const reasons: string[] = [];
+    await locksA.using(name, 400, async (signal) => {
+      server.cli('DEL', `lock:${name}`);
+      const thief = await locksB.acquire(name, 5_000);
+      expect(thief).not.toBeNull();
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+      reasons.push(lostReason(signal).message);
+      expect(server.cli('GET', `lock:${name}`)).toBe(thief?.token);
+      await thief?.release();
+    });
+    expect(reasons).toEqual([expect.stringMatching(/was lost: it expired or was taken over/)]);
+  });
+
+  it('rethrows what the callback throws and releases; rejects ERR_LOCK_BUSY and bad arguments', async () => {
+    const name = resource();
+    await expect(
+      locksA.using(name, 1_000, () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(server.cli('EXISTS', `lock:${name}`)).toBe('0');
+
+    const held = await locksB.acquire(name, 5_000);
+    await expect(locksA.using(name, 1_000, () => 1)).rejects.toMatchObject({ code: 'ERR_LOCK_BUSY' });
+    await held?.release();
+
+    await expect(locksA.using(name, 1_000, 'nope' as never)).rejects.toThrow(/fn must be a function, got string/);
+    await expect(locksA.using(name, 1_000, () => 1, { safetyMarginMs: 1_000 })).rejects.toThrow(
+      /options\.safetyMarginMs must be less than ttlMs \(1000\), got 1000/,
+    );
+    await expect(locksA.using(name, -5, () => 1)).rejects.toThrow(/ttlMs/);
+  });
+});

@@ -39,4 +39,4 @@ export type {
   RateLimiterOptions,
 } from './lib/rateLimiter';
 export { LockService, lockService, Lock, lockFenceKey } from './lib/lock';
-export type { AcquireOptions, LockServiceOptions } from './lib/lock';
+export type { AcquireOptions, LockServiceOptions, UsingOptions } from './lib/lock';

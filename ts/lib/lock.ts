@@ -15,6 +15,15 @@ export interface AcquireOptions {
   waitMs?: number | undefined;
 }
 
+export interface UsingOptions extends AcquireOptions {
+  /**
+   * The signal aborts this long before the lock could expire, as far as this process last
+   * confirmed it: time for the callback to stop before a successor can hold the lock.
+   * @default a fifth of ttlMs, at least 1 ms
+   */
+  safetyMarginMs?: number | undefined;
+}
+
 export interface LockServiceOptions {
   /**
    * `acquire` hands a lock out only once every replica online on the lock's master, and
@@ -215,6 +224,44 @@ export class LockService {
   }
 
   /**
+   * Runs `fn` holding the lock, extending it every third of `ttlMs` while `fn` runs, and releases it
+   * however `fn` ends (its error is rethrown). `signal` aborts, with an ERR_LOCK_LOST error as its
+   * reason, `safetyMarginMs` before the lock could expire when it was not extended in time (Redis
+   * slow or down, or this thread blocked), and at once when an extend finds the lock taken over:
+   * stop then, since a successor may soon hold it (with a higher fencing token). Rejects with
+   * ERR_LOCK_BUSY when the lock cannot be had within `waitMs`.
+   */
+  async using<R>(
+    resource: string,
+    ttlMs: number,
+    fn: (signal: AbortSignal, lock: Lock) => Promise<R> | R,
+    options: UsingOptions = {},
+  ): Promise<R> {
+    if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeType(fn)}`);
+    const ttl = requireMs(ttlMs, 'ttlMs', false);
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`options must be an object, got ${describeType(options)}`);
+    }
+    const margin =
+      options.safetyMarginMs === undefined
+        ? Math.max(1, Math.floor(ttl / 5))
+        : requireMs(options.safetyMarginMs, 'options.safetyMarginMs', false);
+    if (margin >= ttl) {
+      throw new RangeError(`options.safetyMarginMs must be less than ttlMs (${ttl}), got ${margin}`);
+    }
+    const requested = performance.now();
+    const lock = await this.acquire(resource, ttl, options);
+    if (lock === null) throw new RedisLayerError('ERR_LOCK_BUSY', `lock on ${resource} is held by someone else`);
+    const keeper = new LockKeeper(lock, ttl, margin, requested);
+    try {
+      return await fn(keeper.signal, lock);
+    } finally {
+      keeper.stop();
+      await this.releaseAfterWork(lock);
+    }
+  }
+
+  /**
    * Runs `fn` holding the lock and releases it however `fn` ends (its error is rethrown).
    * Rejects with code ERR_LOCK_BUSY when the lock cannot be had within `waitMs`.
    */
@@ -230,14 +277,102 @@ export class LockService {
     try {
       return await fn(lock);
     } finally {
-      // The work is done either way; a failed release only means the lock lapses at its TTL.
-      await lock.release().then(
-        (released) => {
-          if (!released) log('warn', 'Lock expired before release', { resource });
-        },
-        (error) => log('error', 'Lock release error', { resource, ...describeError(error) }),
-      );
+      await this.releaseAfterWork(lock);
     }
+  }
+
+  /** The work is done either way; a failed release only means the lock lapses at its TTL. */
+  private releaseAfterWork(lock: Lock): Promise<void> {
+    const { resource } = lock;
+    return lock.release().then(
+      (released) => {
+        if (!released) log('warn', 'Lock expired before release', { resource });
+      },
+      (error) => log('error', 'Lock release error', { resource, ...describeError(error) }),
+    );
+  }
+}
+
+/**
+ * Keeps a lock for `using`: extends it every third of its TTL, and aborts `signal` once the lock
+ * could expire within the margin. The lock's expiry is counted from when each successful extend was
+ * sent (Redis sets it later), so this side never believes it longer than Redis does.
+ */
+class LockKeeper {
+  private readonly controller = new AbortController();
+  /** `performance.now()` by which the lock may have expired. */
+  private validUntil: number;
+  private extendTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly lock: Lock,
+    private readonly ttl: number,
+    private readonly margin: number,
+    requested: number,
+  ) {
+    this.validUntil = requested + ttl;
+    this.arm();
+    this.scheduleExtend(ttl / 3);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.extendTimer);
+    clearTimeout(this.watchdog);
+  }
+
+  private scheduleExtend(delay: number): void {
+    this.extendTimer = setTimeout(() => void this.extend(), delay);
+    this.extendTimer.unref();
+  }
+
+  private async extend(): Promise<void> {
+    const sentAt = performance.now();
+    let held: boolean;
+    try {
+      held = await this.lock.extend(this.ttl);
+    } catch (error) {
+      if (this.stopped) return;
+      log('warn', 'Lock extend failed', { resource: this.lock.resource, ...describeError(error) });
+      this.scheduleExtend(Math.max(1, this.ttl / 10));
+      return;
+    }
+    if (this.stopped) return;
+    if (!held) {
+      this.abort(`lock on ${this.lock.resource} was lost: it expired or was taken over`);
+      return;
+    }
+    this.validUntil = sentAt + this.ttl;
+    this.arm();
+    this.scheduleExtend(this.ttl / 3);
+  }
+
+  /** Checks again when the lock could next come within the margin of expiring. */
+  private arm(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => this.check(), Math.max(0, this.validUntil - this.margin - performance.now()));
+    this.watchdog.unref();
+  }
+
+  private check(): void {
+    if (this.stopped) return;
+    if (performance.now() < this.validUntil - this.margin) {
+      this.arm();
+      return;
+    }
+    this.abort(`lock on ${this.lock.resource} could expire within ${this.margin} ms: it was not extended in time`);
+  }
+
+  private abort(message: string): void {
+    this.stop();
+    log('warn', 'Lock lost while in use', { resource: this.lock.resource, fencingToken: this.lock.fencingToken });
+    this.controller.abort(new RedisLayerError('ERR_LOCK_LOST', message));
   }
 }
 
