@@ -28,6 +28,8 @@ export const {
   CacheWarmingService,
   cacheWarmingService,
   MessageBroker,
+  DurableBroker,
+  durableKeys,
   messageBroker,
   SessionService,
   sessionService,
