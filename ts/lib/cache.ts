@@ -1,7 +1,17 @@
+import { performance } from 'node:perf_hooks';
 import { failSoft, softly } from './access';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
-import { optionalTtl, rejectWith, requireString, requireStringArray, describeType, unexpectedReply } from './errors';
+import {
+  optionalTtl,
+  positiveOption,
+  RedisLayerError,
+  rejectWith,
+  requireString,
+  requireStringArray,
+  describeType,
+  unexpectedReply,
+} from './errors';
 import {
   decodeOrMiss,
   encode,
@@ -13,7 +23,7 @@ import {
 } from './json';
 import { describeError, log } from './logger';
 import { keyGroup, type OperationEvent, traceOperation, tracingOperations } from './telemetry';
-import { beginFills, deleteWithLease, SingleFlight, storeFills } from './fill';
+import { deleteWithLease, peekFill, releaseLease, renewLease, SingleFlight, storeFills, takeLease } from './fill';
 
 export interface CacheServiceOptions<S extends Serializer = JsonSerializer> {
   /** How values are stored: `jsonSerializer` (default, the seed's format) or `dateSerializer` or your own. */
@@ -25,27 +35,81 @@ export interface GetOrSetOptions {
   ttlSeconds?: number | undefined;
   /** Seconds a "not found" (`null`/`undefined` from the loader) is cached, so unknown ids stop reaching the loader; default: not cached. */
   cacheNullSeconds?: number | undefined;
+  /**
+   * Stale-while-revalidate: the value stays in Redis this many seconds past `ttlSeconds`. Read in
+   * that time it is stale: returned at once while one refresh runs in the background, and kept
+   * (served) if the refresh fails. Needs `ttlSeconds`. Default: none.
+   */
+  graceSeconds?: number | undefined;
+  /** With a stale value: wait this long for the refresh before answering with the stale value. @default 0 */
+  softTimeoutMs?: number | undefined;
+  /** A load (with no stale value to fall back on) that takes longer rejects with ERR_TIMEOUT; it is not stored. Default: none. */
+  hardTimeoutMs?: number | undefined;
+  /**
+   * The fill's lease in Redis (`{key}:lease`), renewed while the loader runs: concurrent misses in other
+   * processes wait for this fill instead of loading, and take over within this time if its process dies.
+   * @default 5000
+   */
+  leaseMs?: number | undefined;
+  /** The longest a miss waits for another process's fill before it loads itself (without storing). @default 10000 */
+  maxWaitMs?: number | undefined;
 }
 
 export interface GetOrSetResult<V> {
   /** What a cache hit returns: the JSON round trip of the loaded value, or null for "not found". */
   value: V | null;
-  /** True when the value came from Redis, false when the loader ran (in this call or in the one it joined). */
+  /** True when the value came from Redis (stored by anyone, this process or another), false when this call's loader ran. */
   hit: boolean;
+  /** True when the value was past its TTL, within `graceSeconds` (a refresh was started). */
+  stale?: boolean;
 }
 
-function getOrSetOptions(ttl: number | GetOrSetOptions | undefined): {
+/** getOrSet's options, checked, in the units the fill uses. */
+interface FillOptions {
   ttl: number | undefined;
   nullTtl: number | undefined;
-} {
-  if (ttl === undefined || typeof ttl === 'number') return { ttl: optionalTtl(ttl, 'ttlSeconds'), nullTtl: undefined };
+  graceSeconds: number;
+  softTimeoutMs: number;
+  hardTimeoutMs: number | undefined;
+  leaseMs: number;
+  maxWaitMs: number;
+}
+
+const DEFAULT_LEASE_MS = 5_000;
+const DEFAULT_MAX_WAIT_MS = 10_000;
+/** A waiting fill looks at the key this often at first, then less often, up to WAIT_POLL_MAX_MS. */
+const WAIT_POLL_MIN_MS = 5;
+const WAIT_POLL_MAX_MS = 50;
+
+function getOrSetOptions(ttl: number | GetOrSetOptions | undefined): FillOptions {
+  const options: FillOptions = {
+    ttl: undefined,
+    nullTtl: undefined,
+    graceSeconds: 0,
+    softTimeoutMs: 0,
+    hardTimeoutMs: undefined,
+    leaseMs: DEFAULT_LEASE_MS,
+    maxWaitMs: DEFAULT_MAX_WAIT_MS,
+  };
+  if (ttl === undefined || typeof ttl === 'number') return { ...options, ttl: optionalTtl(ttl, 'ttlSeconds') };
   if (ttl === null || typeof ttl !== 'object') {
     throw new TypeError(`ttlSeconds must be a number of seconds or an options object, got ${describeType(ttl)}`);
   }
-  return {
-    ttl: optionalTtl(ttl.ttlSeconds, 'options.ttlSeconds'),
-    nullTtl: optionalTtl(ttl.cacheNullSeconds, 'options.cacheNullSeconds'),
-  };
+  options.ttl = optionalTtl(ttl.ttlSeconds, 'options.ttlSeconds');
+  options.nullTtl = optionalTtl(ttl.cacheNullSeconds, 'options.cacheNullSeconds');
+  options.graceSeconds = optionalTtl(ttl.graceSeconds, 'options.graceSeconds') ?? 0;
+  if (options.graceSeconds > 0 && options.ttl === undefined) {
+    throw new RangeError('options.graceSeconds needs options.ttlSeconds: a value without expiry is never stale');
+  }
+  if (ttl.softTimeoutMs !== undefined) {
+    options.softTimeoutMs = positiveOption(ttl.softTimeoutMs, 'options.softTimeoutMs', 'milliseconds');
+  }
+  if (ttl.hardTimeoutMs !== undefined) {
+    options.hardTimeoutMs = positiveOption(ttl.hardTimeoutMs, 'options.hardTimeoutMs', 'milliseconds');
+  }
+  options.leaseMs = Math.ceil(positiveOption(ttl.leaseMs, 'options.leaseMs', 'milliseconds', DEFAULT_LEASE_MS));
+  options.maxWaitMs = positiveOption(ttl.maxWaitMs, 'options.maxWaitMs', 'milliseconds', DEFAULT_MAX_WAIT_MS);
+  return options;
 }
 
 /**
@@ -58,6 +122,8 @@ export class CacheService<S extends Serializer = JsonSerializer> {
   /** How this service stores a cached "not found", once asked (a serializer may refuse `null`). */
   private nullTextMemo: string | null | undefined;
   private readonly flights = new SingleFlight();
+  /** Background refreshes of stale values, one per key. */
+  private readonly refreshes = new SingleFlight();
 
   constructor(connection?: RedisConnection, options?: CacheServiceOptions<S>) {
     this.connection = connection ?? redisConnection;
@@ -277,7 +343,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     loader: () => Promise<T> | T,
     ttl?: number | GetOrSetOptions,
   ): Promise<GetOrSetResult<Loaded<NonNullable<T>, S>>> {
-    let options: { ttl: number | undefined; nullTtl: number | undefined };
+    let options: FillOptions;
     try {
       requireString(key, 'key');
       if (typeof loader !== 'function') throw new TypeError(`loader must be a function, got ${describeType(loader)}`);
@@ -289,7 +355,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     if (tracingOperations()) {
       return traceOperation({ service: 'cache', operation: 'getOrSet', keyGroup: keyGroup(key) }, (event) =>
         this.fill<T, Value>(key, loader, options).then((result) => {
-          event.outcome ??= result.hit ? 'hit' : 'miss';
+          event.outcome ??= result.stale ? 'stale' : result.hit ? 'hit' : 'miss';
           return result;
         }),
       );
@@ -297,32 +363,170 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     return this.fill<T, Value>(key, loader, options);
   }
 
+  /**
+   * One getOrSet: a fresh hit; a stale one (answered at once or after `softTimeoutMs`, one refresh
+   * running); or a load, which concurrent calls in this process share (SingleFlight) and concurrent
+   * calls in other processes wait for (the lease).
+   */
   private fill<T, Value>(
     key: string,
     loader: () => Promise<T> | T,
-    options: { ttl: number | undefined; nullTtl: number | undefined },
+    options: FillOptions,
   ): Promise<GetOrSetResult<Value>> {
     return this.flights.run(key, async (): Promise<GetOrSetResult<Value>> => {
-      const cached = await this.lookup<Value>(key);
-      if (cached.hit) return { value: cached.value, hit: true };
-      const token = await this.beginFill(key);
-      const loaded = await loader();
-      if (loaded === null || loaded === undefined) {
-        const nullText = this.nullText();
-        if (token !== null && options.nullTtl !== undefined && nullText !== null)
-          await this.storeFill(key, token, nullText, options.nullTtl);
-        return { value: null, hit: false };
+      const cached =
+        options.graceSeconds > 0 ? await this.lookupAged<Value>(key, options) : await this.lookup<Value>(key);
+      if (!cached.hit) return this.load<T, Value>(key, loader, options, options.hardTimeoutMs);
+      if (!cached.stale) return { value: cached.value, hit: true };
+      const refresh = this.refreshes.run(key, () => this.load<T, Value>(key, loader, options, undefined));
+      refresh.catch((error: unknown) =>
+        log('warn', 'Cache refresh failed: serving the stale value', { key, ...describeError(error) }),
+      );
+      if (options.softTimeoutMs > 0) {
+        const fresh = await within(refresh, options.softTimeoutMs).catch(() => undefined);
+        if (fresh !== undefined) return fresh;
       }
-      let text: string;
-      try {
-        text = encode(this.serializer, loaded);
-      } catch (error) {
-        failSoft('Cache set error', { key }, undefined)(error);
-        return { value: loaded as unknown as Value, hit: false };
-      }
-      if (token !== null) await this.storeFill(key, token, text, options.ttl);
-      return { value: this.serializer.parse(text) as Value, hit: false };
+      return { value: cached.value, hit: true, stale: true };
     });
+  }
+
+  /**
+   * Runs the loader under the key's lease and stores what it returns. When another fill (this
+   * process or another) holds the lease, waits for its value instead; takes over when that fill
+   * ends without one (its loader failed, its process died and the lease lapsed).
+   */
+  private async load<T, Value>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options: FillOptions,
+    hardTimeoutMs: number | undefined,
+  ): Promise<GetOrSetResult<Value>> {
+    const started = performance.now();
+    for (;;) {
+      const lease = await this.takeLease(key, options.leaseMs);
+      if (lease === null || lease.own)
+        return this.runLoader<T, Value>(key, loader, options, lease?.token ?? null, hardTimeoutMs);
+      const waited = await this.waitForFill<Value>(key, lease.token, started + options.maxWaitMs);
+      if (waited === 'timeout') return this.runLoader<T, Value>(key, loader, options, null, hardTimeoutMs);
+      if (waited !== 'gone') return { value: waited.value, hit: true };
+    }
+  }
+
+  /** Waits while the lease is `token`'s: the value it stored, 'gone' when it ended without one, 'timeout' past `deadline`. */
+  private async waitForFill<Value>(
+    key: string,
+    token: string,
+    deadline: number,
+  ): Promise<{ value: Value | null } | 'gone' | 'timeout'> {
+    let delay = WAIT_POLL_MIN_MS;
+    for (;;) {
+      if (performance.now() >= deadline) return 'timeout';
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, WAIT_POLL_MAX_MS);
+      let peeked: { text: string | null; lease: string | null };
+      try {
+        peeked = await peekFill(this.connection.dispatcher(), key);
+      } catch (error) {
+        failSoft('Cache get error', { key }, undefined)(error);
+        return 'timeout';
+      }
+      if (peeked.text !== null) {
+        const value = decodeOrMiss<Value>(this.serializer, peeked.text, key);
+        if (value !== null || peeked.text === this.nullText()) return { value };
+      }
+      if (peeked.lease !== token) return 'gone';
+    }
+  }
+
+  /**
+   * Runs the loader, renewing the lease `token` meanwhile (null: no lease, nothing is stored), and
+   * stores its value; a loader that fails or answers nothing to store ends the lease at once.
+   */
+  private async runLoader<T, Value>(
+    key: string,
+    loader: () => Promise<T> | T,
+    options: FillOptions,
+    token: string | null,
+    hardTimeoutMs: number | undefined,
+  ): Promise<GetOrSetResult<Value>> {
+    const renewal = token === null ? undefined : this.renewWhileLoading(key, token, options.leaseMs);
+    let loaded: T;
+    try {
+      const loading = Promise.resolve().then(loader);
+      loaded = hardTimeoutMs === undefined ? await loading : await within(loading, hardTimeoutMs, key);
+    } catch (error) {
+      if (token !== null) await this.endLease(key, token);
+      throw error;
+    } finally {
+      clearInterval(renewal);
+    }
+    if (loaded === null || loaded === undefined) {
+      const nullText = this.nullText();
+      if (token !== null && options.nullTtl !== undefined && nullText !== null) {
+        await this.storeFill(key, token, nullText, options.nullTtl);
+      } else if (token !== null) {
+        await this.endLease(key, token);
+      }
+      return { value: null, hit: false };
+    }
+    let text: string;
+    try {
+      text = encode(this.serializer, loaded);
+    } catch (error) {
+      if (token !== null) await this.endLease(key, token);
+      failSoft('Cache set error', { key }, undefined)(error);
+      return { value: loaded as unknown as Value, hit: false };
+    }
+    const ttl = options.ttl === undefined ? undefined : options.ttl + options.graceSeconds;
+    if (token !== null) await this.storeFill(key, token, text, ttl);
+    return { value: this.serializer.parse(text) as Value, hit: false };
+  }
+
+  /** Renews the lease every third of its time while the loader runs; the returned timer is cleared after. */
+  private renewWhileLoading(key: string, token: string, leaseMs: number): NodeJS.Timeout {
+    const timer = setInterval(() => {
+      renewLease(this.connection.dispatcher(), key, token, leaseMs).catch((error: unknown) =>
+        log('warn', 'Cache fill lease renewal failed', { key, ...describeError(error) }),
+      );
+    }, leaseMs / 3);
+    timer.unref();
+    return timer;
+  }
+
+  private async endLease(key: string, token: string): Promise<void> {
+    await releaseLease(this.connection.dispatcher(), key, token).catch((error: unknown) =>
+      log('warn', 'Cache fill lease release failed: waiters take over when it lapses', {
+        key,
+        ...describeError(error),
+      }),
+    );
+  }
+
+  /** GET and PTTL of a key stored with grace: a hit is stale once less than the grace is left. */
+  private lookupAged<T>(
+    key: string,
+    options: FillOptions,
+  ): Promise<{ hit: boolean; value: T | null; stale?: boolean }> {
+    const miss = { hit: false, value: null };
+    const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
+    return softly(this.connection, recover, (redis) =>
+      redis.pipeline(
+        [
+          ['GET', key],
+          ['PTTL', key],
+        ],
+        false,
+        (replies: unknown[]) => {
+          const [reply, pttl] = replies;
+          if (typeof reply !== 'string') return miss;
+          const value = decodeOrMiss<T>(this.serializer, reply, key);
+          if (value === null && reply !== this.nullText()) return miss;
+          const stale = typeof pttl === 'number' && pttl >= 0 && pttl <= options.graceSeconds * 1000;
+          return { hit: true, value, stale };
+        },
+        recover,
+      ),
+    );
   }
 
   /** The stored text of `null` under this service's serializer; null when the serializer refuses it. */
@@ -338,7 +542,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
   }
 
   /** GET that tells a stored JSON `null` (a cached "not found") from a missing key; fails soft as a miss. */
-  private lookup<T>(key: string): Promise<{ hit: boolean; value: T | null }> {
+  private lookup<T>(key: string): Promise<{ hit: boolean; value: T | null; stale?: boolean }> {
     const miss = { hit: false, value: null };
     const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
     return softly(this.connection, recover, (redis) =>
@@ -354,11 +558,10 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     );
   }
 
-  /** The fill's lease token, taken before the load; null (logged) when Redis cannot give one: the value is then not stored. */
-  private async beginFill(key: string): Promise<string | null> {
+  /** The key's lease, taken (or found taken) before a load; null (logged) when Redis cannot give one: the value is then not stored. */
+  private async takeLease(key: string, leaseMs: number): Promise<{ token: string; own: boolean } | null> {
     try {
-      const [token] = await beginFills(this.connection.dispatcher(), [key]);
-      return token;
+      return await takeLease(this.connection.dispatcher(), key, leaseMs);
     } catch (error) {
       return failSoft('Cache set error', { key }, null)(error);
     }
@@ -410,5 +613,17 @@ async function undoMset(dispatcher: Dispatcher, keys: string[], answer: boolean)
 }
 
 const acknowledged = (): boolean => true;
+
+/** `promise`, or a rejection with ERR_TIMEOUT once `ms` have passed (naming `key` when given). */
+function within<T>(promise: Promise<T>, ms: number, key?: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const what = key === undefined ? 'the refresh' : `the loader of ${key}`;
+      reject(new RedisLayerError('ERR_TIMEOUT', `${what} took longer than ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 export const cacheService = new CacheService();

@@ -41,6 +41,24 @@ redis.call('DEL', KEYS[2])
 return redis.call('DEL', KEYS[1])
 `);
 
+// KEYS: lease. ARGV: token, ttl ms. 1 while the lease is the token's (its TTL reset), else 0.
+const RENEW = registerScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`);
+
+// KEYS: lease. ARGV: token. Ends the lease if it is still the token's.
+const RELEASE = registerScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`);
+
+// KEYS: key, lease. What a waiting fill looks at: the value (false if none) and the lease's token (false if none).
+const PEEK = registerScript(`
+return {redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
+`);
+
 /** `{key}:lease`, in the key's hash slot (see sameSlotKey). */
 export function leaseKey(key: string): string {
   return sameSlotKey(key, ':lease');
@@ -65,6 +83,41 @@ export function beginFills(dispatcher: Dispatcher, keys: string[]): Promise<stri
       }),
     ),
   );
+}
+
+/**
+ * Takes the lease of one key for `ttlMs`, or learns whose it is: `own` is false when another fill
+ * (in any process) holds it, and `token` is then that fill's.
+ */
+export function takeLease(
+  dispatcher: Dispatcher,
+  key: string,
+  ttlMs: number,
+): Promise<{ token: string; own: boolean }> {
+  const mine = randomBytes(12).toString('base64url');
+  return dispatcher.script(BEGIN, [leaseKey(key)], [mine, String(ttlMs)], (reply: unknown) => {
+    if (typeof reply !== 'string') throw unexpectedReply('cache fill lease', reply);
+    return { token: reply, own: reply === mine };
+  });
+}
+
+/** Keeps the lease `token` for another `ttlMs`; false once it is no longer the token's (invalidated, or expired). */
+export function renewLease(dispatcher: Dispatcher, key: string, token: string, ttlMs: number): Promise<boolean> {
+  return dispatcher.script(RENEW, [leaseKey(key)], [token, String(ttlMs)], (reply: unknown) => reply === 1);
+}
+
+/** Ends the lease `token` (a fill that will not store), so fills waiting on it go on at once. */
+export function releaseLease(dispatcher: Dispatcher, key: string, token: string): Promise<void> {
+  return dispatcher.script(RELEASE, [leaseKey(key)], [token], () => undefined);
+}
+
+/** The stored text of `key` (null when missing) and the token of its lease (null when none). */
+export function peekFill(dispatcher: Dispatcher, key: string): Promise<{ text: string | null; lease: string | null }> {
+  return dispatcher.script(PEEK, [key, leaseKey(key)], [], (reply: unknown) => {
+    if (!Array.isArray(reply) || reply.length !== 2) throw unexpectedReply('cache fill peek', reply);
+    const [text, lease] = reply as unknown[];
+    return { text: typeof text === 'string' ? text : null, lease: typeof lease === 'string' ? lease : null };
+  });
 }
 
 /** Stores each fill whose lease still holds; resolves to which were stored (false: invalidated or lease expired). */
