@@ -109,25 +109,34 @@ describe('sharded MessageBroker on a Redis Cluster', () => {
     await publishUntilReceived(broker, channel, () => received);
   }, 90_000);
 
-  it('follows the channel when the master serving it dies and its replica takes over', async () => {
-    const broker = new MessageBroker(connection, { sharded: true });
-    const channel = uniquePrefix('killed');
-    let received = 0;
-    await broker.subscribe(channel, () => {
-      received++;
-    });
-    await publishUntilReceived(broker, channel, () => received);
-    const dead = await cluster.nodeForKey(channel);
-    await dead.kill();
-    await waitUntil(
-      async () => (await cluster.nodeForKey(channel).catch(() => dead)).id !== dead.id,
-      'a replica to take over the slot',
-      30_000,
-    );
-    await publishUntilReceived(broker, channel, () => received);
-    const owner = await cluster.nodeForKey(channel);
-    expect(await shardSubscribers(owner, channel)).toBe(1);
-  }, 90_000);
+  /** A fresh channel whose slot's master has a live replica to take over when it dies. */
+  async function channelWithReplica(name: string): Promise<string> {
+    for (;;) {
+      const channel = uniquePrefix(name);
+      if ((await cluster.replicasOf(await cluster.nodeForKey(channel))).length > 0) return channel;
+    }
+  }
+
+  for (const sharded of [true, false]) {
+    it(`${sharded ? 'a sharded' : 'a plain'} broker keeps receiving when the master of its channel dies and a replica takes over`, async () => {
+      const broker = new MessageBroker(connection, { sharded });
+      const channel = await channelWithReplica('killed');
+      let received = 0;
+      await broker.subscribe(channel, () => {
+        received++;
+      });
+      await publishUntilReceived(broker, channel, () => received);
+      const dead = await cluster.nodeForKey(channel);
+      await dead.kill();
+      await waitUntil(
+        async () => (await cluster.nodeForKey(channel).catch(() => dead)).id !== dead.id,
+        'a replica to take over the slot',
+        30_000,
+      );
+      await publishUntilReceived(broker, channel, () => received);
+      if (sharded) expect(await shardSubscribers(await cluster.nodeForKey(channel), channel)).toBe(1);
+    }, 90_000);
+  }
 
   it('follows the channel slot when it migrates to another master', async () => {
     const broker = new MessageBroker(connection, { sharded: true });

@@ -204,6 +204,8 @@ struct State {
     max_messages: usize,
     max_bytes: usize,
     closed: AtomicBool,
+    /// A renewal of the socket after a cluster node went away is pending.
+    renewing: AtomicBool,
     /// Whether the waker currently holds the event loop open. Only touched on the JS thread.
     referenced: Mutex<bool>,
 }
@@ -331,6 +333,7 @@ impl NativeSubscriber {
             max_messages: limits.max_messages.unwrap_or(DEFAULT_MAX_MESSAGES).max(1) as usize,
             max_bytes: limits.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).max(1) as usize,
             closed: AtomicBool::new(false),
+            renewing: AtomicBool::new(false),
             referenced: Mutex::new(false),
         });
         let drain_state = state.clone();
@@ -349,41 +352,42 @@ impl NativeSubscriber {
         let socket: Arc<OnceLock<(WeakConnection, Arc<EventRelay>)>> = Arc::new(OnceLock::new());
         let push_socket = socket.clone();
         let push_sink: PushSink = Arc::new(move |push: PushInfo| {
-            let moved: Vec<String> = match push.kind {
-                // A node ended one sharded subscription (its slot moved)...
-                PushKind::SUnsubscribe => push
-                    .data
-                    .into_iter()
-                    .next()
-                    .and_then(text)
-                    .into_iter()
-                    .collect(),
-                // ...or a node's socket closed (on a cluster), maybe with some on it.
-                PushKind::Disconnection => lock(&push_mailbox.state.subscriptions)
-                    .shards
-                    .keys()
-                    .cloned()
-                    .collect(),
+            match push.kind {
+                // A node ended one sharded subscription (its slot moved): subscribe where it lives now.
+                PushKind::SUnsubscribe => {
+                    let channel = push.data.into_iter().next().and_then(text);
+                    if let (Some(channel), Some((connection, events))) =
+                        (channel, push_socket.get())
+                    {
+                        if let Some(connection) = connection.upgrade() {
+                            follow_shard(&push_mailbox.state, connection, events, channel);
+                        }
+                    }
+                }
+                // A cluster node's socket closed (the sink sees this on a cluster only).
+                PushKind::Disconnection => {
+                    if let Some((connection, _)) = push_socket.get() {
+                        if let Some(connection) = connection.upgrade() {
+                            renew_after_node_loss(&push_mailbox.state, connection);
+                        }
+                    }
+                }
                 _ => {
                     if let Some(delivery) = Delivery::from_push(push) {
                         if push_mailbox.state.receive(delivery) {
                             push_mailbox.wake();
                         }
                     }
-                    return;
-                }
-            };
-            if let Some((connection, events)) = push_socket.get() {
-                if let Some(connection) = connection.upgrade() {
-                    for channel in moved {
-                        follow_shard(&push_mailbox.state, connection.clone(), events, channel);
-                    }
                 }
             }
         });
         let (connection, events) = callbacks::connection(options, on_event, Some(push_sink))?;
         let _ = socket.set((connection.downgrade(), events.clone()));
-        connection.set_reconnect_hook(resubscribe_hook(mailbox.state.clone(), events.clone()));
+        connection.set_reconnect_hook(resubscribe_hook(
+            mailbox.state.clone(),
+            events.clone(),
+            connection.downgrade(),
+        ));
         Ok(Self {
             connection,
             sink: RefCell::new(Some(CompletionSink::new(on_batch)?)),
@@ -656,10 +660,39 @@ fn follow_shard(
     });
 }
 
+/// How long after a cluster node's socket closed the subscriber takes a new cluster
+/// client: long enough for a burst of closes to come as one.
+const RENEW_DELAY: std::time::Duration = std::time::Duration::from_millis(200);
+/// The pause before a cluster subscriber whose subscriptions could not be restored tries again.
+const RESTORE_RETRY: std::time::Duration = std::time::Duration::from_millis(800);
+
+/// A cluster node holding subscriptions went away (its master died, say). redis-rs keeps
+/// reconnecting to that address and its slot map stays stale on a socket that sends
+/// nothing, so the subscriber takes a new cluster client, which learns the topology again,
+/// and the reconnect hook subscribes everything there; until a replica has taken over, the
+/// hook's subscribing fails and the socket is renewed again (see `resubscribe_hook`).
+fn renew_after_node_loss(state: &Arc<State>, connection: ManagedConnection) {
+    if state.closed.load(Ordering::Acquire) || lock(&state.subscriptions).is_empty() {
+        return;
+    }
+    if state.renewing.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let state = state.clone();
+    napi::bindgen_prelude::spawn(async move {
+        tokio::time::sleep(RENEW_DELAY).await;
+        state.renewing.store(false, Ordering::Release);
+        if !state.closed.load(Ordering::Acquire) {
+            connection.renew("a cluster node holding subscriptions went away");
+        }
+    });
+}
+
 /// Restores every remembered subscription on the fresh socket of a reconnect.
 fn resubscribe_hook(
     state: Arc<State>,
     events: Arc<EventRelay>,
+    managed: WeakConnection,
 ) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
     Arc::new(move |mut socket: AnyConnection| {
         let (channels, patterns, shards): (Vec<String>, Vec<String>, Vec<String>) = {
@@ -674,6 +707,7 @@ fn resubscribe_hook(
             return;
         }
         let events = events.clone();
+        let (state, managed) = (state.clone(), managed.clone());
         napi::bindgen_prelude::spawn(async move {
             let count = channels.len() + patterns.len() + shards.len();
             let mut result = Ok(());
@@ -695,14 +729,24 @@ fn resubscribe_hook(
                     "info",
                     format!("Redis pub/sub: restored {count} subscriptions"),
                 ),
-                // A dropped socket reconnects again and this hook retries then.
-                Err(err) => events.log(
-                    "error",
-                    format!(
-                        "Redis pub/sub: restoring {count} subscriptions failed: {}",
-                        LayerError::from_command(&err).message
-                    ),
-                ),
+                // A dropped socket reconnects again and this hook retries then. A cluster
+                // socket does not drop (its client heals itself), so it is renewed after a
+                // pause: a node that died may still be in the topology until a replica takes over.
+                Err(err) => {
+                    events.log(
+                        "error",
+                        format!(
+                            "Redis pub/sub: restoring {count} subscriptions failed: {}",
+                            LayerError::from_command(&err).message
+                        ),
+                    );
+                    if socket.is_cluster() {
+                        tokio::time::sleep(RESTORE_RETRY).await;
+                        if let Some(connection) = managed.upgrade() {
+                            renew_after_node_loss(&state, connection);
+                        }
+                    }
+                }
             }
         });
     })

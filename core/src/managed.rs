@@ -294,6 +294,20 @@ impl ManagedConnection {
         }
     }
 
+    /// Replaces the live connection with a new one, on a cluster too, and runs the
+    /// reconnect hook on it: a new cluster client learns the topology from the seed
+    /// nodes again, where redis-rs' own map stays stale on a socket that sends nothing
+    /// (a subscriber's, after the node holding its subscriptions died).
+    pub fn renew(&self, reason: &str) {
+        let live = lock(&self.inner.state)
+            .connection
+            .as_ref()
+            .map(|(_, generation)| *generation);
+        if let Some(generation) = live {
+            connection_lost(&self.inner, generation, reason);
+        }
+    }
+
     /// Ends the connection and any reconnect in progress; in-flight commands fail.
     pub fn close(&self) {
         let mut state = lock(&self.inner.state);

@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import type { SubscriberLimits } from '../../binding';
 import { redisConnection, type RedisConnection } from './connection';
 import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, requireString } from './errors';
-import { toJson } from './json';
+import { messageText, nextMessageId, parseEnvelope } from './envelope';
 import { describeError, log } from './logger';
+import { Outbox } from './outbox';
 import { slotOf } from './slot';
 import { callEach, Fanout, requireSubscription, Subscriber } from './subscriber';
 import { traceOperation, tracingOperations } from './telemetry';
@@ -44,23 +44,6 @@ export interface MessageBrokerOptions {
   sharded?: boolean | undefined;
 }
 
-// 64 random bits per process keep ids from different processes apart; the
-// millisecond prefix (never going backwards here) keeps them in time order.
-const ID_PREFIX = randomBytes(8).toString('hex');
-let lastMillis = 0;
-let sequence = 0;
-
-function nextMessageId(): string {
-  const now = Date.now();
-  if (now > lastMillis) {
-    lastMillis = now;
-    sequence = 0;
-  } else {
-    sequence += 1;
-  }
-  return `${lastMillis}-${ID_PREFIX}-${sequence.toString(36).padStart(4, '0')}`;
-}
-
 /** The inbox bounds the options ask for, or undefined for none (the shared socket's). */
 function limitsFrom(options: MessageBrokerOptions | undefined): SubscriberLimits | undefined {
   if (options === undefined) return undefined;
@@ -75,52 +58,6 @@ function limitsFrom(options: MessageBrokerOptions | undefined): SubscriberLimits
   const maxMessages = check(maxQueuedMessages, 'maxQueuedMessages');
   const maxBytes = check(maxQueuedBytes, 'maxQueuedBytes');
   return maxMessages === undefined && maxBytes === undefined ? undefined : { maxMessages, maxBytes };
-}
-
-/**
- * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy:
- * for a plain object the two members are appended to its own text (ISO dates and
- * message ids need no escaping). Anything else takes the spread.
- */
-function messageText(message: object, messageId: string): string {
-  const plain =
-    !Array.isArray(message) &&
-    typeof (message as { toJSON?: unknown }).toJSON !== 'function' &&
-    !Object.hasOwn(message, 'timestamp') &&
-    !Object.hasOwn(message, 'messageId');
-  if (plain) {
-    const body = JSON.stringify(message);
-    const stamp = `"timestamp":"${isoNow()}","messageId":"${messageId}"}`;
-    if (body === '{}') return `{${stamp}`;
-    if (body.length > 2 && body.endsWith('}')) return `${body.slice(0, -1)},${stamp}`;
-  }
-  return toJson({ ...message, timestamp: new Date(), messageId }, 'message');
-}
-
-let isoMillis = -1;
-let isoText = '';
-/** `new Date().toISOString()`, formatted once per millisecond however many messages share it. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== isoMillis) {
-    isoMillis = now;
-    isoText = new Date(now).toISOString();
-  }
-  return isoText;
-}
-
-let parsedText = '';
-let parsedMillis = Number.NaN;
-/** A message's timestamp as a Date; consecutive messages of one millisecond share the parse of its text. */
-function toDate(value: unknown): Date {
-  if (typeof value === 'string') {
-    if (value !== parsedText) {
-      parsedText = value;
-      parsedMillis = Date.parse(value);
-    }
-    return new Date(parsedMillis);
-  }
-  return typeof value === 'number' ? new Date(value) : new Date(Number.NaN);
 }
 
 /** Each broker subscription's relay on the subscriber: parses a message once for all its handlers. */
@@ -160,12 +97,12 @@ export class MessageBroker implements MessageBrokerApi {
   private attached: Promise<Subscriber> | undefined;
   private current: Subscriber | undefined;
   private readonly sharded: boolean;
-  private outbox: Outgoing[] = [];
-  private scheduled = false;
-  /** On a cluster, a batch is in flight and the next one waits for it (see flush). */
-  private waiting = false;
+  private readonly outbox = new Outbox<Outgoing>(
+    (batch) => this.send(batch),
+    (item) => slotOf(item.channel),
+    () => this.onCluster(),
+  );
   private cluster: boolean | undefined;
-  private readonly flushNow = () => this.flush();
 
   constructor(connection?: RedisConnection, options?: MessageBrokerOptions) {
     this.connection = connection ?? redisConnection;
@@ -223,10 +160,6 @@ export class MessageBroker implements MessageBrokerApi {
     }
     const queued = new Promise<number>((resolve, reject) => {
       this.outbox.push({ channel, text, messageId, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(this.flushNow);
-      }
     });
     if (!tracingOperations()) return queued;
     return traceOperation({ service: 'broker', operation: 'publish' }, (event) =>
@@ -306,40 +239,13 @@ export class MessageBroker implements MessageBrokerApi {
   }
 
   /**
-   * Sends what was published in this microtask turn as one pipeline on the publishing socket. On
-   * one server it does not wait for the previous pipeline: the socket's lane writes in call order.
-   * A cluster runs separate requests concurrently, so there each slot's messages go as one pipeline
-   * (one write, in order, to the slot's node) and the next batch waits for this one's replies.
+   * Publishes one batch of the outbox (see Outbox) as one pipeline on the publishing socket and settles
+   * each message; resolves (never rejects) when all are settled.
    */
-  private flush(): void {
-    this.scheduled = false;
-    if (this.waiting) return;
-    const batch = this.outbox;
-    if (batch.length === 0) return;
-    this.outbox = [];
-    const command = this.shardedHere() ? 'SPUBLISH' : 'PUBLISH';
-    if (!this.onCluster()) {
-      this.send(batch, command);
-      return;
-    }
-    const bySlot = new Map<number, Outgoing[]>();
-    for (const item of batch) {
-      const slot = slotOf(item.channel);
-      const group = bySlot.get(slot);
-      if (group === undefined) bySlot.set(slot, [item]);
-      else group.push(item);
-    }
-    this.waiting = true;
-    Promise.all([...bySlot.values()].map((group) => this.send(group, command))).then(() => {
-      this.waiting = false;
-      this.flush();
-    });
-  }
-
-  /** Publishes `batch` as one pipeline and settles each message; resolves (never rejects) when all are settled. */
-  private send(batch: Outgoing[], command: 'PUBLISH' | 'SPUBLISH'): Promise<void> {
+  private send(batch: Outgoing[]): Promise<void> {
     let published: Promise<unknown[]>;
     try {
+      const command = this.shardedHere() ? 'SPUBLISH' : 'PUBLISH';
       const commands = batch.map((item) => [command, item.channel, item.text]);
       published = this.connection.dispatcher('publisher').pipeline(commands, false, inPlaceErrors);
     } catch (error) {
@@ -419,13 +325,7 @@ function deliver(handlers: Set<MessageHandler>, payload: string, channel: string
   if (handlers.size === 0) return;
   let message: Message;
   try {
-    const parsed: unknown = JSON.parse(payload);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
-      throw new SyntaxError('message is not a JSON object');
-    // The parsed object is ours alone: the timestamp is revived in place (same key order as a copy).
-    const fields = parsed as Record<string, unknown>;
-    fields.timestamp = toDate(fields.timestamp);
-    message = fields as unknown as Message;
+    message = parseEnvelope(payload) as unknown as Message;
   } catch (error) {
     log('error', 'Message parsing error', { channel, ...describeError(error) });
     return;

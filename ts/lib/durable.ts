@@ -5,7 +5,9 @@ import { redisConnection, type RedisConnection } from './connection';
 import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, RedisLayerError, requireString, unexpectedReply } from './errors';
 import { toJson } from './json';
+import { messageText, nextMessageId, parseEnvelope } from './envelope';
 import { describeError, log } from './logger';
+import { Outbox } from './outbox';
 import { registerScript } from './native';
 import * as lua from './scripts/durable';
 import { hashTag, slotOf } from './slot';
@@ -95,68 +97,6 @@ const DEAD_LETTER_MAX_LEN = '100000';
 /** Last callback errors kept per channel, for the dead-letter reason. */
 const MAX_REMEMBERED_ERRORS = 1000;
 
-const ID_PREFIX = randomBytes(8).toString('hex');
-let lastMillis = 0;
-let sequence = 0;
-
-/** The seed's message id: `<ms>-<random per process>-<sequence>`, as MessageBroker makes it. */
-function nextMessageId(): string {
-  const now = Date.now();
-  if (now > lastMillis) {
-    lastMillis = now;
-    sequence = 0;
-  } else {
-    sequence += 1;
-  }
-  return `${lastMillis}-${ID_PREFIX}-${sequence.toString(36).padStart(4, '0')}`;
-}
-
-let isoMillis = -1;
-let isoText = '';
-/** `new Date().toISOString()`, formatted once per millisecond however many messages share it. */
-function isoNow(): string {
-  const now = Date.now();
-  if (now !== isoMillis) {
-    isoMillis = now;
-    isoText = new Date(now).toISOString();
-  }
-  return isoText;
-}
-
-/**
- * JSON.stringify({ ...message, timestamp: new Date(), messageId }) without the copy: for a plain
- * object the two members are appended to its own text (ISO dates and message ids need no escaping).
- */
-function messageText(message: object): string {
-  const messageId = nextMessageId();
-  const plain =
-    !Array.isArray(message) &&
-    typeof (message as { toJSON?: unknown }).toJSON !== 'function' &&
-    !Object.hasOwn(message, 'timestamp') &&
-    !Object.hasOwn(message, 'messageId');
-  if (plain) {
-    const body = JSON.stringify(message);
-    const stamp = `"timestamp":"${isoNow()}","messageId":"${messageId}"}`;
-    if (body === '{}') return `{${stamp}`;
-    if (body.length > 2 && body.endsWith('}')) return `${body.slice(0, -1)},${stamp}`;
-  }
-  return toJson({ ...message, timestamp: new Date(), messageId }, 'message');
-}
-
-let parsedText = '';
-let parsedMillis = Number.NaN;
-/** A message's timestamp as a Date; consecutive messages of one millisecond share the parse of its text. */
-function toDate(value: unknown): Date {
-  if (typeof value === 'string') {
-    if (value !== parsedText) {
-      parsedText = value;
-      parsedMillis = Date.parse(value);
-    }
-    return new Date(parsedMillis);
-  }
-  return typeof value === 'number' ? new Date(value) : new Date(Number.NaN);
-}
-
 const STREAM_ID = /^(\d+)-(\d+)$/;
 const MAX_SEQ = 18446744073709551615n;
 
@@ -229,15 +169,12 @@ function textOf(fields: unknown): string | undefined {
 /** The message text as a DurableMessage, or undefined when it is not a JSON object. */
 function parseMessage(text: string | undefined, streamId: string, deliveryCount: number): DurableMessage | undefined {
   if (text === undefined) return undefined;
-  let parsed: unknown;
+  let fields: Record<string, unknown>;
   try {
-    parsed = JSON.parse(text);
+    fields = parseEnvelope(text);
   } catch {
     return undefined;
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
-  const fields = parsed as Record<string, unknown>;
-  fields.timestamp = toDate(fields.timestamp);
   fields.deliveryCount = deliveryCount;
   fields.streamId = streamId;
   return fields as unknown as DurableMessage;
@@ -305,15 +242,16 @@ export class DurableBroker {
   private readonly channels = new Map<string, Channel>();
   private readonly counts = { published: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0, deadLettered: 0 };
   private readonly acking = new Set<Promise<void>>();
-  private outbox: Outgoing[] = [];
-  private scheduled = false;
-  private waiting = false;
+  private readonly outbox = new Outbox<Outgoing>(
+    (batch) => this.send(batch),
+    (item) => slotOf(item.stream),
+    () => this.onCluster(),
+  );
   private cluster: boolean | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private claimTimer: NodeJS.Timeout | undefined;
   private unhook: (() => void) | undefined;
   private closed = false;
-  private readonly flushNow = () => this.flush();
 
   constructor(connection?: RedisConnection, options?: DurableBrokerOptions) {
     this.connection = connection ?? redisConnection;
@@ -406,7 +344,7 @@ export class DurableBroker {
         if (typeof message.type !== 'string')
           throw new TypeError(`message.type must be a string, got ${describeType(message.type)}`);
         const { stream, wake } = keysOf(channel);
-        const text = messageText(message);
+        const text = messageText(message, nextMessageId());
         this.connection.dispatcher('publisher'); // throws ERR_NOT_CONNECTED before connect()
         item = { stream, wake, text, resolve, reject };
       } catch (error) {
@@ -414,10 +352,6 @@ export class DurableBroker {
         return;
       }
       this.outbox.push(item);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(this.flushNow);
-      }
     });
     if (item === undefined || !tracingOperations()) return queued;
     return traceOperation({ service: 'broker', operation: 'durable-publish', batchSize: 1 }, () => queued);
@@ -818,35 +752,9 @@ export class DurableBroker {
   }
 
   /**
-   * Sends what was published in this microtask turn as one pipeline on the publishing socket
-   * (XADDs, one wake-up PUBLISH per stream, and WAIT when asked). On a cluster each slot's
-   * messages go as one pipeline and the next batch waits for this one, so per-channel order holds.
+   * Publishes one batch of the outbox (see Outbox) as one pipeline on the publishing socket: the XADDs,
+   * one wake-up PUBLISH per stream, and WAIT when asked. Settles each message; never rejects.
    */
-  private flush(): void {
-    this.scheduled = false;
-    if (this.waiting) return;
-    const batch = this.outbox;
-    if (batch.length === 0) return;
-    this.outbox = [];
-    if (!this.onCluster()) {
-      void this.send(batch);
-      return;
-    }
-    const bySlot = new Map<number, Outgoing[]>();
-    for (const item of batch) {
-      const slot = slotOf(item.stream);
-      const group = bySlot.get(slot);
-      if (group === undefined) bySlot.set(slot, [item]);
-      else group.push(item);
-    }
-    this.waiting = true;
-    void Promise.all([...bySlot.values()].map((group) => this.send(group))).then(() => {
-      this.waiting = false;
-      this.flush();
-    });
-  }
-
-  /** Publishes `batch` as one pipeline and settles each message; resolves (never rejects) when all are settled. */
   private send(batch: Outgoing[]): Promise<void> {
     const trim =
       this.maxAgeMs === undefined
