@@ -608,10 +608,10 @@ const FOLLOW_MAX_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 const FOLLOW_REPORT_AFTER: u32 = 20;
 
 /// A node that stops serving a slot (a migration) ends the sharded subscriptions of
-/// its channels with a SUNSUBSCRIBE of its own, and one that dies takes them with it;
-/// one still wanted is made again, and redis-rs routes it to the slot's node, new or
-/// not (subscribing twice is harmless). It keeps trying while the cluster settles (a
-/// failover waits for the node timeout) and stops once the channel is no longer wanted.
+/// its channels with a SUNSUBSCRIBE of its own; one still wanted is made again, and
+/// redis-rs routes it to the slot's new node (its MOVED reply refreshes the slot map).
+/// It keeps trying while the cluster settles and stops once the channel is no longer
+/// wanted. (A node that dies: see `renew_after_node_loss`.)
 fn follow_shard(
     state: &Arc<State>,
     connection: ManagedConnection,

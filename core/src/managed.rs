@@ -513,8 +513,8 @@ async fn open_cluster(
     if let Some(tls) = tls {
         builder = builder.certs(certificates(tls));
     }
-    // A node's socket closing reaches the sink too (as `Disconnection`): what is subscribed
-    // on that node only (sharded channels) must be made again where its slot now lives.
+    // A node's socket closing reaches the sink too (as `Disconnection`): a subscriber renews
+    // its socket then, since what was subscribed on that node must be made again elsewhere.
     if let Some(sink) = inner.push.clone() {
         builder = builder.push_sender(move |push: PushInfo| -> Result<(), LayerError> {
             sink(push);
