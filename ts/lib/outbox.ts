@@ -1,13 +1,22 @@
 /**
  * What a broker publishes in one microtask turn, sent together. On a single server a batch goes at
- * once, without waiting for the previous one: the publishing socket's lane writes in call order. A
- * cluster runs separate requests concurrently, so there each slot's items go as one batch (one
+ * once while fewer than MAX_BATCHES_IN_FLIGHT are unanswered: the publishing socket's lane writes in
+ * call order, so order holds without waiting. A cluster runs separate requests concurrently, so there each slot's items go as one batch (one
  * pipelined write, in order, to the slot's node) and the next turn's waits for this turn's.
  */
+/**
+ * Batches on the wire at once on a single server. More would not wait for each other at all, but
+ * turn a burst of publishers into many small pipelines; past this, a turn's messages wait and
+ * leave together with the next answer.
+ */
+const MAX_BATCHES_IN_FLIGHT = 4;
+
 export class Outbox<T> {
   private items: T[] = [];
   private scheduled = false;
   private waiting = false;
+  /** Batches sent on a single server and not yet answered. */
+  private inFlight = 0;
   private readonly flushNow = () => this.flush();
 
   /**
@@ -31,12 +40,19 @@ export class Outbox<T> {
   private flush(): void {
     this.scheduled = false;
     if (this.waiting || this.items.length === 0) return;
-    const batch = this.items;
-    this.items = [];
     if (!this.onCluster()) {
-      void this.send(batch);
+      if (this.inFlight >= MAX_BATCHES_IN_FLIGHT) return;
+      const batch = this.items;
+      this.items = [];
+      this.inFlight++;
+      void this.send(batch).then(() => {
+        this.inFlight--;
+        this.flush();
+      });
       return;
     }
+    const batch = this.items;
+    this.items = [];
     const bySlot = new Map<number, T[]>();
     for (const item of batch) {
       const slot = this.slotOf(item);
