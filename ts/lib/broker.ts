@@ -1,10 +1,9 @@
 import type { SubscriberLimits } from '../../binding';
 import { redisConnection, type RedisConnection } from './connection';
-import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, requireString } from './errors';
 import { messageText, nextMessageId, parseEnvelope } from './envelope';
 import { describeError, log } from './logger';
-import { Outbox } from './outbox';
+import { Outbox, type PublishBatch } from './outbox';
 import { slotOf } from './slot';
 import { callEach, Fanout, requireSubscription, Subscriber } from './subscriber';
 import { traceOperation, tracingOperations } from './telemetry';
@@ -97,15 +96,15 @@ export class MessageBroker implements MessageBrokerApi {
   private attached: Promise<Subscriber> | undefined;
   private current: Subscriber | undefined;
   private readonly sharded: boolean;
-  private readonly outbox = new Outbox<Outgoing>(
-    (batch) => this.send(batch),
-    (item) => slotOf(item.channel),
-    () => this.onCluster(),
-  );
-  private cluster: boolean | undefined;
+  private readonly outbox: Outbox<Outgoing>;
 
   constructor(connection?: RedisConnection, options?: MessageBrokerOptions) {
     this.connection = connection ?? redisConnection;
+    this.outbox = new Outbox(
+      this.connection,
+      (batch) => this.publishing(batch),
+      (item) => slotOf(item.channel),
+    );
     if (options !== undefined && options !== null && typeof options !== 'object') {
       throw new TypeError(`options must be an object, got ${describeType(options)}`);
     }
@@ -227,33 +226,17 @@ export class MessageBroker implements MessageBrokerApi {
     return kind === 'channel' ? this.channels : this.patterns;
   }
 
-  /** Whether the connection is to a Redis Cluster (its options do not change once connected). */
-  private onCluster(): boolean {
-    this.cluster ??= this.connection.nativeOptions().clusterNodes !== undefined;
-    return this.cluster;
-  }
-
   /** Whether this broker's channels are sharded ones: asked for, and on a cluster. */
   private shardedHere(): boolean {
-    return this.sharded && this.onCluster();
+    return this.sharded && this.connection.isCluster();
   }
 
-  /**
-   * Publishes one batch of the outbox (see Outbox) as one pipeline on the publishing socket and settles
-   * each message; resolves (never rejects) when all are settled.
-   */
-  private send(batch: Outgoing[]): Promise<void> {
-    let published: Promise<unknown[]>;
-    try {
-      const command = this.shardedHere() ? 'SPUBLISH' : 'PUBLISH';
-      const commands = batch.map((item) => [command, item.channel, item.text]);
-      published = this.connection.dispatcher('publisher').pipeline(commands, false, inPlaceErrors);
-    } catch (error) {
-      for (const item of batch) item.reject(fromNative(error));
-      return Promise.resolve();
-    }
-    return published.then(
-      (replies) => {
+  /** One batch of the outbox as PUBLISH (SPUBLISH) commands, each message settled by its reply. */
+  private publishing(batch: Outgoing[]): PublishBatch {
+    const command = this.shardedHere() ? 'SPUBLISH' : 'PUBLISH';
+    return {
+      commands: batch.map((item) => [command, item.channel, item.text]),
+      settle: (replies) =>
         batch.forEach((item, i) => {
           const reply = replies[i];
           if (reply instanceof Error) {
@@ -262,12 +245,8 @@ export class MessageBroker implements MessageBrokerApi {
           }
           item.resolve(reply as number);
           log('debug', 'Message published', { channel: item.channel, messageId: item.messageId });
-        });
-      },
-      (error: Error) => {
-        for (const item of batch) item.reject(error);
-      },
-    );
+        }),
+    };
   }
 
   /**

@@ -281,7 +281,17 @@ export class RedisConnection {
 
   /** @internal Settings for sockets a service opens itself (a message broker with inbox bounds of its own). */
   nativeOptions(): NativeOptions {
-    return { ...(this.resolved ?? withEnvironment(this.native, process.env).native) };
+    return { ...this.settings() };
+  }
+
+  /** @internal Whether the connection is to a Redis Cluster. */
+  isCluster(): boolean {
+    return this.settings().clusterNodes !== undefined;
+  }
+
+  /** The native settings: as resolved by connect(), or as the options and environment give them before. */
+  private settings(): NativeOptions {
+    return this.resolved ?? withEnvironment(this.native, process.env).native;
   }
 
   private connected(): Sockets {

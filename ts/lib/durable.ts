@@ -2,12 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Message } from './broker';
 import { redisConnection, type RedisConnection } from './connection';
-import { inPlaceErrors } from './dispatcher';
 import { describeType, fromNative, RedisLayerError, requireString, unexpectedReply } from './errors';
-import { toJson } from './json';
 import { messageText, nextMessageId, parseEnvelope } from './envelope';
 import { describeError, log } from './logger';
-import { Outbox } from './outbox';
+import { Outbox, type PublishBatch } from './outbox';
 import { registerScript } from './native';
 import * as lua from './scripts/durable';
 import { hashTag, slotOf } from './slot';
@@ -242,12 +240,7 @@ export class DurableBroker {
   private readonly channels = new Map<string, Channel>();
   private readonly counts = { published: 0, delivered: 0, redelivered: 0, acknowledged: 0, failed: 0, deadLettered: 0 };
   private readonly acking = new Set<Promise<void>>();
-  private readonly outbox = new Outbox<Outgoing>(
-    (batch) => this.send(batch),
-    (item) => slotOf(item.stream),
-    () => this.onCluster(),
-  );
-  private cluster: boolean | undefined;
+  private readonly outbox: Outbox<Outgoing>;
   private pollTimer: NodeJS.Timeout | undefined;
   private claimTimer: NodeJS.Timeout | undefined;
   private unhook: (() => void) | undefined;
@@ -255,6 +248,11 @@ export class DurableBroker {
 
   constructor(connection?: RedisConnection, options?: DurableBrokerOptions) {
     this.connection = connection ?? redisConnection;
+    this.outbox = new Outbox(
+      this.connection,
+      (batch) => this.publishing(batch),
+      (item) => slotOf(item.stream),
+    );
     if (options !== undefined && options !== null && typeof options !== 'object') {
       throw new TypeError(`options must be an object, got ${describeType(options)}`);
     }
@@ -745,17 +743,11 @@ export class DurableBroker {
     this.claimTimer = undefined;
   }
 
-  /** Whether the connection is to a Redis Cluster (its options do not change once connected). */
-  private onCluster(): boolean {
-    this.cluster ??= this.connection.nativeOptions().clusterNodes !== undefined;
-    return this.cluster;
-  }
-
   /**
-   * Publishes one batch of the outbox (see Outbox) as one pipeline on the publishing socket: the XADDs,
-   * one wake-up PUBLISH per stream, and WAIT when asked. Settles each message; never rejects.
+   * One batch of the outbox: the XADDs, one wake-up PUBLISH per stream, and WAIT when asked; each
+   * message settled by its XADD's reply (and the WAIT's).
    */
-  private send(batch: Outgoing[]): Promise<void> {
+  private publishing(batch: Outgoing[]): PublishBatch {
     const trim =
       this.maxAgeMs === undefined
         ? ['MAXLEN', '~', String(this.maxLen)]
@@ -769,15 +761,9 @@ export class DurableBroker {
     }
     const waits = this.waitForReplicas > 0;
     if (waits) commands.push(['WAIT', String(this.waitForReplicas), String(this.replicaTimeoutMs)]);
-    let published: Promise<unknown[]>;
-    try {
-      published = this.connection.dispatcher('publisher').pipeline(commands, false, inPlaceErrors);
-    } catch (error) {
-      for (const item of batch) item.reject(fromNative(error));
-      return Promise.resolve();
-    }
-    return published.then(
-      (replies) => {
+    return {
+      commands,
+      settle: (replies) => {
         let replicated: Error | undefined;
         if (waits) {
           const reached = replies[replies.length - 1];
@@ -800,10 +786,7 @@ export class DurableBroker {
           }
         });
       },
-      (error: Error) => {
-        for (const item of batch) item.reject(error);
-      },
-    );
+    };
   }
 }
 
