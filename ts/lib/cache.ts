@@ -431,8 +431,8 @@ export class CacheService<S extends Serializer = JsonSerializer> {
         return 'timeout';
       }
       if (peeked.text !== null) {
-        const value = decodeOrMiss<Value>(this.serializer, peeked.text, key);
-        if (value !== null || peeked.text === this.nullText()) return { value };
+        const cached = this.cached<Value>(peeked.text, key);
+        if (cached.hit) return { value: cached.value };
       }
       if (peeked.lease !== token) return 'gone';
     }
@@ -455,7 +455,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       const loading = Promise.resolve().then(loader);
       loaded = hardTimeoutMs === undefined ? await loading : await within(loading, hardTimeoutMs, key);
     } catch (error) {
-      if (token !== null) await this.endLease(key, token);
+      await this.endLease(key, token);
       throw error;
     } finally {
       clearInterval(renewal);
@@ -464,7 +464,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       const nullText = this.nullText();
       if (token !== null && options.nullTtl !== undefined && nullText !== null) {
         await this.storeFill(key, token, nullText, options.nullTtl);
-      } else if (token !== null) {
+      } else {
         await this.endLease(key, token);
       }
       return { value: null, hit: false };
@@ -473,7 +473,7 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     try {
       text = encode(this.serializer, loaded);
     } catch (error) {
-      if (token !== null) await this.endLease(key, token);
+      await this.endLease(key, token);
       failSoft('Cache set error', { key }, undefined)(error);
       return { value: loaded as unknown as Value, hit: false };
     }
@@ -493,7 +493,9 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     return timer;
   }
 
-  private async endLease(key: string, token: string): Promise<void> {
+  /** Ends the fill's lease, if it has one, so fills waiting on it go on at once. */
+  private async endLease(key: string, token: string | null): Promise<void> {
+    if (token === null) return;
     await releaseLease(this.connection.dispatcher(), key, token).catch((error: unknown) =>
       log('warn', 'Cache fill lease release failed: waiters take over when it lapses', {
         key,
@@ -519,10 +521,9 @@ export class CacheService<S extends Serializer = JsonSerializer> {
         (replies: unknown[]) => {
           const [reply, pttl] = replies;
           if (typeof reply !== 'string') return miss;
-          const value = decodeOrMiss<T>(this.serializer, reply, key);
-          if (value === null && reply !== this.nullText()) return miss;
+          const cached = this.cached<T>(reply, key);
           const stale = typeof pttl === 'number' && pttl >= 0 && pttl <= options.graceSeconds * 1000;
-          return { hit: true, value, stale };
+          return cached.hit ? { ...cached, stale } : miss;
         },
         recover,
       ),
@@ -546,16 +547,14 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     const miss = { hit: false, value: null };
     const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
     return softly(this.connection, recover, (redis) =>
-      redis.get(
-        key,
-        (reply) => {
-          if (reply === null) return miss;
-          const value = decodeOrMiss<T>(this.serializer, reply, key);
-          return value === null && reply !== this.nullText() ? miss : { hit: true, value };
-        },
-        recover,
-      ),
+      redis.get(key, (reply) => (reply === null ? miss : this.cached<T>(reply, key)), recover),
     );
+  }
+
+  /** A stored text as a hit (a cached `null` included), or a miss when it does not decode. */
+  private cached<T>(text: string, key: string): { hit: boolean; value: T | null } {
+    const value = decodeOrMiss<T>(this.serializer, text, key);
+    return value === null && text !== this.nullText() ? { hit: false, value: null } : { hit: true, value };
   }
 
   /** The key's lease, taken (or found taken) before a load; null (logged) when Redis cannot give one: the value is then not stored. */
