@@ -250,8 +250,7 @@ export class LockService {
       throw new RangeError(`options.safetyMarginMs must be less than ttlMs (${ttl}), got ${margin}`);
     }
     const requested = performance.now();
-    const lock = await this.acquire(resource, ttl, options);
-    if (lock === null) throw new RedisLayerError('ERR_LOCK_BUSY', `lock on ${resource} is held by someone else`);
+    const lock = await this.acquireOrBusy(resource, ttl, options);
     const keeper = new LockKeeper(lock, ttl, margin, requested);
     try {
       return await fn(keeper.signal, lock);
@@ -272,13 +271,19 @@ export class LockService {
     options?: AcquireOptions,
   ): Promise<R> {
     if (typeof fn !== 'function') throw new TypeError(`fn must be a function, got ${describeType(fn)}`);
-    const lock = await this.acquire(resource, ttlMs, options);
-    if (lock === null) throw new RedisLayerError('ERR_LOCK_BUSY', `lock on ${resource} is held by someone else`);
+    const lock = await this.acquireOrBusy(resource, ttlMs, options);
     try {
       return await fn(lock);
     } finally {
       await this.releaseAfterWork(lock);
     }
+  }
+
+  /** The lock, or ERR_LOCK_BUSY when someone else still holds it after `waitMs`. */
+  private async acquireOrBusy(resource: string, ttlMs: number, options: AcquireOptions | undefined): Promise<Lock> {
+    const lock = await this.acquire(resource, ttlMs, options);
+    if (lock === null) throw new RedisLayerError('ERR_LOCK_BUSY', `lock on ${resource} is held by someone else`);
+    return lock;
   }
 
   /** The work is done either way; a failed release only means the lock lapses at its TTL. */
