@@ -220,6 +220,9 @@ export interface CommandPhases {
   callback: number;
 }
 
+/** The phases in the order they happen. */
+export const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
+
 /** The phases of a command that ended at `endedAt` (`performance.now()`); undefined if it was not timed. */
 export function commandPhases(event: CommandEvent, endedAt: number): CommandPhases | undefined {
   const { sentAt, nativeMs, networkMs } = event;

@@ -41,6 +41,7 @@ import {
   type OperationEvent,
   listen,
   operationChannel,
+  PHASES,
 } from '../lib/telemetry';
 
 export interface OpenTelemetryOptions {
@@ -66,7 +67,6 @@ const MAX_CACHED = 1000;
 const SPAN = Symbol('redis-layer span');
 type Traced = { [SPAN]?: Span };
 const spanOf = (event: object): Span | undefined => (event as Traced)[SPAN];
-const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
 const DURATION_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Starts reporting; the returned function stops it (unsubscribes). */

@@ -17,6 +17,7 @@ import {
   type OperationEvent,
   listen,
   operationChannel,
+  PHASES,
 } from '../lib/telemetry';
 
 export interface PrometheusOptions {
@@ -28,7 +29,6 @@ export interface PrometheusOptions {
   buckets?: number[] | undefined;
 }
 
-const PHASES: ReadonlyArray<keyof CommandPhases> = ['queue', 'native', 'network', 'callback'];
 const BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** Registers the metrics and starts recording; the returned function stops recording and removes them. */
