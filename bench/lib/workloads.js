@@ -92,15 +92,7 @@ const WORKLOADS = [
     detail: "64 concurrent callers each awaiting `broker.publish` (the seed's `{ ...message, timestamp, messageId }` envelope on every client) without waiting for delivery; ops/s = publishes acknowledged/s, and in brackets the messages the one subscriber received per second",
     service: 'broker',
     concurrency: 64,
-    async prepare(s, ctx) {
-      ctx.delivered = 0;
-      let probe;
-      await s.broker.subscribe(FIREHOSE, (message) => {
-        ctx.delivered++;
-        if (message && message.type === 'probe' && probe) probe();
-      });
-      await untilDelivered(s.broker, FIREHOSE, { type: 'probe', data: {} }, (resolve) => (probe = resolve));
-    },
+    prepare: (s, ctx) => subscribeCounting(s.broker, FIREHOSE, ctx),
     op: (s, ctx, c, i) => s.broker.publish(FIREHOSE, { type: 'bench', data: { c, i } }),
     check: (r) => r === undefined || typeof r === 'number',
     delivered: (ctx) => ctx.delivered,
@@ -113,15 +105,9 @@ const WORKLOADS = [
     service: 'durable',
     clients: ['redis-layer', 'bullmq'],
     concurrency: 64,
-    async prepare(s, ctx) {
+    prepare(s, ctx) {
       ctx.channel = `bench-durable-${process.pid}`;
-      ctx.delivered = 0;
-      let probe;
-      await s.durable.subscribe(ctx.channel, (message) => {
-        ctx.delivered++;
-        if (message && message.type === 'probe' && probe) probe();
-      });
-      await untilDelivered(s.durable, ctx.channel, { type: 'probe', data: {} }, (resolve) => (probe = resolve));
+      return subscribeCounting(s.durable, ctx.channel, ctx);
     },
     op: (s, ctx, c, i) => s.durable.publish(ctx.channel, { type: 'bench', data: { c, i } }),
     check: (r) => r !== undefined && r !== null,
@@ -242,6 +228,17 @@ const WORKLOADS = [
  * A subscription may become live a moment after subscribe() resolves: publishes `probe` until the
  * subscriber sees it (`arm` hands the subscriber the resolve to call), for at most 5 s.
  */
+/** Subscribes a callback that counts what it receives in `ctx.delivered`, once a probe message gets through. */
+async function subscribeCounting(broker, channel, ctx) {
+  ctx.delivered = 0;
+  let probe;
+  await broker.subscribe(channel, (message) => {
+    ctx.delivered++;
+    if (message && message.type === 'probe' && probe) probe();
+  });
+  await untilDelivered(broker, channel, { type: 'probe', data: {} }, (resolve) => (probe = resolve));
+}
+
 async function untilDelivered(broker, channel, probe, arm) {
   const deadline = Date.now() + 5000;
   for (;;) {
