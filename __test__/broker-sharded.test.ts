@@ -5,19 +5,11 @@
  */
 import { type Message, MessageBroker, RedisConnection, defaultLogger, setLogger } from '..';
 import { type Cluster, type ClusterNode, keySlot, startCluster } from './helpers/topology';
-import { recordingLogger, sleep, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, testRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
 
 const log = recordingLogger();
 beforeAll(() => setLogger(log.logger));
 afterAll(() => setLogger(defaultLogger));
-
-async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Publishes until a subscriber receives (a new subscription or a moved one takes a moment to be live). */
 async function publishUntilReceived(broker: MessageBroker, channel: string, seen: () => number): Promise<void> {

@@ -1,19 +1,19 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { type Message, MessageBroker, RedisConnection, setLogger, defaultLogger } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import {
+  recordingLogger,
+  sleep,
+  startRedis,
+  testRedis,
+  type TestServer,
+  uniquePrefix,
+  waitUntil,
+} from './helpers/redis';
 
 const log = recordingLogger();
 const p = uniquePrefix('broker');
 const ROOT = path.resolve(__dirname, '..');
-
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
 
 const numsub = (server: TestServer, channel: string) =>
   Number(server.cli('PUBSUB', 'NUMSUB', channel).split('\n').pop());

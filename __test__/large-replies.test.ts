@@ -1,6 +1,6 @@
 import { CacheService, MessageBroker, RedisConnection, RedisLayerError, setLogger, defaultLogger } from '..';
 import type { Message } from '..';
-import { recordingLogger, sleep, startRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import { recordingLogger, sleep, startRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
 
 // V8 holds at most (1 << 29) - 24 UTF-16 units in one string. A reply longer than that
 // must fail its own call only; everything around it carries on.
@@ -18,14 +18,6 @@ function fill(key: string, unit: string, count: number, before = '', after = '')
     while #s * 2 <= want do s = s .. s end
     redis.call('SET', KEYS[1], ARGV[3] .. s .. string.sub(s, 1, want - #s) .. ARGV[4])`;
   server.cli('EVAL', script, '1', key, unit, String(count), before, after);
-}
-
-async function waitUntil(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }
 
 beforeAll(async () => {
@@ -154,9 +146,9 @@ describe('a pub/sub message too long for a JavaScript string', () => {
       small(1),
       small(2),
     );
-    await waitUntil(() => seen.length >= 2, 'the small messages');
+    await waitUntil(() => seen.length >= 2, 'the small messages', 60_000);
     await broker.publish(channel, { type: 'small', data: 3 });
-    await waitUntil(() => seen.length >= 3, 'the message published after');
+    await waitUntil(() => seen.length >= 3, 'the message published after', 60_000);
     expect(seen.map((m) => m.data)).toEqual([1, 2, 3]);
     expect(log.lines).toContainEqual(
       expect.objectContaining({

@@ -1,5 +1,13 @@
 import { Lock, LockService, RedisConnection, RedisLayerError, setLogger, defaultLogger, lockFenceKey } from '..';
-import { recordingLogger, sleep, startRedis, testRedis, type TestServer, uniquePrefix } from './helpers/redis';
+import {
+  recordingLogger,
+  sleep,
+  startRedis,
+  testRedis,
+  type TestServer,
+  uniquePrefix,
+  waitUntil,
+} from './helpers/redis';
 
 let server: TestServer;
 let first: RedisConnection;
@@ -225,7 +233,7 @@ describe('LockService replies and replicas', () => {
     const connection = new RedisConnection({ url: master.url, commandTimeoutMs: 5000 });
     const replicaPid = Number(/process_id:(\d+)/.exec(replica.cli('INFO', 'server'))?.[1]);
     try {
-      await waitUntil(() => /state=online/.test(master.cli('INFO', 'replication')));
+      await waitUntil(() => /state=online/.test(master.cli('INFO', 'replication')), 'the replica online', 10_000);
       await connection.connect();
       // A healthy replica acknowledges well within 5 s however loaded the machine; the stalled one gets 500 ms.
       const locks = new LockService(connection, { replicaTimeoutMs: 5000 });
@@ -254,7 +262,7 @@ describe('LockService replies and replicas', () => {
         process.kill(replicaPid, 'SIGSTOP');
         stopped = true;
         master.cli('CLIENT', 'KILL', 'TYPE', 'replica');
-        await waitUntil(() => /connected_slaves:0/.test(master.cli('INFO', 'replication')));
+        await waitUntil(() => /connected_slaves:0/.test(master.cli('INFO', 'replication')), 'no replica', 10_000);
         const unwaited = await locks.acquire('offline', 10_000);
         expect(unwaited).not.toBeNull();
         await unwaited!.release();
@@ -279,14 +287,6 @@ describe('LockService replies and replicas', () => {
 function commandCalls(name: string): number {
   const match = server.cli('INFO', 'commandstats').match(new RegExp(`cmdstat_${name}:calls=(\\d+)`));
   return match ? Number(match[1]) : 0;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(50);
-  }
 }
 
 describe('LockService.using: a lock that extends itself while its callback runs', () => {

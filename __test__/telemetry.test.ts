@@ -32,15 +32,15 @@ import {
 } from '..';
 import { instrumentOpenTelemetry } from '../dist/telemetry/otel';
 import { registerPrometheusMetrics } from '../dist/telemetry/prometheus';
-import { recordingLogger, sessionFor, sleep, startRedis, type TestServer, uniquePrefix } from './helpers/redis';
-
-async function waitFor(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+import {
+  recordingLogger,
+  sessionFor,
+  sleep,
+  startRedis,
+  type TestServer,
+  uniquePrefix,
+  waitUntil,
+} from './helpers/redis';
 
 const log = recordingLogger();
 let server: TestServer;
@@ -180,8 +180,8 @@ describe('OpenTelemetry spans', () => {
         .getClient()
         .sendCommand(['PING'])
         .catch(() => undefined);
-      await waitFor(() => named('connection reconnected').length > 0, 'the reconnect span');
-      await waitFor(() => connection.isConnected, 'the connection');
+      await waitUntil(() => named('connection reconnected').length > 0, 'the reconnect span', 10_000);
+      await waitUntil(() => connection.isConnected, 'the connection', 10_000);
       expect(events).toContainEqual(expect.objectContaining({ kind: 'reconnected', role: 'client' }));
     } finally {
       diagnosticsChannel.unsubscribe('redis-layer:connection', listener);

@@ -49,6 +49,19 @@ export function uniquePrefix(name: string): string {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Polls `check` until it holds; past `timeoutMs` throws, naming `what` it waited for. */
+export async function waitUntil(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
 /** A logger that records what it was told, for assertions. */
 export function recordingLogger() {
   const lines: Array<{ level: string; message: string; meta?: Record<string, unknown> }> = [];
