@@ -58,6 +58,12 @@ export declare class NativeSubscriber {
   /** Subscribes to a sharded channel (SSUBSCRIBE), on a cluster only. */
   ssubscribe(id: number, channel: string): void
   sunsubscribe(id: number, channel: string): void
+  /**
+   * Tracks the keys starting with `prefixes` (every key when empty) for the local cache
+   * tier: their invalidations, and the tracking's `on`/`lost` notices, arrive with the
+   * messages. Kept across reconnects; a socket that is down tracks once it is back.
+   */
+  track(id: number, prefixes: Array<string>): void
   unsubscribe(id: number, channel: string): void
   punsubscribe(id: number, pattern: string): void
 }

@@ -11,6 +11,11 @@
 //! least one is active the wake-up function holds Node's event loop open, so a
 //! worker that only listens stays up (as with node-redis); with none, or after
 //! `close()`, it does not.
+//!
+//! The same socket carries key tracking for the local cache tier (`CLIENT TRACKING
+//! ON BCAST`): invalidations travel through the inbox in order with the tracking's
+//! state changes (lost when the socket closes, on once tracking is made again after
+//! a reconnect), so JavaScript never serves a local copy across a gap.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
@@ -47,11 +52,37 @@ pub struct SubscriberLimits {
     pub max_bytes: Option<u32>,
 }
 
-/// What a message came through: a channel, a pattern (named), or a sharded channel.
+/// What a message came through: a channel, a pattern (named), or a sharded channel;
+/// or a key tracking notice (the channel being the invalidated key).
 enum Source {
     Channel,
     Pattern(String),
     Shard,
+    Tracking(Notice),
+}
+
+/// What key tracking tells JavaScript; its name is the delivery's payload.
+#[derive(Clone, Copy)]
+enum Notice {
+    /// The key (the delivery's channel) changed.
+    Key,
+    /// Every key may have changed (FLUSHDB, FLUSHALL); tracking goes on.
+    Flush,
+    /// Tracking stopped (the socket closed): nothing local can be trusted until `On`.
+    Lost,
+    /// Tracking is on (again): invalidations from now on arrive.
+    On,
+}
+
+impl Notice {
+    fn name(self) -> &'static str {
+        match self {
+            Notice::Key => "key",
+            Notice::Flush => "flush",
+            Notice::Lost => "lost",
+            Notice::On => "on",
+        }
+    }
 }
 
 struct Delivery {
@@ -64,7 +95,7 @@ impl Delivery {
     fn size(&self) -> usize {
         let pattern = match &self.source {
             Source::Pattern(pattern) => pattern.len(),
-            Source::Channel | Source::Shard => 0,
+            Source::Channel | Source::Shard | Source::Tracking(_) => 0,
         };
         pattern + self.channel.len() + self.payload.len()
     }
@@ -82,6 +113,26 @@ impl Delivery {
             channel: data.next()??,
             payload: data.next()??,
         })
+    }
+
+    fn notice(notice: Notice, key: String) -> Self {
+        Self {
+            source: Source::Tracking(notice),
+            channel: key,
+            payload: String::new(),
+        }
+    }
+
+    /// One `invalidate` push as notices: one per key, or `Flush` when it names none.
+    fn invalidations(push: PushInfo) -> Vec<Self> {
+        match push.data.into_iter().next() {
+            Some(Value::Array(keys)) | Some(Value::Set(keys)) => keys
+                .into_iter()
+                .filter_map(text)
+                .map(|key| Self::notice(Notice::Key, key))
+                .collect(),
+            _ => vec![Self::notice(Notice::Flush, String::new())],
+        }
     }
 }
 
@@ -101,8 +152,9 @@ struct Inbox {
 }
 
 /// One drained inbox as a flat array: `[dropped, source, channel, payload, …]`,
-/// `source` being null for a channel message, the pattern for a pattern's, and true
-/// for a sharded channel's. A message JavaScript cannot hold (a string past V8's
+/// `source` being null for a channel message, the pattern for a pattern's, true
+/// for a sharded channel's, and false for a tracking notice (`channel` the key,
+/// `payload` the notice's name). A message JavaScript cannot hold (a string past V8's
 /// limit) keeps its place with its payload's size in bytes instead of the payload,
 /// and `source` null, for the broker to log and skip.
 pub struct MessageBatch {
@@ -157,12 +209,13 @@ impl Delivery {
                 Source::Pattern(pattern) => source = js_string(env, pattern)?,
                 Source::Channel => check(env, sys::napi_get_null(env, &mut source))?,
                 Source::Shard => check(env, sys::napi_get_boolean(env, true, &mut source))?,
+                Source::Tracking(_) => check(env, sys::napi_get_boolean(env, false, &mut source))?,
             }
-            Ok([
-                source,
-                js_string(env, &self.channel)?,
-                js_string(env, &self.payload)?,
-            ])
+            let payload = match &self.source {
+                Source::Tracking(notice) => js_string(env, notice.name())?,
+                _ => js_string(env, &self.payload)?,
+            };
+            Ok([source, js_string(env, &self.channel)?, payload])
         }
     }
 }
@@ -200,6 +253,8 @@ impl Subscriptions {
 
 struct State {
     subscriptions: Mutex<Subscriptions>,
+    /// The key prefixes tracked for the local cache tier (empty: every key); `None` while not tracking.
+    tracking: Mutex<Option<Vec<String>>>,
     inbox: Mutex<Inbox>,
     max_messages: usize,
     max_bytes: usize,
@@ -228,6 +283,18 @@ impl State {
             }
         }
         was_empty
+    }
+
+    /// Queues a tracking notice; wakes JavaScript when the inbox was empty.
+    fn notify(&self, mailbox: &Mailbox, notice: Notice) {
+        if self.receive(Delivery::notice(notice, String::new())) {
+            mailbox.wake();
+        }
+    }
+
+    /// Whether a reconnect has anything to restore (subscriptions or tracking).
+    fn has_work(&self) -> bool {
+        !lock(&self.subscriptions).is_empty() || lock(&self.tracking).is_some()
     }
 
     fn drain(&self) -> MessageBatch {
@@ -329,6 +396,7 @@ impl NativeSubscriber {
         });
         let state = Arc::new(State {
             subscriptions: Mutex::new(Subscriptions::default()),
+            tracking: Mutex::new(None),
             inbox: Mutex::new(Inbox::default()),
             max_messages: limits.max_messages.unwrap_or(DEFAULT_MAX_MESSAGES).max(1) as usize,
             max_bytes: limits.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).max(1) as usize,
@@ -364,12 +432,28 @@ impl NativeSubscriber {
                         }
                     }
                 }
-                // A cluster node's socket closed (the sink sees this on a cluster only).
+                // The socket (a cluster node's, on a cluster) closed: what it tracked is lost; a
+                // cluster subscriber renews its socket, a single one is reconnected by core.
                 PushKind::Disconnection => {
+                    let state = &push_mailbox.state;
+                    if lock(&state.tracking).is_some() {
+                        state.notify(&push_mailbox, Notice::Lost);
+                    }
                     if let Some((connection, _)) = push_socket.get() {
                         if let Some(connection) = connection.upgrade() {
-                            renew_after_node_loss(&push_mailbox.state, connection);
+                            if connection.config().is_cluster() {
+                                renew_after_node_loss(state, connection);
+                            }
                         }
+                    }
+                }
+                PushKind::Invalidate => {
+                    let mut wake = false;
+                    for notice in Delivery::invalidations(push) {
+                        wake |= push_mailbox.state.receive(notice);
+                    }
+                    if wake {
+                        push_mailbox.wake();
                     }
                 }
                 _ => {
@@ -384,7 +468,7 @@ impl NativeSubscriber {
         let (connection, events) = callbacks::connection(options, on_event, Some(push_sink))?;
         let _ = socket.set((connection.downgrade(), events.clone()));
         connection.set_reconnect_hook(resubscribe_hook(
-            mailbox.state.clone(),
+            mailbox.clone(),
             events.clone(),
             connection.downgrade(),
         ));
@@ -421,6 +505,7 @@ impl NativeSubscriber {
         let state = &self.mailbox.state;
         state.closed.store(true, Ordering::Release);
         *lock(&state.subscriptions) = Subscriptions::default();
+        *lock(&state.tracking) = None;
         *lock(&state.inbox) = Inbox::default();
         self.connection.close();
         self.mailbox.sync_keep_alive(env);
@@ -468,6 +553,43 @@ impl NativeSubscriber {
         channel: String,
     ) -> napi::Result<(), ErrorCodeName> {
         self.remove(env, id, Kind::Shard, channel)
+    }
+
+    /// Tracks the keys starting with `prefixes` (every key when empty) for the local cache
+    /// tier: their invalidations, and the tracking's `on`/`lost` notices, arrive with the
+    /// messages. Kept across reconnects; a socket that is down tracks once it is back.
+    #[napi(catch_unwind)]
+    pub fn track(
+        &self,
+        env: &Env,
+        id: u32,
+        prefixes: Vec<String>,
+    ) -> napi::Result<(), ErrorCodeName> {
+        let sink = self.sink()?;
+        *lock(&self.mailbox.state.tracking) = Some(prefixes.clone());
+        let mailbox = self.mailbox.clone();
+        sink.spawn(
+            env,
+            id,
+            self.connection.clone(),
+            move |connection| async move {
+                let result = connection
+                    .run(move |mut socket| async move { socket.track(&prefixes).await })
+                    .await;
+                match result {
+                    Ok(()) => {
+                        mailbox.state.notify(&mailbox, Notice::On);
+                        Ok(Reply::Nil)
+                    }
+                    Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
+                    Err(error) => {
+                        *lock(&mailbox.state.tracking) = None;
+                        Err(error)
+                    }
+                }
+            },
+        );
+        Ok(())
     }
 
     #[napi(catch_unwind)]
@@ -672,7 +794,7 @@ const RESTORE_RETRY: std::time::Duration = std::time::Duration::from_millis(800)
 /// and the reconnect hook subscribes everything there; until a replica has taken over, the
 /// hook's subscribing fails and the socket is renewed again (see `resubscribe_hook`).
 fn renew_after_node_loss(state: &Arc<State>, connection: ManagedConnection) {
-    if state.closed.load(Ordering::Acquire) || lock(&state.subscriptions).is_empty() {
+    if state.closed.load(Ordering::Acquire) || !state.has_work() {
         return;
     }
     if state.renewing.swap(true, Ordering::AcqRel) {
@@ -688,13 +810,15 @@ fn renew_after_node_loss(state: &Arc<State>, connection: ManagedConnection) {
     });
 }
 
-/// Restores every remembered subscription on the fresh socket of a reconnect.
+/// Restores every remembered subscription, and key tracking, on the fresh socket of a
+/// reconnect. Tracking is reported lost first, since the server kept none of it.
 fn resubscribe_hook(
-    state: Arc<State>,
+    mailbox: Arc<Mailbox>,
     events: Arc<EventRelay>,
     managed: WeakConnection,
 ) -> Arc<dyn Fn(AnyConnection) + Send + Sync> {
     Arc::new(move |mut socket: AnyConnection| {
+        let state = &mailbox.state;
         let (channels, patterns, shards): (Vec<String>, Vec<String>, Vec<String>) = {
             let subscriptions = lock(&state.subscriptions);
             (
@@ -703,11 +827,15 @@ fn resubscribe_hook(
                 subscriptions.shards.keys().cloned().collect(),
             )
         };
-        if channels.is_empty() && patterns.is_empty() && shards.is_empty() {
+        let tracking = lock(&state.tracking).clone();
+        if tracking.is_some() {
+            state.notify(&mailbox, Notice::Lost);
+        }
+        if channels.is_empty() && patterns.is_empty() && shards.is_empty() && tracking.is_none() {
             return;
         }
         let events = events.clone();
-        let (state, managed) = (state.clone(), managed.clone());
+        let (mailbox, managed) = (mailbox.clone(), managed.clone());
         napi::bindgen_prelude::spawn(async move {
             let count = channels.len() + patterns.len() + shards.len();
             let mut result = Ok(());
@@ -724,11 +852,19 @@ fn resubscribe_hook(
                 }
                 result = socket.ssubscribe(shard).await;
             }
+            if let (Ok(()), Some(prefixes)) = (&result, &tracking) {
+                result = socket.track(prefixes).await;
+                if result.is_ok() {
+                    mailbox.state.notify(&mailbox, Notice::On);
+                }
+            }
+            let what = match (count, tracking.is_some()) {
+                (0, _) => "key tracking".to_string(),
+                (count, false) => format!("{count} subscriptions"),
+                (count, true) => format!("{count} subscriptions and key tracking"),
+            };
             match result {
-                Ok(()) => events.log(
-                    "info",
-                    format!("Redis pub/sub: restored {count} subscriptions"),
-                ),
+                Ok(()) => events.log("info", format!("Redis pub/sub: restored {what}")),
                 // A dropped socket reconnects again and this hook retries then. A cluster
                 // socket does not drop (its client heals itself), so it is renewed after a
                 // pause: a node that died may still be in the topology until a replica takes over.
@@ -736,14 +872,14 @@ fn resubscribe_hook(
                     events.log(
                         "error",
                         format!(
-                            "Redis pub/sub: restoring {count} subscriptions failed: {}",
+                            "Redis pub/sub: restoring {what} failed: {}",
                             LayerError::from_command(&err).message
                         ),
                     );
                     if socket.is_cluster() {
                         tokio::time::sleep(RESTORE_RETRY).await;
                         if let Some(connection) = managed.upgrade() {
-                            renew_after_node_loss(&state, connection);
+                            renew_after_node_loss(&mailbox.state, connection);
                         }
                     }
                 }

@@ -3,6 +3,7 @@
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ToRedisArgs, Value};
 
 /// A cheap-to-clone handle on one live connection, whatever the topology.
@@ -59,6 +60,28 @@ impl AnyConnection {
         match self {
             AnyConnection::Single(_) => Err(not_sharded()),
             AnyConnection::Cluster(c) => c.ssubscribe(channel).await,
+        }
+    }
+
+    /// Turns on server-assisted invalidation in broadcast mode (`CLIENT TRACKING ON
+    /// BCAST`, for the keys starting with one of `prefixes`, or every key when there
+    /// are none): every write to such a key then pushes an `invalidate` message here.
+    /// On a cluster every master is asked, since each pushes for the keys it serves.
+    pub async fn track(&mut self, prefixes: &[String]) -> RedisResult<()> {
+        let mut command = redis::cmd("CLIENT");
+        command.arg("TRACKING").arg("ON").arg("BCAST");
+        for prefix in prefixes {
+            command.arg("PREFIX").arg(prefix);
+        }
+        match self {
+            AnyConnection::Single(c) => command.query_async(c).await,
+            AnyConnection::Cluster(c) => {
+                let all = RoutingInfo::MultiNode((
+                    MultipleNodeRoutingInfo::AllMasters,
+                    Some(ResponsePolicy::AllSucceeded),
+                ));
+                c.route_command(command, all).await.map(drop)
+            }
         }
     }
 

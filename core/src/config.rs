@@ -171,6 +171,11 @@ pub struct Target {
 }
 
 impl ConnectionConfig {
+    /// Whether this connects to a Redis Cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.topology, Topology::Cluster { .. })
+    }
+
     /// Parses the URLs into what to connect to; the default URL when none is given.
     pub fn resolve(&self) -> Result<Target, LayerError> {
         let (endpoint, display) = match &self.topology {

@@ -102,7 +102,8 @@ impl Event {
 /// Receives the lifecycle events; called from the connection's own tasks, so it must
 /// return quickly.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
-/// Receives server pushes (pub/sub messages) other than disconnect notices.
+/// Receives server pushes (pub/sub messages, invalidations) and the library's
+/// `Disconnection` notice when a socket closes.
 pub type PushSink = Arc<dyn Fn(PushInfo) + Send + Sync>;
 /// Runs after every successful reconnect, e.g. to restore subscriptions.
 pub type ReconnectHook = Arc<dyn Fn(AnyConnection) + Send + Sync>;
@@ -472,7 +473,8 @@ async fn open_single(
                 if let Some(inner) = weak.upgrade() {
                     connection_lost(&inner, generation, "the server closed the connection");
                 }
-            } else if let Some(sink) = &push_sink {
+            }
+            if let Some(sink) = &push_sink {
                 sink(push);
             }
             Ok(())

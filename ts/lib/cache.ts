@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { failSoft, softly } from './access';
 import { redisConnection, type RedisConnection } from './connection';
-import type { Dispatcher } from './dispatcher';
+import { allOrError, type Dispatcher } from './dispatcher';
 import {
   optionalTtl,
   positiveOption,
@@ -23,11 +23,18 @@ import {
 } from './json';
 import { describeError, log } from './logger';
 import { keyGroup, type OperationEvent, traceOperation, tracingOperations } from './telemetry';
+import { type Fetched, LocalCache, type LocalCacheOptions, type LocalCacheStats, type LocalEntry } from './local';
 import { deleteWithLease, peekFill, releaseLease, renewLease, SingleFlight, storeFills, takeLease } from './fill';
 
 export interface CacheServiceOptions<S extends Serializer = JsonSerializer> {
   /** How values are stored: `jsonSerializer` (default, the seed's format) or `dateSerializer` or your own. */
   serializer?: S | undefined;
+  /**
+   * Keeps values read in this process too, kept honest by Redis (CLIENT TRACKING): `get`, `mget`
+   * and `getOrSet` answer from memory while the key is unchanged in Redis. Values are then shared
+   * between callers and frozen (with the JSON serializer; others are parsed per read). Default: off.
+   */
+  local?: LocalCacheOptions | undefined;
 }
 
 export interface GetOrSetOptions {
@@ -124,10 +131,25 @@ export class CacheService<S extends Serializer = JsonSerializer> {
   private readonly flights = new SingleFlight();
   /** Background refreshes of stale values, one per key. */
   private readonly refreshes = new SingleFlight();
+  private readonly local: LocalCache | undefined;
 
   constructor(connection?: RedisConnection, options?: CacheServiceOptions<S>) {
     this.connection = connection ?? redisConnection;
     this.serializer = serializerOf(options);
+    const serializer = this.serializer;
+    this.local =
+      options?.local === undefined
+        ? undefined
+        : new LocalCache(
+            options.local,
+            (text, key) => decodeOrMiss(serializer, text, key),
+            serializer === jsonSerializer,
+          );
+  }
+
+  /** What the local tier has done (`local` option), or null when it is off. */
+  localStats(): LocalCacheStats | null {
+    return this.local?.snapshot() ?? null;
   }
 
   get<T>(key: string): Promise<T | null> {
@@ -142,6 +164,12 @@ export class CacheService<S extends Serializer = JsonSerializer> {
   }
 
   private read<T>(key: string, traced?: OperationEvent): Promise<T | null> {
+    const local = this.local;
+    if (local !== undefined) {
+      const entry = traced === undefined ? this.localHit(key) : undefined;
+      if (entry !== undefined) return Promise.resolve(local.valueOf(entry) as T | null);
+      return this.remembered(key, traced).then((found) => (found === undefined ? null : (local.valueOf(found) as T)));
+    }
     const recover = failSoft('Cache get error', { key }, null, traced);
     return softly(this.connection, recover, (redis) =>
       redis.get<T | null>(key, (reply) => decodeOrMiss<T>(this.serializer, reply, key), recover),
@@ -201,6 +229,14 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       return Promise.reject(error);
     }
     if (list.length === 0) return Promise.resolve([]);
+    const local = this.local;
+    if (local !== undefined) {
+      return Promise.all(
+        list.map((key) =>
+          this.remembered(key).then((found) => (found === undefined ? null : (local.valueOf(found) as T))),
+        ),
+      );
+    }
     const logged = failSoft('Cache mget error', { keys: list.length }, undefined);
     const recover = (error: unknown): (T | null)[] => {
       logged(error);
@@ -510,6 +546,14 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     options: FillOptions,
   ): Promise<{ hit: boolean; value: T | null; stale?: boolean }> {
     const miss = { hit: false, value: null };
+    const local = this.local;
+    if (local !== undefined) {
+      return this.remembered(key).then((found) => {
+        const value = found === undefined ? null : (local.valueOf(found) as T | null);
+        if (found === undefined || (value === null && found.text !== this.nullText())) return miss;
+        return { hit: true, value, stale: found.expiresAt - performance.now() <= options.graceSeconds * 1000 };
+      });
+    }
     const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
     return softly(this.connection, recover, (redis) =>
       redis.pipeline(
@@ -545,9 +589,39 @@ export class CacheService<S extends Serializer = JsonSerializer> {
   /** GET that tells a stored JSON `null` (a cached "not found") from a missing key; fails soft as a miss. */
   private lookup<T>(key: string): Promise<{ hit: boolean; value: T | null; stale?: boolean }> {
     const miss = { hit: false, value: null };
+    const local = this.local;
+    if (local !== undefined) {
+      return this.remembered(key).then((found) => {
+        const value = found === undefined ? null : (local.valueOf(found) as T | null);
+        return found === undefined || (value === null && found.text !== this.nullText()) ? miss : { hit: true, value };
+      });
+    }
     const recover = (error: unknown) => failSoft('Cache get error', { key }, miss)(error);
     return softly(this.connection, recover, (redis) =>
       redis.get(key, (reply) => (reply === null ? miss : this.cached<T>(reply, key)), recover),
+    );
+  }
+
+  /** The key's live entry in the local tier, if any (none while not connected). */
+  private localHit(key: string): LocalEntry | undefined {
+    const tracking = this.connection.currentKeyTracking();
+    return tracking === undefined ? undefined : (this.local as LocalCache).hit(key, tracking);
+  }
+
+  /**
+   * The key's entry through the local tier: from memory, or read from Redis with its TTL (and
+   * kept); undefined when Redis has no value (or could not answer: logged).
+   */
+  private remembered(key: string, traced?: OperationEvent): Promise<LocalEntry | undefined> {
+    const entry = this.localHit(key);
+    if (entry !== undefined) {
+      if (traced !== undefined) traced.outcome = 'local-hit';
+      return Promise.resolve(entry);
+    }
+    const local = this.local as LocalCache;
+    const recover = failSoft('Cache get error', { key }, undefined, traced);
+    return softly(this.connection, recover, (redis) =>
+      local.load(key, () => readWithTtl(redis, key)).then(undefined, recover),
     );
   }
 
@@ -612,6 +686,22 @@ async function undoMset(dispatcher: Dispatcher, keys: string[], answer: boolean)
 }
 
 const acknowledged = (): boolean => true;
+
+/** GET and PTTL of `key` in one round trip, for the local tier. */
+function readWithTtl(redis: Dispatcher, key: string): Promise<Fetched> {
+  return redis.pipeline(
+    [
+      ['GET', key],
+      ['PTTL', key],
+    ],
+    false,
+    (replies: unknown[]) => {
+      const [text, pttl] = allOrError(replies);
+      if (text !== null && typeof text !== 'string') throw unexpectedReply('GET', text);
+      return { text: text as string | null, pttl: typeof pttl === 'number' ? pttl : -1 };
+    },
+  );
+}
 
 /** `promise`, or a rejection with ERR_TIMEOUT once `ms` have passed (naming `key` when given). */
 function within<T>(promise: Promise<T>, ms: number, key?: string): Promise<T> {

@@ -1,5 +1,6 @@
 import { RedisClient } from './client';
 import { Dispatcher } from './dispatcher';
+import { KeyTracking } from './local';
 import { RedisLayerError, describeType, fromNative, rejectWith } from './errors';
 import { describeError, log } from './logger';
 import { type NativeOptions, describeTarget } from './native';
@@ -170,6 +171,8 @@ interface Sockets {
   /** What getClient() and getPublisher() return. */
   clientApi: RedisClient;
   publisherApi: RedisClient;
+  /** Key tracking for the local cache tier, started by the first service that has one. */
+  tracking?: KeyTracking;
 }
 
 const notConnected = (): RedisLayerError => new RedisLayerError('ERR_NOT_CONNECTED', 'Redis not connected');
@@ -271,6 +274,17 @@ export class RedisConnection {
    */
   dispatcher(role: 'client' | 'publisher' = 'client'): Dispatcher {
     return this.connected()[role];
+  }
+
+  /**
+   * @internal The key tracking of the current sockets (started on first use) that keeps local
+   * cache tiers honest; undefined while not connected.
+   */
+  currentKeyTracking(): KeyTracking | undefined {
+    const sockets = this.sockets;
+    if (sockets === undefined) return undefined;
+    sockets.tracking ??= new KeyTracking(sockets.client, sockets.subscriber);
+    return sockets.tracking;
   }
 
   /** @internal Services that own timers or subscriptions stop them here. */

@@ -17,6 +17,9 @@ import {
   tracingCommands,
 } from './telemetry';
 
+/** Commands that change no key: their arguments are not reported to `changes`. */
+const READS = new Set(['GET', 'MGET', 'PTTL', 'TTL', 'EXISTS', 'STRLEN', 'TYPE', 'SCAN', 'PING']);
+
 /** A command argument as native code reads it: text (sent as UTF-8) or bytes. */
 export type WireArgument = string | Uint8Array;
 /**
@@ -33,6 +36,11 @@ export class Dispatcher extends Calls {
   private readonly unsent: CommandEvent[] = [];
   /** Traced calls in flight by id, until native code reports their phases. */
   private readonly timed = new Map<number, CommandEvent>();
+  /**
+   * @internal Told, as each call is queued, of every key it may change (a command's arguments,
+   * a script's keys; null: any key), so the local cache tier forgets them before the write can land.
+   */
+  changes: ((key: WireArgument | null) => void) | undefined;
 
   constructor(options: NativeOptions, role: string) {
     super();
@@ -70,6 +78,7 @@ export class Dispatcher extends Calls {
     recover?: (error: RedisLayerError) => T,
   ): Promise<T> {
     const id = this.take();
+    if (this.changes !== undefined) this.changes(key);
     this.native.set(id, key, value, ttlSeconds);
     const result = this.track(id, map, recover);
     if (!tracingCommands()) return result;
@@ -83,6 +92,7 @@ export class Dispatcher extends Calls {
     recover?: (error: RedisLayerError) => T,
   ): Promise<T> {
     const id = this.take();
+    if (this.changes !== undefined) this.changed(args);
     this.native.command(id, args);
     const result = this.track(id, map, recover);
     return tracingCommands() ? this.traced(id, String(args[0]).toUpperCase(), sanitized(args), 1, result) : result;
@@ -99,6 +109,7 @@ export class Dispatcher extends Calls {
     recover?: (error: RedisLayerError) => T,
   ): Promise<T> {
     const id = this.take();
+    if (this.changes !== undefined) for (const command of commands) this.changed(command);
     this.native.pipeline(id, commands, atomic);
     const result = this.track(id, map, recover);
     if (!tracingCommands()) return result;
@@ -129,6 +140,7 @@ export class Dispatcher extends Calls {
     recover?: (error: RedisLayerError) => T,
   ): { id: number; result: Promise<T> } {
     const id = this.take();
+    if (this.changes !== undefined) for (const key of keys) this.changes(key);
     this.native.script(id, handle, keys, args);
     const result = this.track(id, map, recover);
     return { id, result: tracingCommands() ? this.traced(id, 'EVALSHA', 'EVALSHA ?', 1, result) : result };
@@ -136,7 +148,9 @@ export class Dispatcher extends Calls {
 
   /** Adds keys and args to the script call `id` from `openScript`; false once something was queued after it or it was sent. */
   extendScript(id: number, keys: readonly string[], args: readonly string[]): boolean {
-    return this.native.extendScript(id, keys, args);
+    const extended = this.native.extendScript(id, keys, args);
+    if (extended && this.changes !== undefined) for (const key of keys) this.changes(key);
+    return extended;
   }
 
   /** An MGET whose reply is `[arrayText, [index, raw, ...]]`: the values that are JSON spliced into one array text. */
@@ -158,7 +172,12 @@ export class Dispatcher extends Calls {
     map?: (reply: number) => T,
     recover?: (error: RedisLayerError) => T,
   ): Promise<T> {
-    return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover);
+    if (this.changes === undefined)
+      return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover);
+    // Which keys it deletes is known only natively: every key is reported, before and after.
+    this.changes(null);
+    const forget = this.changes;
+    return this.submit((id) => this.native.scanDelete(id, pattern, count), map, recover).finally(() => forget(null));
   }
 
   /** One page of a key scan, every master in turn on a cluster: `[nextCursor, keys]`, over at cursor `'0'`. */
@@ -184,6 +203,12 @@ export class Dispatcher extends Calls {
   /** Sends what is queued, then ends the socket; calls in flight still settle. */
   close(): void {
     this.native.close();
+  }
+
+  /** Reports the arguments of a command that may change keys (every argument: reporting a non-key is harmless). */
+  private changed(args: readonly WireArgument[]): void {
+    if (READS.has(String(args[0]).toUpperCase())) return;
+    for (let i = 1; i < args.length; i++) (this.changes as (key: WireArgument) => void)(args[i] as WireArgument);
   }
 
   /** Publishes call `id`'s `result` on the command channel, the start now, in the caller's context. */

@@ -5,6 +5,13 @@ import { binding, type NativeOptions } from './native';
 import { Calls } from './pending';
 import { connectionChannel, type DeliveryEvent, deliveryChannel } from './telemetry';
 
+/**
+ * What key tracking reports (src/subscriber.rs): a key changed, every key may have changed,
+ * tracking was lost (nothing local is trustworthy), tracking is on.
+ */
+export type TrackingNotice = 'key' | 'flush' | 'lost' | 'on';
+export type TrackingListener = (notice: TrackingNotice, key: string | null) => void;
+
 /** Gets each message of a channel (or of every channel a pattern matches) as the text published, and its channel. */
 export type SubscriptionListener = (message: string, channel: string) => unknown;
 
@@ -123,6 +130,7 @@ export class Subscriber {
   private readonly patterns = new Fanout<SubscriptionListener>();
   private readonly shards = new Fanout<SubscriptionListener>();
   private closed = false;
+  private tracker: TrackingListener | undefined;
 
   /** @internal Events log with `role`; past `limits` the oldest undelivered messages are dropped (logged). */
   constructor(
@@ -176,6 +184,17 @@ export class Subscriber {
     return this.remove(this.shards, 'channel', 'sunsubscribe', channel, listener);
   }
 
+  /**
+   * @internal Key tracking for the local cache tier (`CLIENT TRACKING ON BCAST`, for the keys
+   * starting with `prefixes`, every key when empty): `listener` gets each notice, in order
+   * with the socket's other traffic. Resolves once asked of Redis (or, while it is down, once
+   * remembered for the reconnect); `on` comes as a notice.
+   */
+  track(prefixes: string[], listener: TrackingListener): Promise<void> {
+    this.tracker = listener;
+    return this.calls.submit((id) => this.native.track(id, prefixes));
+  }
+
   /** True while the socket is up. */
   get isConnected(): boolean {
     return !this.closed && this.native.isConnected;
@@ -203,6 +222,8 @@ export class Subscriber {
       log('info', 'Subscriptions ended by close()', ended);
     }
     this.closed = true;
+    this.tracker?.('lost', null);
+    this.tracker = undefined;
     this.channels.clear();
     this.patterns.clear();
     this.shards.clear();
@@ -250,7 +271,7 @@ export class Subscriber {
 
   /**
    * One batch of messages: `[dropped, source, channel, payload, ...]`, `source` null for a channel, the
-   * pattern, or true for a sharded channel (src/subscriber.rs).
+   * pattern, true for a sharded channel, or false for a tracking notice (src/subscriber.rs).
    */
   private receive(batch: unknown[]): void {
     // A throw escaping here would be an uncaught exception on the native callback.
@@ -262,6 +283,8 @@ export class Subscriber {
           maxQueuedMessages: this.limits.maxMessages ?? DEFAULT_MAX_MESSAGES,
           maxQueuedBytes: this.limits.maxBytes ?? DEFAULT_MAX_BYTES,
         });
+        // Dropped invalidations leave no way to tell which local copies are stale.
+        this.tracker?.('flush', null);
       }
       if (deliveryChannel.hasSubscribers) {
         const event: DeliveryEvent = {
@@ -273,9 +296,13 @@ export class Subscriber {
         deliveryChannel.publish(event);
       }
       for (let i = 1; i < batch.length; i += 3) {
-        const source = batch[i] as string | true | null;
+        const source = batch[i] as string | boolean | null;
         const channel = batch[i + 1] as string;
         const payload = batch[i + 2];
+        if (source === false) {
+          this.tracker?.(payload as TrackingNotice, payload === 'key' ? channel : null);
+          continue;
+        }
         // What no JavaScript string can hold comes as its size in bytes.
         if (typeof payload !== 'string') {
           log('error', 'Pub/sub message dropped: too large for a JavaScript string', { channel, bytes: payload });
