@@ -412,7 +412,12 @@ export class CacheService<S extends Serializer = JsonSerializer> {
     return this.flights.run(key, async (): Promise<GetOrSetResult<Value>> => {
       const cached =
         options.graceSeconds > 0 ? await this.lookupAged<Value>(key, options) : await this.lookup<Value>(key);
-      if (!cached.hit) return this.load<T, Value>(key, loader, options, options.hardTimeoutMs);
+      if (!cached.hit) {
+        if (options.graceSeconds === 0) return this.load<T, Value>(key, loader, options, options.hardTimeoutMs);
+        return this.load<T, Value>(key, loader, options, options.hardTimeoutMs).catch((error: unknown) =>
+          this.lastGood<Value>(key, error),
+        );
+      }
       if (!cached.stale) return { value: cached.value, hit: true };
       const refresh = this.refreshes.run(key, () => this.load<T, Value>(key, loader, options, undefined));
       refresh.catch((error: unknown) =>
@@ -424,6 +429,20 @@ export class CacheService<S extends Serializer = JsonSerializer> {
       }
       return { value: cached.value, hit: true, stale: true };
     });
+  }
+
+  /**
+   * A load that failed while Redis was away (no stale value could be read): the value the
+   * local tier held when it lost Redis, while within its TTL and grace; else the failure.
+   */
+  private lastGood<Value>(key: string, error: unknown): GetOrSetResult<Value> {
+    const entry = this.local?.fallback(key);
+    if (entry === undefined) throw error;
+    log('warn', 'Cache load failed while Redis is unreachable: serving the last good value', {
+      key,
+      ...describeError(error),
+    });
+    return { value: (this.local as LocalCache).valueOf(entry) as Value, hit: true, stale: true };
   }
 
   /**

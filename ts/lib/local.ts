@@ -63,7 +63,9 @@ export type Fetched = { text: string | null; pttl: number };
  * tracking is lost, and nothing is served until tracking is on again.
  */
 export class LocalCache {
-  private readonly entries = new Map<string, LocalEntry>();
+  private entries = new Map<string, LocalEntry>();
+  /** The entries as they were when tracking was lost: never hits, only a fallback within grace while Redis is away. */
+  private lastGood = new Map<string, LocalEntry>();
   private readonly reads = new Map<string, Read>();
   private head: LocalEntry | undefined;
   private tail: LocalEntry | undefined;
@@ -156,8 +158,15 @@ export class LocalCache {
     return read.promise;
   }
 
+  /** The entry `key` had when tracking was lost, while still within its time in Redis (TTL and grace). */
+  fallback(key: string): LocalEntry | undefined {
+    const entry = this.lastGood.get(key);
+    return entry !== undefined && entry.expiresAt > performance.now() ? entry : undefined;
+  }
+
   /** Forgets `key`: its entry, and the result of any read of it in flight. */
   invalidate(key: string): void {
+    this.lastGood.delete(key);
     const read = this.reads.get(key);
     if (read !== undefined) {
       read.stale = true;
@@ -170,11 +179,16 @@ export class LocalCache {
     }
   }
 
-  /** Forgets everything, reads in flight included. */
-  flush(): void {
+  /** Forgets everything, reads in flight included; `keepLastGood` keeps the entries as a fallback (see `fallback`). */
+  flush(keepLastGood = false): void {
     for (const read of this.reads.values()) read.stale = true;
     this.reads.clear();
-    this.entries.clear();
+    if (keepLastGood) {
+      for (const [key, entry] of this.entries) this.lastGood.set(key, entry);
+    } else {
+      this.lastGood.clear();
+    }
+    this.entries = new Map();
     this.head = this.tail = this.hand = undefined;
     this.bytes = 0;
     this.stats.flushes += 1;
@@ -270,7 +284,7 @@ export class KeyTracking {
         return;
       case 'lost':
         this.on = false;
-        this.each((cache) => cache.flush());
+        this.each((cache) => cache.flush(true));
         return;
       case 'flush':
         this.each((cache) => cache.flush());
