@@ -6,6 +6,7 @@ export type { SetOptions, RedisArgument, ScanOptions, ZMember } from './lib/clie
 export { CacheKeys, escapeGlob } from './lib/keys';
 export { CacheService, cacheService } from './lib/cache';
 export type { CacheServiceOptions, GetOrSetOptions, GetOrSetResult } from './lib/cache';
+export type { LocalCacheOptions, LocalCacheStats } from './lib/local';
 export { jsonSerializer, dateSerializer } from './lib/json';
 export type { Jsonified, Serializer } from './lib/json';
 export { RedisLayerError, ERROR_CODES } from './lib/errors';

@@ -29,6 +29,46 @@ export interface LocalCacheStats {
   bytes: number;
 }
 
+/** Every local tier of the process, for telemetry's totals. */
+const allCaches = new Set<WeakRef<LocalCache>>();
+
+/** The stats of every local cache tier in the process, summed (what telemetry reports). */
+export function localCacheTotals(): LocalCacheStats {
+  const totals: LocalCacheStats = {
+    hits: 0,
+    misses: 0,
+    invalidations: 0,
+    evictions: 0,
+    flushes: 0,
+    entries: 0,
+    bytes: 0,
+  };
+  for (const ref of allCaches) {
+    const cache = ref.deref();
+    if (cache === undefined) {
+      allCaches.delete(ref);
+      continue;
+    }
+    const stats = cache.snapshot();
+    for (const name of localCacheStatNames) totals[name] += stats[name];
+  }
+  return totals;
+}
+
+/** Each stat and what it counts, as telemetry describes it. */
+export const LOCAL_CACHE_STATS = {
+  hits: 'reads answered from memory',
+  misses: 'reads that went to Redis',
+  invalidations: 'entries removed because their key changed',
+  evictions: 'entries removed to stay within maxEntries / maxBytes',
+  flushes: 'times every entry was dropped (tracking lost, FLUSHDB, invalidations dropped)',
+  entries: 'entries held',
+  bytes: 'bytes of text held (values and keys)',
+} as const satisfies Record<keyof LocalCacheStats, string>;
+
+/** The stats' names. */
+export const localCacheStatNames = Object.keys(LOCAL_CACHE_STATS) as Array<keyof LocalCacheStats>;
+
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const DEFAULT_MAX_ENTRIES = 10_000;
 
@@ -94,6 +134,7 @@ export class LocalCache {
       positiveOption(options.maxEntries, 'options.local.maxEntries', 'entries', DEFAULT_MAX_ENTRIES),
     );
     this.ttlMs = positiveOption(options.ttlMs, 'options.local.ttlMs', 'milliseconds', Number.POSITIVE_INFINITY);
+    allCaches.add(new WeakRef(this));
   }
 
   /** The live entry of `key`, marked as read; undefined when there is none or tracking is not on. */

@@ -1,5 +1,6 @@
 import { failSoft } from './access';
 import { CacheService, type CacheServiceOptions } from './cache';
+import type { LocalCacheStats } from './local';
 import { redisConnection, type RedisConnection } from './connection';
 import type { Dispatcher } from './dispatcher';
 import { describeType, requireEntityId, requireString, requireStringArray, unexpectedReply } from './errors';
@@ -106,6 +107,11 @@ export class PostCacheService<S extends Serializer = JsonSerializer> {
     this.serializer = serializerOf(options);
     this.cache = new CacheService(this.connection, options);
   }
+  /** What the local tier (`options.local`) has done, or null when it is off. */
+  localStats(): LocalCacheStats | null {
+    return this.cache.localStats();
+  }
+
 
   async getPost<T = unknown>(postId: string): Promise<T | null> {
     const key = CacheKeys.post(requireString(postId, 'postId'));

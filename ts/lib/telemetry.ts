@@ -54,7 +54,7 @@ export interface OperationEvent {
   operation: string;
   /** The kind of key, from the CacheKeys templates (`user`, `user:profile`, `feed:page`…), `other` else. */
   keyGroup?: string;
-  /** `hit`, `miss`, `stale`, `fail-soft` (cache); `allowed` / `denied` (rate limit); `acquired` / `busy` (lock). */
+  /** `hit`, `local-hit` (from the local tier), `miss`, `stale`, `fail-soft` (cache); `allowed` / `denied` (rate limit); `acquired` / `busy` (lock). */
   outcome?: string;
   allowed?: boolean;
   degraded?: boolean;

@@ -1,5 +1,6 @@
 import { failSoft } from './access';
 import { CacheService, type CacheServiceOptions } from './cache';
+import type { LocalCacheStats } from './local';
 import { redisConnection, type RedisConnection } from './connection';
 import { describeType, requireEntityId, requireString } from './errors';
 import { CacheKeys } from './keys';
@@ -26,6 +27,11 @@ export class UserCacheService {
     this.connection = connection ?? redisConnection;
     this.cache = new CacheService(this.connection, options);
   }
+  /** What the local tier (`options.local`) has done, or null when it is off. */
+  localStats(): LocalCacheStats | null {
+    return this.cache.localStats();
+  }
+
 
   async getUser<T = unknown>(userId: string): Promise<T | null> {
     const key = CacheKeys.user(requireString(userId, 'userId'));

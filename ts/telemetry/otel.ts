@@ -15,13 +15,16 @@
  *   `detailedMetrics`, as the histogram `redis_layer.client.phase.duration` by `redis_layer.phase`
  *   (`queue`, `native`, `network`, `callback`), with `redis_layer.operation.duration` per service call;
  * - `redis_layer.connection.events`, counting connects, reconnects, disconnects and failed attempts;
- * - `redis_layer.broker.delivered` / `.dropped` (counters) and `.backlog` (messages waiting for callbacks).
+ * - `redis_layer.broker.delivered` / `.dropped` (counters) and `.backlog` (messages waiting for callbacks);
+ * - `redis_layer.local_cache.*`: the local cache tiers' hits, misses, invalidations, evictions, flushes
+ *   (counters), entries and bytes (gauges).
  */
 import {
   type Attributes,
   context,
   type MeterProvider,
   metrics,
+  type ObservableResult,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -43,6 +46,7 @@ import {
   operationChannel,
   PHASES,
 } from '../lib/telemetry';
+import { LOCAL_CACHE_STATS, localCacheStatNames, localCacheTotals } from '../lib/local';
 
 export interface OpenTelemetryOptions {
   /** Default: the global tracer provider (`trace.getTracerProvider()`). */
@@ -276,11 +280,27 @@ export function instrumentOpenTelemetry(options: OpenTelemetryOptions = {}): () 
     backlog.record(event.backlog, attributes);
   };
 
+  // The local cache tiers' totals, read at each collection: counts as counters, size as gauges.
+  const localCache = localCacheStatNames.map((stat) => {
+    const description = `Local cache tier (every CacheService with \`local\`): ${LOCAL_CACHE_STATS[stat]}.`;
+    const instrument =
+      stat === 'entries' || stat === 'bytes'
+        ? meter.createObservableGauge(`redis_layer.local_cache.${stat}`, {
+            description,
+            unit: stat === 'bytes' ? 'By' : '{entry}',
+          })
+        : meter.createObservableCounter(`redis_layer.local_cache.${stat}`, { description });
+    const observe = (result: ObservableResult) => result.observe(localCacheTotals()[stat]);
+    instrument.addCallback(observe);
+    return () => instrument.removeCallback(observe);
+  });
+
   const stopCommands = listen(commandChannel, command);
   const stopOperations = listen(operationChannel, operation);
   connectionChannel.subscribe(onConnection);
   deliveryChannel.subscribe(onDelivery);
   return () => {
+    for (const stop of localCache) stop();
     stopCommands();
     stopOperations();
     connectionChannel.unsubscribe(onConnection);

@@ -5,6 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { LOCAL_CACHE_STATS, localCacheStatNames, localCacheTotals } from '../lib/local';
 import {
   type CommandEvent,
   type CommandPhases,
@@ -127,6 +128,31 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
     registers,
   });
 
+  // The local cache tiers' totals, read at each scrape: counts as counters, size as gauges.
+  const localCache = localCacheStatNames.map((stat) => {
+    const counted = stat !== 'entries' && stat !== 'bytes';
+    const name = `${prefix}local_cache_${stat}${counted ? '_total' : ''}`;
+    const help = `Local cache tier (every CacheService with \`local\`): ${LOCAL_CACHE_STATS[stat]}.`;
+    return counted
+      ? new Counter({
+          name,
+          help,
+          registers,
+          collect() {
+            this.reset();
+            this.inc(localCacheTotals()[stat]);
+          },
+        })
+      : new Gauge({
+          name,
+          help,
+          registers,
+          collect() {
+            this.set(localCacheTotals()[stat]);
+          },
+        });
+  });
+
   const command = {
     start(event: CommandEvent) {
       inFlight.inc({ socket: event.role });
@@ -201,6 +227,7 @@ export function registerPrometheusMetrics(options: PrometheusOptions): () => voi
       delivered,
       dropped,
       backlog,
+      ...localCache,
     ]) {
       registry.removeSingleMetric((metric as unknown as { name: string }).name);
     }

@@ -1,0 +1,193 @@
+/**
+ * The local cache tier's options, its reach (user and post caches), its telemetry (the real
+ * OpenTelemetry SDK and prom-client + promtool) and getOrSet's fallback while Redis is away.
+ * Invalidation across processes is in local-cache.test.ts.
+ */
+import { execFileSync } from 'node:child_process';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import { Registry } from 'prom-client';
+import {
+  CacheKeys,
+  CacheService,
+  defaultLogger,
+  PostCacheService,
+  RedisConnection,
+  setLogger,
+  UserCacheService,
+} from '..';
+import { instrumentOpenTelemetry } from '../dist/telemetry/otel';
+import { registerPrometheusMetrics } from '../dist/telemetry/prometheus';
+import { recordingLogger, startRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
+
+const log = recordingLogger();
+let server: TestServer;
+let connection: RedisConnection;
+let writer: RedisConnection;
+
+beforeAll(async () => {
+  setLogger(log.logger);
+  server = await startRedis();
+  connection = new RedisConnection({ url: server.url, connectTimeoutMs: 1000, commandTimeoutMs: 1000 });
+  writer = new RedisConnection({ url: server.url });
+  await Promise.all([connection.connect(), writer.connect()]);
+});
+
+afterAll(async () => {
+  await connection.close();
+  await writer.close();
+  await server.stop();
+  setLogger(defaultLogger);
+});
+
+/** Reads `key` until the local tier answers it (tracking starts with the first use). */
+async function untilLocal(read: () => Promise<unknown>, stats: () => { hits: number } | null): Promise<void> {
+  const before = stats()?.hits ?? 0;
+  await waitUntil(async () => {
+    await read();
+    return (stats()?.hits ?? 0) > before;
+  }, 'a read answered by the local tier');
+}
+
+describe('options', () => {
+  it('rejects bad bounds with errors naming the option', () => {
+    expect(() => new CacheService(connection, { local: 5 as never })).toThrow(TypeError);
+    expect(() => new CacheService(connection, { local: 5 as never })).toThrow(/options\.local/);
+    expect(() => new CacheService(connection, { local: { maxBytes: -1 } })).toThrow(RangeError);
+    expect(() => new CacheService(connection, { local: { maxBytes: -1 } })).toThrow(/options\.local\.maxBytes/);
+    expect(() => new CacheService(connection, { local: { maxEntries: 0 } })).toThrow(/options\.local\.maxEntries/);
+    expect(() => new CacheService(connection, { local: { ttlMs: Number.NaN } })).toThrow(/options\.local\.ttlMs/);
+  });
+
+  it('is off unless asked for: no stats, and values stay the caller’s own', async () => {
+    const cache = new CacheService(connection);
+    const key = `${uniquePrefix('off')}k`;
+    await cache.set(key, { n: 1 });
+    const value = (await cache.get<{ n: number }>(key)) as { n: number };
+    value.n = 2;
+    expect(await cache.get(key)).toEqual({ n: 1 });
+    expect(cache.localStats()).toBeNull();
+  });
+
+  it('ttlMs bounds an entry even when the key has no TTL in Redis', async () => {
+    const cache = new CacheService(connection, { local: { ttlMs: 200 } });
+    const key = `${uniquePrefix('ttl')}k`;
+    await cache.set(key, 1);
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    const misses = cache.localStats()?.misses ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    expect(await cache.get(key)).toBe(1);
+    expect(cache.localStats()?.misses).toBe(misses + 1);
+  });
+});
+
+describe('user and post caches', () => {
+  it('take the option and answer repeated reads from memory, invalidated by their own writes', async () => {
+    const users = new UserCacheService(connection, { local: { maxEntries: 100 } });
+    const id = uniquePrefix('user');
+    await users.setUser({ id, name: 'Ada' });
+    await untilLocal(
+      () => users.getUser(id),
+      () => users.localStats(),
+    );
+    await users.setUser({ id, name: 'Grace' });
+    expect(await users.getUser(id)).toEqual({ id, name: 'Grace' });
+    await users.invalidateUser(id);
+    expect(await users.getUser(id)).toBeNull();
+
+    const posts = new PostCacheService(connection, { local: {} });
+    const postId = uniquePrefix('post');
+    await posts.setPost({ id: postId, title: 'hello' });
+    await untilLocal(
+      () => posts.getPost(postId),
+      () => posts.localStats(),
+    );
+    expect(await posts.getPost(postId)).toEqual({ id: postId, title: 'hello' });
+    expect(posts.localStats()?.entries).toBeGreaterThan(0);
+  });
+});
+
+describe('telemetry', () => {
+  it('reports the tier through prom-client (promtool-clean) and OpenTelemetry, and marks local hits', async () => {
+    const registry = new Registry();
+    const stopProm = registerPrometheusMetrics({ registry, prefix: 'app_' });
+    const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+    const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+    const meterProvider = new MeterProvider({ readers: [reader] });
+    const stopOtel = instrumentOpenTelemetry({ meterProvider });
+    try {
+      const cache = new CacheService(connection, { local: {} });
+      const key = CacheKeys.user(uniquePrefix('tel'));
+      await cache.set(key, { name: 'Ada' });
+      await untilLocal(
+        () => cache.get(key),
+        () => cache.localStats(),
+      );
+      await writer.getClient().set(key, JSON.stringify({ name: 'Grace' }));
+      await waitUntil(() => (cache.localStats()?.invalidations ?? 0) > 0, 'the invalidation');
+
+      const text = await registry.metrics();
+      expect(text).toMatch(/app_local_cache_hits_total [1-9]/);
+      expect(text).toMatch(/app_local_cache_invalidations_total [1-9]/);
+      expect(text).toMatch(/app_local_cache_misses_total [1-9]/);
+      expect(text).toMatch(/app_local_cache_entries \d/);
+      expect(text).toMatch(/app_local_cache_bytes \d/);
+      expect(text).toMatch(/app_cache_requests_total\{operation="get",key_group="user",outcome="local-hit"\} [1-9]/);
+      expect(text).not.toContain(key);
+      expect(execFileSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' })).toBe('');
+
+      await reader.forceFlush();
+      const metrics = exporter.getMetrics().flatMap((batch) => batch.scopeMetrics.flatMap((scope) => scope.metrics));
+      const byName = new Map(metrics.map((metric) => [metric.descriptor.name, metric]));
+      const hits = byName.get('redis_layer.local_cache.hits')?.dataPoints[0]?.value as number;
+      expect(hits).toBeGreaterThan(0);
+      expect(byName.get('redis_layer.local_cache.invalidations')?.dataPoints[0]?.value).toBeGreaterThan(0);
+      expect(byName.get('redis_layer.local_cache.bytes')?.descriptor.unit).toBe('By');
+    } finally {
+      stopProm();
+      stopOtel();
+      await meterProvider.shutdown();
+    }
+  });
+});
+
+describe('getOrSet while Redis is away', () => {
+  it('serves the last good value within its grace when the loader fails too, and recovers after', async () => {
+    const cache = new CacheService(connection, { local: {} });
+    const key = `${uniquePrefix('away')}k`;
+    const options = { ttlSeconds: 60, graceSeconds: 60 };
+    await cache.getOrSet(key, () => ({ v: 1 }), options);
+    await untilLocal(
+      () => cache.getOrSet(key, () => ({ v: 0 }), options),
+      () => cache.localStats(),
+    );
+    const noGrace = `${uniquePrefix('away')}plain`;
+    await cache.getOrSet(noGrace, () => ({ v: 1 }), 60);
+
+    await server.kill();
+    try {
+      await waitUntil(() => !connection.isConnected, 'the connection to notice the server is gone');
+      const failing = () => {
+        throw new Error('database down too');
+      };
+      expect(await cache.getOrSetWithInfo(key, failing, options)).toEqual({ value: { v: 1 }, hit: true, stale: true });
+      expect(log.text()).toContain('serving the last good value');
+      // Without grace there is nothing to fall back on: the loader's failure is the answer.
+      await expect(cache.getOrSet(noGrace, failing, 60)).rejects.toThrow('database down too');
+      // A working loader still wins over the last good value.
+      expect(await cache.getOrSetWithInfo(key, () => ({ v: 2 }), options)).toEqual({ value: { v: 2 }, hit: false });
+    } finally {
+      await server.restart();
+    }
+    await waitUntil(() => connection.isConnected, 'the reconnect');
+    // Redis restarted empty: the tier serves nothing it held before the outage.
+    await waitUntil(async () => (await cache.get(key)) === null, 'a read that reaches the restarted server');
+  });
+});
