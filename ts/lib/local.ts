@@ -77,7 +77,8 @@ export interface LocalEntry {
   readonly key: string;
   /** The value as a hit returns it: frozen and shared, or (for serializers other than JSON) parsed per hit. */
   readonly value: unknown;
-  readonly text: string;
+  /** The stored text, kept only where a hit needs it: to parse per hit, or to tell a stored `null` from corrupt text. */
+  readonly text: string | undefined;
   readonly size: number;
   /** performance.now() past which the entry is gone (Redis' TTL or ttlMs, whichever is sooner). */
   readonly expiresAt: number;
@@ -153,7 +154,7 @@ export class LocalCache {
 
   /** What a hit on `entry` returns. */
   valueOf(entry: LocalEntry): unknown {
-    return this.shared ? entry.value : this.decode(entry.text, entry.key);
+    return this.shared ? entry.value : this.decode(entry.text as string, entry.key);
   }
 
   /**
@@ -182,7 +183,7 @@ export class LocalCache {
       const entry: LocalEntry = {
         key,
         value,
-        text,
+        text: this.shared && value !== null ? undefined : text,
         size: key.length + text.length,
         expiresAt,
         visited: false,
