@@ -127,12 +127,15 @@ function machine() {
     redis: serverVersion(),
     loadavg: os.loadavg().map((x) => x.toFixed(2)).join(' '),
     commit: rev,
-    versions: { redis: version('redis'), ioredis: version('ioredis'), '@valkey/valkey-glide': version('@valkey/valkey-glide') },
+    versions: { redis: version('redis'), ioredis: version('ioredis'), '@valkey/valkey-glide': version('@valkey/valkey-glide'), bentocache: version('bentocache') },
     seconds: SECONDS,
     rounds: ROUNDS,
     date: new Date().toISOString(),
   };
 }
+
+/** A local tier's hits over its lookups in the timed run, or null for a client without one. */
+const hitRatio = (tier) => (tier && tier.hits + tier.misses > 0 ? tier.hits / (tier.hits + tier.misses) : null);
 
 const median = (xs) => {
   const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -144,8 +147,8 @@ const median = (xs) => {
 async function main() {
   const started = Date.now();
   const names = clientNames.filter((name) => {
-    if (name === 'valkey-glide' && !glideLoads()) {
-      console.log('valkey-glide: its native package does not load on this machine; skipped');
+    if (name.startsWith('valkey-glide') && !glideLoads()) {
+      console.log(`${name}: its native package does not load on this machine; skipped`);
       return false;
     }
     return true;
@@ -181,7 +184,7 @@ async function main() {
             ? `FAILED: ${result.failed.split('\n')[0]}`
             : result.na
               ? 'n/a: not available'
-              : `${Math.round(result.opsPerSec)} ops/s${result.serverCpuPerOp == null ? '' : `, redis ${result.serverCpuPerOp.toFixed(2)} µs/op`}${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}`;
+              : `${Math.round(result.opsPerSec)} ops/s${result.serverCpuPerOp == null ? '' : `, redis ${result.serverCpuPerOp.toFixed(2)} µs/op`}${hitRatio(result.tier) == null ? '' : `, local hits ${(hitRatio(result.tier) * 100).toFixed(1)}%`}${result.errors ? ` (${result.errors} errors: ${result.firstError})` : ''}`;
           console.log(`  ${workload.id.padEnd(10)} ${client.padEnd(26)} ${line}`);
         }
       }
@@ -207,6 +210,8 @@ async function main() {
           cpuPerOp: median(ok.map((r) => r.cpuPerOp)),
           serverCpuPerOp: median(ok.map((r) => r.serverCpuPerOp)),
           maxRssKb: Math.max(...ok.map((r) => r.maxRssKb)),
+          hitRatio: median(ok.map((r) => hitRatio(r.tier))),
+          tier: ok[ok.length - 1].tier,
           errors: ok.reduce((n, r) => n + (r.errors || 0), 0),
           rounds: ok.length,
         };

@@ -56,6 +56,18 @@ async function timed(workload, services, ctx, seconds, checks, serverPid) {
   return { ops, errors, firstError, elapsed, histogram, cpuMicros: cpu.user + cpu.system, serverMicros };
 }
 
+/** Gauges among a tier's stats (redis-layer's localStats), reported as they end; the rest are counters. */
+const GAUGES = new Set(['entries', 'bytes']);
+
+/** A tier's stats over the timed run: counters as `after` minus `before`, gauges as `after`. */
+function difference(after, before) {
+  const out = {};
+  for (const [name, value] of Object.entries(after)) {
+    if (typeof value === 'number') out[name] = GAUGES.has(name) ? value : value - (before[name] ?? 0);
+  }
+  return out;
+}
+
 async function main(job) {
   const workload = WORKLOADS.find((w) => w.id === job.workload);
   if (!workload) throw new Error(`unknown workload ${job.workload}`);
@@ -72,8 +84,10 @@ async function main(job) {
   await timed(workload, services, ctx, Math.min(0.3, job.seconds / 2), checks);
   checks.left = -1;
   const deliveredBefore = workload.delivered?.(ctx);
+  const tierBefore = services.tierStats ? await services.tierStats() : undefined;
   const run = await timed(workload, services, ctx, job.seconds, checks, job.serverPid);
   const delivered = workload.delivered ? workload.delivered(ctx) - deliveredBefore : undefined;
+  const tier = tierBefore ? difference(await services.tierStats(), tierBefore) : undefined;
   const result = {
     ops: run.ops,
     opsPerSec: run.ops / run.elapsed,
@@ -85,6 +99,8 @@ async function main(job) {
     cpuPerOp: run.ops ? run.cpuMicros / run.ops : null,
     serverCpuPerOp: run.ops && run.serverMicros !== null ? run.serverMicros / run.ops : null,
     maxRssKb: process.resourceUsage().maxRSS,
+    // A local tier's counters over the timed run (hits, misses and what else it counts).
+    tier,
   };
   if (workload.cleanup) await Promise.race([workload.cleanup(services, ctx), new Promise((r) => setTimeout(r, 5000))]).catch(() => {});
   await Promise.race([services.close(), new Promise((r) => setTimeout(r, 2000))]).catch(() => {});

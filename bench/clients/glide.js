@@ -2,7 +2,7 @@
 // Valkey GLIDE 2 running the seed's code through a thin shim (see ioredis.js). GLIDE delivers
 // pub/sub messages to a callback fixed when the client is created, so the subscriber client is
 // created subscribed to the bench channel and the shim routes messages to the seed's listener.
-const { GlideClient, GlideClientConfiguration, Batch, TimeUnit } = require('@valkey/valkey-glide');
+const { GlideClient, GlideClientConfiguration, Batch, TimeUnit, ClientSideCache, EvictionPolicy } = require('@valkey/valkey-glide');
 const { seedServices } = require('../seed');
 
 const BENCH_CHANNEL = 'bench:events';
@@ -28,11 +28,15 @@ function shimCommands(glide) {
   };
 }
 
-async function create({ port }) {
+async function create({ port, clientSideCache }) {
   const addresses = [{ host: '127.0.0.1', port }];
   const listeners = new Map();
+  // The 'valkey-glide (client-side cache)' row: GLIDE's cache in its Rust core, kept by CLIENT TRACKING BCAST (RESP3, the default).
+  const cache = clientSideCache
+    ? new ClientSideCache({ evictionPolicy: EvictionPolicy.LRU, enableMetrics: true, serverAssisted: true, ...clientSideCache })
+    : undefined;
   const [client, subscriber, publisher] = await Promise.all([
-    GlideClient.createClient({ addresses }),
+    GlideClient.createClient({ addresses, clientSideCache: cache }),
     GlideClient.createClient({
       addresses,
       pubsubSubscriptions: {
@@ -56,9 +60,18 @@ async function create({ port }) {
     }),
     getPublisher: () => shimCommands(publisher),
   };
-  return seedServices(connection, async () => {
+  const services = seedServices(connection, async () => {
     for (const c of [client, subscriber, publisher]) c.close();
   });
+  if (cache) {
+    // GLIDE reports rates over all lookups so far; the worker takes differences, so these are counts.
+    services.tierStats = async () => {
+      const [lookups, hitRate, evictions] = await Promise.all([client.getCacheTotalLookups(), client.getCacheHitRate(), client.getCacheEvictions()]);
+      const hits = Math.round(lookups * hitRate);
+      return { hits, misses: lookups - hits, evictions };
+    };
+  }
+  return services;
 }
 
 module.exports = { create, BENCH_CHANNEL };

@@ -14,6 +14,26 @@ const CLIENTS = {
   'redis-layer (channels subscribed)': { module: './redis-layer', peer: false, options: { telemetry: 'channels' }, workloads: ['get', 'setget'] },
   'redis-layer (OpenTelemetry)': { module: './redis-layer', peer: false, options: { telemetry: 'otel' }, workloads: ['get', 'setget'] },
   'ioredis (OpenTelemetry)': { module: './ioredis', peer: false, options: { autoPipelining: false, telemetry: 'otel' }, workloads: ['get', 'setget'] },
+  // Local tiers, on the hot-key workload only: redis-layer's, and the peers' nearest equivalents.
+  'redis-layer (local tier)': {
+    module: './redis-layer',
+    peer: false,
+    options: { local: { maxBytes: 64 * 1024 * 1024, maxEntries: 20_000 } },
+    workloads: ['hot-keys'],
+  },
+  'node-redis (client-side cache)': {
+    module: './node-redis',
+    peer: true,
+    options: { clientSideCache: { ttl: 0, maxEntries: 20_000, evictPolicy: 'LRU' } },
+    workloads: ['hot-keys'],
+  },
+  'valkey-glide (client-side cache)': {
+    module: './glide',
+    peer: true,
+    options: { clientSideCache: { maxCacheKb: 64 * 1024, entryTtlMs: 0 } },
+    workloads: ['hot-keys'],
+  },
+  bentocache: { module: './bentocache', peer: true, options: { l1: { maxSize: '64mb', maxItems: 20_000 } }, workloads: ['hot-keys'] },
 };
 
 // An interleaved A/B of a change: BENCH_BASELINE names another build of redis-layer (a directory with its

@@ -62,7 +62,7 @@ function adapters(connection) {
   };
 }
 
-async function create({ url, telemetry, baseline }) {
+async function create({ url, telemetry, baseline, local }) {
   if (baseline) ROOT = path.resolve(process.env.BENCH_BASELINE);
   const lib = load();
   if (telemetry === 'otel') {
@@ -80,8 +80,15 @@ async function create({ url, telemetry, baseline }) {
   const connection = new lib.RedisConnection({ url });
   await connection.connect();
   const make = (name) => (typeof lib[name] === 'function' ? new lib[name](connection) : null);
+  // The 'redis-layer (local tier)' row: a build without the tier must fail the row, not pass for it.
+  const cache = local ? new lib.CacheService(connection, { local }) : make('CacheService');
+  if (local && (typeof cache.localStats !== 'function' || cache.localStats() === null)) {
+    await connection.close();
+    throw new Error('this build of redis-layer has no local tier (CacheService option local)');
+  }
   return {
-    cache: make('CacheService'),
+    cache,
+    tierStats: local ? () => cache.localStats() : undefined,
     rateLimiter: make('RateLimiter'),
     session: make('SessionService'),
     broker: make('MessageBroker'),

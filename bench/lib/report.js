@@ -20,26 +20,39 @@ function fastestPeer(rows, names) {
   return best;
 }
 
+/** A local tier's cell: its hit ratio over the timed run, and the last round's other counters. */
+function tierCell(row) {
+  if (row.hitRatio == null) return '';
+  const { hits, misses, ...rest } = row.tier || {};
+  const extra = Object.entries(rest)
+    .filter(([, value]) => value > 0)
+    .map(([name, value]) => (name === 'bytes' ? `${(value / 2 ** 20).toFixed(1)} MB` : `${name} ${fmtOps(value)}`));
+  return `${(row.hitRatio * 100).toFixed(1)}%${extra.length ? ` (${extra.join(', ')})` : ''}`;
+}
+
 function workloadTable(workload, rows, names) {
   const best = fastestPeer(rows, names);
   const ceiling = rows['null client'] && rows['null client'].opsPerSec;
+  // A 'local hits' column where a row has a local tier.
+  const tiers = names.some((name) => rows[name] && rows[name].hitRatio != null);
   const lines = [
     `### ${workload.title}`,
     '',
     workload.detail + '.',
     '',
-    '| client | ops/s | vs fastest peer | share of null ceiling | p50 ms | p99 ms | CPU µs/op | Redis CPU µs/op | peak RSS MB |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| client | ops/s | vs fastest peer | share of null ceiling | p50 ms | p99 ms | CPU µs/op | Redis CPU µs/op | peak RSS MB |${tiers ? ' local hits |' : ''}`,
+    `| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${tiers ? ' ---: |' : ''}`,
   ];
+  const blank = tiers ? ' | | | | | | | | |' : ' | | | | | | | |';
   for (const name of names) {
     const row = rows[name];
     if (!row) continue;
     if (row.na) {
-      lines.push(`| ${name} | n/a: not available | | | | | | | |`);
+      lines.push(`| ${name} | n/a: not available${blank}`);
       continue;
     }
     if (row.failed) {
-      lines.push(`| ${name} | failed: ${row.failed.replace(/\|/g, '/').slice(0, 120)} | | | | | | | |`);
+      lines.push(`| ${name} | failed: ${row.failed.replace(/\|/g, '/').slice(0, 120)}${blank}`);
       continue;
     }
     const isCeiling = CLIENTS[name].ceiling;
@@ -49,7 +62,7 @@ function workloadTable(workload, rows, names) {
     const errs = row.errors ? ` (${row.errors} errors)` : '';
     const deliveries = row.deliveredPerSec == null ? '' : ` (${fmtOps(row.deliveredPerSec)} delivered/s)`;
     lines.push(
-      `| ${label} | ${fmtOps(row.opsPerSec)}${deliveries}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtServerCpu(row.serverCpuPerOp)} | ${fmtMb(row.maxRssKb)} |`,
+      `| ${label} | ${fmtOps(row.opsPerSec)}${deliveries}${errs} | ${fmtRatio(ratio)} | ${fmtPct(share)} | ${fmtMs(row.p50)} | ${fmtMs(row.p99)} | ${fmtCpu(row.cpuPerOp)} | ${fmtServerCpu(row.serverCpuPerOp)} | ${fmtMb(row.maxRssKb)} |${tiers ? ` ${tierCell(row)} |` : ''}`,
     );
   }
   return lines.join('\n');
@@ -161,7 +174,7 @@ function renderReport({ info, workloads, names, summary, serverCeiling, soak, mi
     '',
     `- CPU: ${info.cores} cores (os.cpus()), ${info.cpuModel}; ${info.memoryGb} GB memory; ${info.os}; load average at start ${info.loadavg}`,
     `- Node ${info.node}; redis-server ${info.redis} on loopback, same machine (\`--save "" --appendonly no\`)`,
-    `- Peers: node-redis ${info.versions.redis}, ioredis ${info.versions.ioredis}, @valkey/valkey-glide ${info.versions['@valkey/valkey-glide']}`,
+    `- Peers: node-redis ${info.versions.redis}, ioredis ${info.versions.ioredis}, @valkey/valkey-glide ${info.versions['@valkey/valkey-glide']}, bentocache ${info.versions.bentocache}`,
     '',
     'Each (client, workload) pair runs in its own child process (so RSS and CPU are that client\'s), clients interleaved in a rotating order, every pair once per round. "vs fastest peer" divides by the fastest of node-redis, ioredis (±auto-pipelining) and GLIDE running the seed\'s code; "share of null ceiling" divides by the null client (the same JavaScript work without Redis). CPU µs/op is the client process\'s user+system time per operation (all its threads); Redis CPU µs/op is the redis-server process\'s user+system time over the same timed run (from /proc/<pid>/stat, 10 ms ticks) divided by the operations: what each call costs the server. On a shared 2-core machine, expect ±20% between runs.',
     '',

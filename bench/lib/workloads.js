@@ -2,11 +2,15 @@
 // The issue's workloads. Each runs `concurrency` callers that loop `op` until the time box ends;
 // `service` names the service the op needs (redis-layer reports n/a while it has not landed).
 const { USERS, SESSIONS, WARM_IDS, makeUser, makeSession, userKey, sessionId } = require('./data');
+const { zipfOps, WRITE } = require('./zipf');
 
 const CHANNEL = 'bench:events';
 const FIREHOSE = 'bench:firehose';
 const RATE = { windowMs: 1000, maxRequests: 100 };
 const spread = (c, i, n) => (c * 7919 + i * 31) % n;
+/** hot-keys: 2^20 precomputed operations, replayed in order by every client. */
+const HOT_OPS = 1 << 20;
+const HOT_SEED = 20_240_601;
 
 function users(ctx) {
   if (!ctx.users) ctx.users = Array.from({ length: 1000 }, (_, i) => makeUser(i));
@@ -51,6 +55,27 @@ const WORKLOADS = [
     },
     op: (s, ctx, c, i) => s.cache.mget(ctx.keySets[spread(c, i, 97)]),
     check: (r) => Array.isArray(r) && r.length === 100 && r[99] !== null && typeof r[99].id === 'string',
+  },
+  {
+    id: 'hot-keys',
+    title: 'hot-key reads: Zipf keys, 95% reads, 64 callers',
+    detail:
+      "64 concurrent callers over the 10 000 preloaded users, keys Zipf-distributed (s = 1.0, the same precomputed sequence for every client): 95% `cache.get(key)` returning the parsed object, 5% `cache.set(key, user, 3600)` of a freshly built 1 KB user. The rows with a local tier (redis-layer's, node-redis' server-assisted client-side cache, GLIDE's, bentocache's memory L1) may pass the null client, which parses every read; 'local hits' is the tier's own hit ratio over the timed run",
+    service: 'cache',
+    concurrency: 64,
+    prepare(s, ctx) {
+      ctx.keys = Array.from({ length: USERS }, (_, k) => userKey(k));
+      ctx.ops = zipfOps({ keys: USERS, s: 1.0, writes: 0.05, count: HOT_OPS, seed: HOT_SEED });
+    },
+    op(s, ctx, c, i) {
+      const op = ctx.ops[i & (HOT_OPS - 1)];
+      if (op & WRITE) {
+        const k = op ^ WRITE;
+        return s.cache.set(ctx.keys[k], makeUser(k), 3600);
+      }
+      return s.cache.get(ctx.keys[op]);
+    },
+    check: (r) => r === true || (r !== null && typeof r === 'object' && typeof r.id === 'string'),
   },
   {
     id: 'checkLimit',
