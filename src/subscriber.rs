@@ -27,6 +27,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{sys, Env};
 use napi_derive::napi;
 use redis::{PushInfo, PushKind, Value};
+use redis_layer_core::any::SlotOwners;
 use redis_layer_core::managed::PushSink;
 use redis_layer_core::managed::WeakConnection;
 use redis_layer_core::AnyConnection;
@@ -261,6 +262,8 @@ struct State {
     closed: AtomicBool,
     /// A renewal of the socket after a cluster node went away is pending.
     renewing: AtomicBool,
+    /// The cluster's slot owners are being watched for the tracking (see `watch_slots`).
+    watching: AtomicBool,
     /// Whether the waker currently holds the event loop open. Only touched on the JS thread.
     referenced: Mutex<bool>,
 }
@@ -402,6 +405,7 @@ impl NativeSubscriber {
             max_bytes: limits.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).max(1) as usize,
             closed: AtomicBool::new(false),
             renewing: AtomicBool::new(false),
+            watching: AtomicBool::new(false),
             referenced: Mutex::new(false),
         });
         let drain_state = state.clone();
@@ -567,6 +571,11 @@ impl NativeSubscriber {
     ) -> napi::Result<(), ErrorCodeName> {
         let sink = self.sink()?;
         *lock(&self.mailbox.state.tracking) = Some(prefixes.clone());
+        if self.connection.config().is_cluster()
+            && !self.mailbox.state.watching.swap(true, Ordering::AcqRel)
+        {
+            watch_slots(self.mailbox.clone(), self.connection.downgrade());
+        }
         let mailbox = self.mailbox.clone();
         sink.spawn(
             env,
@@ -777,6 +786,52 @@ fn follow_shard(
                     ),
                 ),
                 Err(_) => {}
+            }
+        }
+    });
+}
+
+/// How often a tracking cluster subscriber looks at who serves which slots.
+const SLOT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Keeps a cluster's key tracking whole through topology changes that close no socket of
+/// ours. Slots that moved between the tracked masters flush the local tiers (`Flush`);
+/// a changed set of masters (a manual failover, a master added) loses the tracking and
+/// renews the socket, whose reconnect hook tracks on every master of the new topology.
+fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
+    napi::bindgen_prelude::spawn(async move {
+        let mut known: Option<SlotOwners> = None;
+        loop {
+            tokio::time::sleep(SLOT_WATCH).await;
+            let state = &mailbox.state;
+            let Some(connection) = connection.upgrade() else {
+                return;
+            };
+            if state.closed.load(Ordering::Acquire) {
+                return;
+            }
+            if lock(&state.tracking).is_none() || state.renewing.load(Ordering::Acquire) {
+                known = None;
+                continue;
+            }
+            let Ok((mut socket, _)) = connection.current() else {
+                known = None;
+                continue;
+            };
+            let Ok(Some(owners)) = socket.slot_owners().await else {
+                continue;
+            };
+            match &known {
+                Some(before) if before.masters != owners.masters => {
+                    state.notify(&mailbox, Notice::Lost);
+                    connection.renew("the cluster's masters changed while keys were tracked");
+                    known = None;
+                }
+                Some(before) if before.slots != owners.slots => {
+                    state.notify(&mailbox, Notice::Flush);
+                    known = Some(owners);
+                }
+                _ => known = Some(owners),
             }
         }
     });

@@ -85,6 +85,19 @@ impl AnyConnection {
         }
     }
 
+    /// Who serves which slots on a cluster (`None` on a single server), from the
+    /// answering node's `CLUSTER NODES`: a slot migration, a failover or a new master
+    /// changes it.
+    pub async fn slot_owners(&mut self) -> RedisResult<Option<SlotOwners>> {
+        match self {
+            AnyConnection::Single(_) => Ok(None),
+            AnyConnection::Cluster(c) => {
+                let text: String = redis::cmd("CLUSTER").arg("NODES").query_async(c).await?;
+                Ok(Some(SlotOwners::parse(&text)))
+            }
+        }
+    }
+
     /// Stops the subscription to the sharded channel `channel`.
     pub async fn sunsubscribe(&mut self, channel: impl ToRedisArgs) -> RedisResult<()> {
         match self {
@@ -122,9 +135,81 @@ impl ConnectionLike for AnyConnection {
     }
 }
 
+/// The live masters of a cluster and the slots each serves, comparable between two looks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotOwners {
+    /// Each live master's address, sorted.
+    pub masters: Vec<String>,
+    /// Each live master's address and slot ranges (migrations included), sorted.
+    pub slots: Vec<String>,
+}
+
+impl SlotOwners {
+    /// Reads `CLUSTER NODES` text; masters flagged failing are left out.
+    pub fn parse(nodes: &str) -> Self {
+        let mut masters = Vec::new();
+        let mut slots = Vec::new();
+        for line in nodes.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else {
+                continue;
+            };
+            if !flags.split(',').any(|flag| flag == "master") || flags.contains("fail") {
+                continue;
+            }
+            let address = address.split('@').next().unwrap_or(address);
+            masters.push(address.to_string());
+            let ranges: Vec<&str> = fields.iter().skip(8).copied().collect();
+            slots.push(format!("{address} {}", ranges.join(" ")));
+        }
+        masters.sort();
+        slots.sort();
+        Self { masters, slots }
+    }
+}
+
 fn not_sharded() -> redis::RedisError {
     redis::RedisError::from((
         redis::ErrorKind::InvalidClientConfig,
         "sharded pub/sub needs a Redis Cluster",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlotOwners;
+
+    const NODES: &str = "\
+a1 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191
+b1 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383
+c1 127.0.0.1:7002@17002 slave a1 0 0 1 connected
+";
+
+    #[test]
+    fn reads_masters_and_their_slots() {
+        let owners = SlotOwners::parse(NODES);
+        assert_eq!(owners.masters, ["127.0.0.1:7000", "127.0.0.1:7001"]);
+        assert_eq!(
+            owners.slots,
+            ["127.0.0.1:7000 0-8191", "127.0.0.1:7001 8192-16383"]
+        );
+    }
+
+    #[test]
+    fn a_migration_changes_the_slots_only_and_a_failover_the_masters() {
+        let migrated = NODES
+            .replace("0-8191", "0-8190")
+            .replace("8192-16383", "8191-16383");
+        let moved = SlotOwners::parse(&migrated);
+        let before = SlotOwners::parse(NODES);
+        assert_eq!(moved.masters, before.masters);
+        assert_ne!(moved.slots, before.slots);
+
+        let failed_over = NODES
+            .replace("myself,master", "myself,master,fail")
+            .replace("slave a1", "master -")
+            .replace("1 connected\n", "3 connected 0-8191\n");
+        let after = SlotOwners::parse(&failed_over);
+        assert_eq!(after.masters, ["127.0.0.1:7001", "127.0.0.1:7002"]);
+    }
 }
