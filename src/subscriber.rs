@@ -801,8 +801,12 @@ const SLOT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
     napi::bindgen_prelude::spawn(async move {
         let mut known: Option<SlotOwners> = None;
+        let mut first = true;
         loop {
-            tokio::time::sleep(SLOT_WATCH).await;
+            // The first look is at once, so the picture tracking started with is the one compared.
+            if !std::mem::take(&mut first) {
+                tokio::time::sleep(SLOT_WATCH).await;
+            }
             let state = &mailbox.state;
             let Some(connection) = connection.upgrade() else {
                 return;
