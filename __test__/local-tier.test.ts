@@ -14,6 +14,7 @@ import { Registry } from 'prom-client';
 import {
   CacheKeys,
   CacheService,
+  dateSerializer,
   defaultLogger,
   PostCacheService,
   RedisConnection,
@@ -85,6 +86,202 @@ describe('options', () => {
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(await cache.get(key)).toBe(1);
     expect(cache.localStats()?.misses).toBe(misses + 1);
+  });
+});
+
+describe('invalidation', () => {
+  let cache: CacheService;
+  let remote: CacheService;
+  beforeAll(() => {
+    cache = new CacheService(connection, { local: {} });
+    remote = new CacheService(writer);
+  });
+  const fresh = (key: string, value: unknown, what: string) =>
+    waitUntil(async () => JSON.stringify(await cache.get(key)) === JSON.stringify(value), what, 5_000);
+
+  it('a write, a DEL, an EXPIRE and FLUSHDB by another client remove the local copy', async () => {
+    const key = `${uniquePrefix('remote')}k`;
+    await remote.set(key, { v: 1 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await remote.set(key, { v: 2 });
+    await fresh(key, { v: 2 }, 'the remote SET');
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await remote.del(key);
+    await fresh(key, null, 'the remote DEL');
+    await remote.set(key, { v: 3 });
+    await fresh(key, { v: 3 }, 'the key written again');
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await writer.getClient().sendCommand(['PEXPIRE', key, '1']);
+    await fresh(key, null, 'the remote EXPIRE');
+    await remote.set(key, { v: 4 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    const flushes = cache.localStats()?.flushes ?? 0;
+    server.cli('FLUSHDB');
+    await waitUntil(() => (cache.localStats()?.flushes ?? 0) > flushes, 'the FLUSHDB notice');
+    expect(await cache.get(key)).toBeNull();
+  });
+
+  it('an entry goes with its key’s TTL in Redis', async () => {
+    const key = `${uniquePrefix('ttl')}k`;
+    await remote.set(key, { v: 1 }, 1);
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    const [entry] = [await cache.get(key)];
+    expect(entry).toEqual({ v: 1 });
+    await waitUntil(async () => (await cache.get(key)) === null, 'the key to expire', 3_000);
+    expect(server.cli('EXISTS', key)).toBe('0');
+  });
+
+  it('an eviction by Redis (maxmemory) removes the local copy', async () => {
+    const small = await startRedis({ extraArgs: ['--maxmemory', '4mb', '--maxmemory-policy', 'allkeys-lru'] });
+    const near = new RedisConnection({ url: small.url });
+    await near.connect();
+    try {
+      const tier = new CacheService(near, { local: {} });
+      const key = `${uniquePrefix('evicted')}k`;
+      await tier.set(key, { v: 1 });
+      await untilLocal(
+        () => tier.get(key),
+        () => tier.localStats(),
+      );
+      const filler = 'x'.repeat(10_000);
+      for (let i = 0; small.cli('EXISTS', key) === '1'; i++) small.cli('SET', `fill:${i}`, filler);
+      await waitUntil(async () => (await tier.get(key)) === null, 'the evicted key to be a miss', 5_000);
+    } finally {
+      await near.close();
+      await small.stop();
+    }
+  });
+
+  it('this process’s writes are seen by its next read, at once', async () => {
+    const key = `${uniquePrefix('own')}k`;
+    const same = new CacheService(connection);
+    await cache.set(key, { v: 1 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await same.set(key, { v: 2 });
+    expect(await cache.get(key)).toEqual({ v: 2 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await same.del(key);
+    expect(await cache.get(key)).toBeNull();
+    await cache.mset({ [key]: { v: 3 } });
+    expect(await cache.get(key)).toEqual({ v: 3 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await connection.getClient().set(key, JSON.stringify({ v: 4 }));
+    expect(await cache.get(key)).toEqual({ v: 4 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await same.flushPattern(`${key.slice(0, -1)}*`);
+    expect(await cache.get(key)).toBeNull();
+  });
+
+  it('a read in flight when its key is written answers its caller but is not kept', async () => {
+    const key = `${uniquePrefix('inflight')}k`;
+    await remote.set(key, { v: 1 });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    await remote.set(key, { v: 2 });
+    await fresh(key, { v: 2 }, 'the remote write');
+    // Not in memory now: the next read goes to Redis, and a write is queued behind it.
+    await remote.set(key, { v: 3 });
+    await waitUntil(() => (cache.localStats()?.entries ?? 1) === 0, 'the entry to be invalidated');
+    const misses = cache.localStats()?.misses ?? 0;
+    const reading = cache.get(key);
+    const writing = new CacheService(connection).set(key, { v: 4 });
+    expect(await reading).toEqual({ v: 3 });
+    await writing;
+    expect(cache.localStats()?.misses).toBe(misses + 1);
+    expect(await cache.get(key)).toEqual({ v: 4 });
+  });
+});
+
+describe('values and bounds', () => {
+  it('hands every caller the same frozen value: a mutation throws and changes no other read', async () => {
+    const cache = new CacheService(connection, { local: {} });
+    const key = `${uniquePrefix('frozen')}k`;
+    await cache.set(key, { name: 'Ada', tags: ['a'] });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    const first = (await cache.get<{ name: string; tags: string[] }>(key)) as { name: string; tags: string[] };
+    expect(() => {
+      first.name = 'Eve';
+    }).toThrow(TypeError);
+    expect(() => first.tags.push('b')).toThrow(TypeError);
+    expect(await cache.get(key)).toEqual({ name: 'Ada', tags: ['a'] });
+  });
+
+  it('with another serializer each caller gets its own copy', async () => {
+    const cache = new CacheService(connection, { local: {}, serializer: dateSerializer });
+    const key = `${uniquePrefix('dates')}k`;
+    await cache.set(key, { at: new Date(0) });
+    await untilLocal(
+      () => cache.get(key),
+      () => cache.localStats(),
+    );
+    const first = (await cache.get<{ at: Date }>(key)) as { at: Date };
+    first.at.setFullYear(2000);
+    expect(((await cache.get<{ at: Date }>(key)) as { at: Date }).at.getTime()).toBe(0);
+  });
+
+  it('keeps within maxEntries and maxBytes, and keeps keys being read while a scan of cold keys passes', async () => {
+    const cache = new CacheService(connection, { local: { maxEntries: 50, maxBytes: 20_000 } });
+    const prefix = uniquePrefix('bounds');
+    const hot = Array.from({ length: 10 }, (_, i) => `${prefix}hot${i}`);
+    const cold = Array.from({ length: 200 }, (_, i) => `${prefix}cold${i}`);
+    const value = { pad: 'x'.repeat(100) };
+    await cache.mset(Object.fromEntries([...hot, ...cold].map((key) => [key, value])));
+    for (const key of hot)
+      await untilLocal(
+        () => cache.get(key),
+        () => cache.localStats(),
+      );
+    for (const [i, key] of cold.entries()) {
+      await cache.get(key);
+      // The hot keys keep being read while the scan goes on.
+      if (i % 5 === 0) await Promise.all(hot.map((h) => cache.get(h)));
+      const stats = cache.localStats() as { entries: number; bytes: number };
+      expect(stats.entries).toBeLessThanOrEqual(50);
+      expect(stats.bytes).toBeLessThanOrEqual(20_000);
+    }
+    expect(cache.localStats()?.evictions).toBeGreaterThan(100);
+    const hits = cache.localStats()?.hits ?? 0;
+    await Promise.all(hot.map((h) => cache.get(h)));
+    expect(cache.localStats()?.hits).toBe(hits + hot.length);
+
+    const big = new CacheService(connection, { local: { maxBytes: 1_000 } });
+    const bigKey = `${prefix}big`;
+    await big.set(bigKey, { pad: 'y'.repeat(2_000) });
+    await big.get(bigKey);
+    await big.get(bigKey);
+    expect(big.localStats()?.entries).toBe(0);
   });
 });
 
