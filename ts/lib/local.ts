@@ -265,7 +265,7 @@ export class LocalCache {
   /** SIEVE: from the hand towards the newest, clears marks until an unmarked entry, which goes. */
   private evict(): void {
     let node = this.hand ?? this.tail;
-    while (node !== undefined && node.visited) {
+    while (node?.visited) {
       node.visited = false;
       node = node.prev ?? this.tail;
     }

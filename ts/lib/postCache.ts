@@ -112,7 +112,6 @@ export class PostCacheService<S extends Serializer = JsonSerializer> {
     return this.cache.localStats();
   }
 
-
   async getPost<T = unknown>(postId: string): Promise<T | null> {
     const key = CacheKeys.post(requireString(postId, 'postId'));
     return shapedOrMiss<T>(await this.cache.get(key), key, 'object');

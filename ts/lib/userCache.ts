@@ -32,7 +32,6 @@ export class UserCacheService {
     return this.cache.localStats();
   }
 
-
   async getUser<T = unknown>(userId: string): Promise<T | null> {
     const key = CacheKeys.user(requireString(userId, 'userId'));
     return shapedOrMiss<T>(await this.cache.get(key), key, 'object');

@@ -8,7 +8,6 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { LOCAL_CACHE_STATS, localCacheStatNames, localCacheTotals } from '../lib/local';
 import {
   type CommandEvent,
-  type CommandPhases,
   type ConnectionEvent,
   commandChannel,
   commandPhases,
