@@ -29,8 +29,16 @@ export interface LocalCacheStats {
   bytes: number;
 }
 
-/** Every local tier of the process, for telemetry's totals. */
+/** Every local tier of the process, for telemetry's totals; references to collected tiers are pruned as it grows. */
 const allCaches = new Set<WeakRef<LocalCache>>();
+let pruneAt = 1024;
+
+function register(cache: LocalCache): void {
+  allCaches.add(new WeakRef(cache));
+  if (allCaches.size < pruneAt) return;
+  for (const ref of allCaches) if (ref.deref() === undefined) allCaches.delete(ref);
+  pruneAt = Math.max(1024, allCaches.size * 2);
+}
 
 /** The stats of every local cache tier in the process, summed (what telemetry reports). */
 export function localCacheTotals(): LocalCacheStats {
@@ -135,7 +143,7 @@ export class LocalCache {
       positiveOption(options.maxEntries, 'options.local.maxEntries', 'entries', DEFAULT_MAX_ENTRIES),
     );
     this.ttlMs = positiveOption(options.ttlMs, 'options.local.ttlMs', 'milliseconds', Number.POSITIVE_INFINITY);
-    allCaches.add(new WeakRef(this));
+    register(this);
   }
 
   /** The live entry of `key`, marked as read; undefined when there is none or tracking is not on. */
