@@ -221,6 +221,47 @@ describe('invalidation', () => {
   });
 });
 
+describe('tracking prefixes', () => {
+  it('tracks only the connection’s trackingPrefixes, and keeps only keys under them', async () => {
+    const prefix = uniquePrefix('tp');
+    const narrow = new RedisConnection({ url: server.url, trackingPrefixes: [prefix] });
+    await narrow.connect();
+    try {
+      const cache = new CacheService(narrow, { local: {} });
+      const inside = `${prefix}k`;
+      const outside = `${uniquePrefix('elsewhere')}k`;
+      await writer.getClient().set(inside, JSON.stringify({ v: 1 }));
+      await writer.getClient().set(outside, JSON.stringify({ v: 1 }));
+      await untilLocal(
+        () => cache.get(inside),
+        () => cache.localStats(),
+      );
+      const tracking = server
+        .cli('CLIENT', 'LIST')
+        .split('\n')
+        .filter((line) => /flags=\S*t/.test(line)).length;
+      expect(tracking).toBeGreaterThan(0);
+      const misses = cache.localStats()?.misses ?? 0;
+      await cache.get(outside);
+      expect(await cache.get(outside)).toEqual({ v: 1 });
+      expect(cache.localStats()?.misses).toBe(misses + 2);
+      await writer.getClient().set(inside, JSON.stringify({ v: 2 }));
+      await waitUntil(async () => JSON.stringify(await cache.get(inside)) === '{"v":2}', 'the tracked write');
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it('rejects prefixes Redis would refuse, naming the option', () => {
+    expect(() => new RedisConnection({ trackingPrefixes: ['user:', 'user:profile:'] })).toThrow(RangeError);
+    expect(() => new RedisConnection({ trackingPrefixes: ['user:', 'user:profile:'] })).toThrow(
+      /options\.trackingPrefixes/,
+    );
+    expect(() => new RedisConnection({ trackingPrefixes: [''] })).toThrow(TypeError);
+    expect(() => new RedisConnection({ trackingPrefixes: 'user:' as never })).toThrow(/options\.trackingPrefixes/);
+  });
+});
+
 describe('values and bounds', () => {
   it('hands every caller the same frozen value: a mutation throws and changes no other read', async () => {
     const cache = new CacheService(connection, { local: {} });

@@ -41,6 +41,12 @@ export interface RedisConnectionOptions {
         key?: string | Uint8Array | undefined;
       }
     | undefined;
+  /**
+   * The key prefixes Redis reports changes of to this connection's local cache tiers (`CLIENT
+   * TRACKING … BCAST PREFIX`); a tier then keeps only keys under one of them. Default: every key,
+   * which costs each process with a tier one message per write anywhere in the database.
+   */
+  trackingPrefixes?: string[] | undefined;
 }
 
 function nodeList(value: unknown, name: string): string[] {
@@ -60,7 +66,7 @@ function pem(value: unknown, name: string): string | undefined {
 
 /** What the native socket needs, from validated options. */
 function toNative(options: RedisConnectionOptions): NativeOptions {
-  const { cluster, sentinel, tls, ...plain } = options;
+  const { cluster, sentinel, tls, trackingPrefixes: _, ...plain } = options;
   const native: NativeOptions = { ...plain };
   if (cluster !== undefined) native.clusterNodes = nodeList(cluster?.nodes, 'options.cluster.nodes');
   if (sentinel !== undefined) {
@@ -117,6 +123,22 @@ function validate(options: unknown): NativeOptions {
     }
   }
   return toNative(given as RedisConnectionOptions);
+}
+
+/** `options.trackingPrefixes`, checked: non-empty strings, none starting another (Redis refuses overlaps). */
+function trackingPrefixes(options: unknown): string[] {
+  const value = (options as RedisConnectionOptions | null | undefined)?.trackingPrefixes;
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((prefix) => typeof prefix !== 'string' || prefix === '')) {
+    throw new TypeError('options.trackingPrefixes must be an array of non-empty strings');
+  }
+  for (const a of value) {
+    const overlapping = value.find((b) => a !== b && b.startsWith(a));
+    if (overlapping !== undefined) {
+      throw new RangeError(`options.trackingPrefixes: '${a}' overlaps '${overlapping}'; keep the shorter one`);
+    }
+  }
+  return [...new Set(value)];
 }
 
 /** Where the target came from, for the connect log line. */
@@ -185,6 +207,7 @@ const notConnected = (): RedisLayerError => new RedisLayerError('ERR_NOT_CONNECT
  */
 export class RedisConnection {
   private native: NativeOptions;
+  private trackingPrefixes: string[];
   /** The settings of the last connect(), environment applied. */
   private resolved: NativeOptions | undefined;
   private sockets: Sockets | undefined;
@@ -197,6 +220,7 @@ export class RedisConnection {
 
   constructor(options?: RedisConnectionOptions) {
     this.native = validate(options);
+    this.trackingPrefixes = trackingPrefixes(options);
   }
 
   /** True between a successful connect() and close() while the command socket is up. */
@@ -222,13 +246,15 @@ export class RedisConnection {
    */
   reconfigure(options: RedisConnectionOptions): void {
     const native = validate(options);
-    if (sameOptions(native, this.native)) return;
+    const prefixes = trackingPrefixes(options);
+    if (sameOptions(native, this.native) && prefixes.join('\n') === this.trackingPrefixes.join('\n')) return;
     if (this.sockets || this.connecting) {
       throw new Error(
         'connectRedis(options): the shared connection is already connected with other options; close() it first, or use new RedisConnection(options)',
       );
     }
     this.native = native;
+    this.trackingPrefixes = prefixes;
   }
 
   /** The command client. Throws a RedisLayerError (ERR_NOT_CONNECTED) before connect() and after close(), as every getter. */
@@ -283,7 +309,7 @@ export class RedisConnection {
   currentKeyTracking(): KeyTracking | undefined {
     const sockets = this.sockets;
     if (sockets === undefined) return undefined;
-    sockets.tracking ??= new KeyTracking(sockets.client, sockets.subscriber);
+    sockets.tracking ??= new KeyTracking(sockets.client, sockets.subscriber, this.trackingPrefixes);
     return sockets.tracking;
   }
 

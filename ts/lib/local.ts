@@ -198,7 +198,9 @@ export class LocalCache {
         prev: undefined,
         next: undefined,
       };
-      if (!read.stale && tracking === this.tracking && tracking?.on === true) this.insert(entry);
+      if (!read.stale && tracking === this.tracking && tracking?.on === true && tracking.covers(key)) {
+        this.insert(entry);
+      }
       return entry;
     });
     this.reads.set(key, read);
@@ -306,15 +308,25 @@ export class KeyTracking {
   on = false;
   private readonly caches = new Set<WeakRef<LocalCache>>();
 
-  constructor(dispatcher: Dispatcher, subscriber: Subscriber) {
+  /** `prefixes`: the keys tracked (and so the only ones a tier keeps); empty: every key. */
+  constructor(
+    dispatcher: Dispatcher,
+    subscriber: Subscriber,
+    private readonly prefixes: readonly string[],
+  ) {
     dispatcher.changes = (key) => this.forget(key);
     subscriber
-      .track([], (notice, key) => this.notice(notice, key))
+      .track([...prefixes], (notice, key) => this.notice(notice, key))
       .catch((error: unknown) =>
         log('warn', 'Local cache tier off: key tracking could not start', {
           message: (error as Error)?.message,
         }),
       );
+  }
+
+  /** Whether Redis reports changes of `key` here. */
+  covers(key: string): boolean {
+    return this.prefixes.length === 0 || this.prefixes.some((prefix) => key.startsWith(prefix));
   }
 
   add(cache: LocalCache): void {
