@@ -264,6 +264,8 @@ struct State {
     renewing: AtomicBool,
     /// The cluster's slot owners are being watched for the tracking (see `watch_slots`).
     watching: AtomicBool,
+    /// Who served which slots when tracking was last turned on (a cluster's).
+    tracked_owners: Mutex<Option<SlotOwners>>,
     /// Whether the waker currently holds the event loop open. Only touched on the JS thread.
     referenced: Mutex<bool>,
 }
@@ -406,6 +408,7 @@ impl NativeSubscriber {
             closed: AtomicBool::new(false),
             renewing: AtomicBool::new(false),
             watching: AtomicBool::new(false),
+            tracked_owners: Mutex::new(None),
             referenced: Mutex::new(false),
         });
         let drain_state = state.clone();
@@ -582,8 +585,11 @@ impl NativeSubscriber {
             id,
             self.connection.clone(),
             move |connection| async move {
+                let state = mailbox.state.clone();
                 let result = connection
-                    .run(move |mut socket| async move { socket.track(&prefixes).await })
+                    .run(move |mut socket| async move {
+                        track_noting_owners(&mut socket, &prefixes, &state).await
+                    })
                     .await;
                 match result {
                     Ok(()) => {
@@ -591,6 +597,11 @@ impl NativeSubscriber {
                         Ok(Reply::Nil)
                     }
                     Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
+                    // A cluster in the middle of a change: a new socket tries again (as the hook does).
+                    Err(_) if connection.config().is_cluster() => {
+                        renew_after_node_loss(&mailbox.state, connection);
+                        Ok(Reply::Nil)
+                    }
                     Err(error) => {
                         *lock(&mailbox.state.tracking) = None;
                         Err(error)
@@ -794,19 +805,15 @@ fn follow_shard(
 /// How often a tracking cluster subscriber looks at who serves which slots.
 const SLOT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Keeps a cluster's key tracking whole through topology changes that close no socket of
-/// ours. Slots that moved between the tracked masters flush the local tiers (`Flush`);
-/// a changed set of masters (a manual failover, a master added) loses the tracking and
-/// renews the socket, whose reconnect hook tracks on every master of the new topology.
+/// Keeps a cluster's key tracking whole through topology changes. Each look is compared
+/// with the picture taken when tracking was last turned on (`State::tracked_owners`):
+/// slots that moved between the same masters flush the local tiers (`Flush`); a changed
+/// set of masters (a failover, a master added) loses the tracking and renews the socket,
+/// whose reconnect hook tracks on every master of the new topology.
 fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
     napi::bindgen_prelude::spawn(async move {
-        let mut known: Option<SlotOwners> = None;
-        let mut first = true;
         loop {
-            // The first look is at once, so the picture tracking started with is the one compared.
-            if !std::mem::take(&mut first) {
-                tokio::time::sleep(SLOT_WATCH).await;
-            }
+            tokio::time::sleep(SLOT_WATCH).await;
             let state = &mailbox.state;
             let Some(connection) = connection.upgrade() else {
                 return;
@@ -815,30 +822,73 @@ fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
                 return;
             }
             if lock(&state.tracking).is_none() || state.renewing.load(Ordering::Acquire) {
-                known = None;
                 continue;
             }
             let Ok((mut socket, _)) = connection.current() else {
-                known = None;
                 continue;
             };
             let Ok(Some(owners)) = socket.slot_owners().await else {
                 continue;
             };
-            match &known {
-                Some(before) if before.masters != owners.masters => {
+            let change = {
+                let mut tracked = lock(&state.tracked_owners);
+                match tracked.as_ref() {
+                    Some(before) if before.masters != owners.masters => {
+                        *tracked = None;
+                        Some(Notice::Lost)
+                    }
+                    Some(before) if before.slots != owners.slots => {
+                        *tracked = Some(owners);
+                        Some(Notice::Flush)
+                    }
+                    Some(_) => None,
+                    None => {
+                        *tracked = Some(owners);
+                        None
+                    }
+                }
+            };
+            match change {
+                Some(Notice::Lost) => {
                     state.notify(&mailbox, Notice::Lost);
                     connection.renew("the cluster's masters changed while keys were tracked");
-                    known = None;
                 }
-                Some(before) if before.slots != owners.slots => {
-                    state.notify(&mailbox, Notice::Flush);
-                    known = Some(owners);
-                }
-                _ => known = Some(owners),
+                Some(notice) => state.notify(&mailbox, notice),
+                None => {}
             }
         }
     });
+}
+
+/// Turns tracking on, first noting who serves which slots (on a cluster): the picture
+/// the slot watch compares with, taken before the masters were asked.
+async fn track_noting_owners(
+    socket: &mut AnyConnection,
+    prefixes: &[String],
+    state: &State,
+) -> redis::RedisResult<()> {
+    let owners = socket.slot_owners().await?;
+    if owners.as_ref().is_some_and(|owners| !owners.complete) {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "key tracking waits for every slot to have a live master",
+        )));
+    }
+    let tracked = socket.track(prefixes).await?;
+    if let Some(missing) = owners
+        .iter()
+        .flat_map(|owners| owners.masters.iter())
+        .find(|master| !tracked.contains(master))
+    {
+        // This client does not know a master yet (a failover in progress): try again later.
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Io,
+            "key tracking is not on at every master yet",
+            missing.clone(),
+        )));
+    }
+    *lock(&state.tracked_owners) = owners;
+    Ok(())
 }
 
 /// How long after a cluster node's socket closed the subscriber takes a new cluster
@@ -912,7 +962,7 @@ fn resubscribe_hook(
                 result = socket.ssubscribe(shard).await;
             }
             if let (Ok(()), Some(prefixes)) = (&result, &tracking) {
-                result = socket.track(prefixes).await;
+                result = track_noting_owners(&mut socket, prefixes, &mailbox.state).await;
                 if result.is_ok() {
                     mailbox.state.notify(&mailbox, Notice::On);
                 }

@@ -3,7 +3,7 @@
 
 use redis::aio::{ConnectionLike, MultiplexedConnection};
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::{MultipleNodeRoutingInfo, ResponsePolicy, RoutingInfo};
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
 use redis::{Cmd, Pipeline, RedisFuture, RedisResult, ToRedisArgs, Value};
 
 /// A cheap-to-clone handle on one live connection, whatever the topology.
@@ -66,21 +66,35 @@ impl AnyConnection {
     /// Turns on server-assisted invalidation in broadcast mode (`CLIENT TRACKING ON
     /// BCAST`, for the keys starting with one of `prefixes`, or every key when there
     /// are none): every write to such a key then pushes an `invalidate` message here.
-    /// On a cluster every master is asked, since each pushes for the keys it serves.
-    pub async fn track(&mut self, prefixes: &[String]) -> RedisResult<()> {
+    /// On a cluster every master this client knows is asked, since each pushes for the
+    /// keys it serves; the answer is the addresses that turned it on (empty on a single
+    /// server).
+    pub async fn track(&mut self, prefixes: &[String]) -> RedisResult<Vec<String>> {
         let mut command = redis::cmd("CLIENT");
         command.arg("TRACKING").arg("ON").arg("BCAST");
         for prefix in prefixes {
             command.arg("PREFIX").arg(prefix);
         }
         match self {
-            AnyConnection::Single(c) => command.query_async(c).await,
+            AnyConnection::Single(c) => command.query_async::<()>(c).await.map(|()| Vec::new()),
             AnyConnection::Cluster(c) => {
-                let all = RoutingInfo::MultiNode((
-                    MultipleNodeRoutingInfo::AllMasters,
-                    Some(ResponsePolicy::AllSucceeded),
-                ));
-                c.route_command(command, all).await.map(drop)
+                let all = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                let Value::Map(answers) = c.route_command(command, all).await? else {
+                    return Err(redis::RedisError::from((
+                        redis::ErrorKind::UnexpectedReturnType,
+                        "CLIENT TRACKING: no answer per node",
+                    )));
+                };
+                let mut tracked = Vec::new();
+                for (address, answer) in answers {
+                    if let Value::ServerError(error) = answer {
+                        return Err(error.into());
+                    }
+                    if let Value::BulkString(address) = address {
+                        tracked.push(String::from_utf8_lossy(&address).into_owned());
+                    }
+                }
+                Ok(tracked)
             }
         }
     }
@@ -142,6 +156,9 @@ pub struct SlotOwners {
     pub masters: Vec<String>,
     /// Each live master's address and slot ranges (migrations included), sorted.
     pub slots: Vec<String>,
+    /// Whether live masters serve all 16384 slots (not while a failed master's replica is
+    /// still to take over).
+    pub complete: bool,
 }
 
 impl SlotOwners {
@@ -149,6 +166,7 @@ impl SlotOwners {
     pub fn parse(nodes: &str) -> Self {
         let mut masters = Vec::new();
         let mut slots = Vec::new();
+        let mut served = 0u32;
         for line in nodes.lines() {
             let fields: Vec<&str> = line.split(' ').collect();
             let (Some(address), Some(flags)) = (fields.get(1), fields.get(2)) else {
@@ -160,11 +178,21 @@ impl SlotOwners {
             let address = address.split('@').next().unwrap_or(address);
             masters.push(address.to_string());
             let ranges: Vec<&str> = fields.iter().skip(8).copied().collect();
+            for range in ranges.iter().filter(|range| !range.starts_with('[')) {
+                let (first, last) = range.split_once('-').unwrap_or((range, range));
+                if let (Ok(first), Ok(last)) = (first.parse::<u32>(), last.parse::<u32>()) {
+                    served += last.saturating_sub(first) + 1;
+                }
+            }
             slots.push(format!("{address} {}", ranges.join(" ")));
         }
         masters.sort();
         slots.sort();
-        Self { masters, slots }
+        Self {
+            masters,
+            slots,
+            complete: served >= 16384,
+        }
     }
 }
 
@@ -211,5 +239,10 @@ c1 127.0.0.1:7002@17002 slave a1 0 0 1 connected
             .replace("1 connected\n", "3 connected 0-8191\n");
         let after = SlotOwners::parse(&failed_over);
         assert_eq!(after.masters, ["127.0.0.1:7001", "127.0.0.1:7002"]);
+        assert!(after.complete);
+
+        let orphaned = NODES.replace("myself,master", "myself,master,fail");
+        assert!(!SlotOwners::parse(&orphaned).complete);
+        assert!(before.complete);
     }
 }
