@@ -14,11 +14,16 @@ afterAll(() => setLogger(defaultLogger));
 /** Publishes until a subscriber receives (a new subscription or a moved one takes a moment to be live). */
 async function publishUntilReceived(broker: MessageBroker, channel: string, seen: () => number): Promise<void> {
   const before = seen();
+  const logged = log.lines.length;
   await waitUntil(async () => {
     await broker.publish(channel, { type: 'probe', data: null });
     await sleep(50);
     return seen() > before;
-  }, `a message on ${channel}`);
+  }, `a message on ${channel}`).catch((error: Error) => {
+    // What the subscriber logged meanwhile (its renewals and restores) tells where it got stuck.
+    const lines = log.lines.slice(logged).map((l) => `${l.level} ${l.message} ${JSON.stringify(l.meta ?? {})}`);
+    throw new Error(`${error.message}; logged meanwhile:\n${lines.slice(-40).join('\n')}`);
+  });
 }
 
 const shardSubscribers = async (node: ClusterNode, channel: string) =>

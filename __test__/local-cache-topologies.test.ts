@@ -1,58 +1,15 @@
 /**
- * The local cache tier on a Redis Cluster (3 masters, 3 replicas): tracking on every master,
- * and the cross-process check of local-cache.test.ts (a writer and three readers, every read
- * judged against the acknowledged writes, fixtures/local-cache-history.js) through a manual
- * failover and through a master killed and replaced by its replica.
+ * The local cache tier on a Redis Cluster (3 masters, 3 replicas): tracking on every master, a
+ * slot migration, a master killed, and the cross-process check of local-cache.test.ts (a writer
+ * and three readers, every read judged against the acknowledged writes,
+ * fixtures/local-cache-history.js) through a manual failover and through a master killed and
+ * replaced by its replica.
  */
 import { CacheService, defaultLogger, type LocalCacheStats, RedisConnection, setLogger } from '..';
-import { recordingLogger, uniquePrefix, waitUntil } from './helpers/redis';
-import { type Cluster, type ClusterNode, startCluster } from './helpers/topology';
-
-/** One write: [key index, version, deleted (1/0), issued at, acknowledged at or null]. */
-type Op = [number, number, number, number, number | null];
-interface ReaderResult {
-  pid: number;
-  reads: Array<[number, number, number, number, number]>;
-  timeline: Array<[number, number, number, number, number]>;
-  stats: LocalCacheStats;
-  errors: number;
-}
-interface HistoryRun {
-  keys: number;
-  started: number;
-  stopped: number;
-  ops: Op[];
-  failures: number;
-  readers: ReaderResult[];
-  disturbed?: { from: number; to: number };
-}
-interface Verdict {
-  judged: number;
-  unjudged: number;
-  lags: number[];
-  violations: string[];
-}
-interface HistoryHarness {
-  now(): number;
-  runHistory(options: {
-    target: Record<string, string>;
-    readers?: number;
-    keys?: number;
-    callers?: number;
-    runMs?: number;
-    disturbAtMs?: number;
-    afterMs?: number;
-    disturb?: (control: { pauseWriter(): Promise<number>; resumeWriter(): void }) => Promise<unknown>;
-  }): Promise<HistoryRun>;
-  judge(run: HistoryRun): Verdict;
-  percentile(sorted: number[], p: number): number;
-  describeRun(name: string, run: HistoryRun, verdict: Verdict): string;
-  statsAt(
-    reader: ReaderResult,
-    time: number,
-  ): { sampled: number; hits: number; misses: number; flushes: number; invalidations: number };
-}
-const history: HistoryHarness = require('./fixtures/local-cache-history.js');
+import { recordingLogger, sleep, uniquePrefix, waitUntil } from './helpers/redis';
+import { type Cluster, type ClusterNode, keySlot, startCluster } from './helpers/topology';
+import * as history from './fixtures/local-cache-history';
+import type { HistoryRun, Verdict } from './fixtures/local-cache-history';
 
 const MAX_DELAY_MS = 200;
 const READERS = 3;
@@ -133,6 +90,58 @@ it('tracks keys on every master: a write on any of them reaches the tier', async
         2_000,
       );
     }
+  } finally {
+    await reading.close();
+    await writing.close();
+  }
+}, 60_000);
+
+it('a slot migrated to another master: the tier is emptied, and writes on the new owner reach it', async () => {
+  const options = { cluster: { nodes: cluster.urls }, commandTimeoutMs: 2000 };
+  const reading = new RedisConnection(options);
+  const writing = new RedisConnection(options);
+  try {
+    await Promise.all([reading.connect(), writing.connect()]);
+    const tier = new CacheService(reading, { local: {} });
+    const remote = new CacheService(writing);
+    const key = `${uniquePrefix('moved')}k`;
+    const cached = (value: unknown) =>
+      waitUntil(
+        async () => {
+          const hits = (tier.localStats() as LocalCacheStats).hits;
+          const read = await tier.get(key);
+          return (tier.localStats() as LocalCacheStats).hits > hits && JSON.stringify(read) === JSON.stringify(value);
+        },
+        `${key} answered from memory`,
+        20_000,
+      );
+    await remote.set(key, { v: 1 });
+    await cached({ v: 1 });
+    const slot = keySlot(key);
+    const source = await cluster.nodeForKey(key);
+    const target = (await cluster.masters()).find((node) => node !== source) as ClusterNode;
+    // The slot owners are looked at every second: let one look see the picture before the move.
+    await sleep(1_200);
+    const flushes = (tier.localStats() as LocalCacheStats).flushes;
+    await target.cmd('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+    await source.cmd('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+    const keys = (await source.cmd('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
+    if (keys.length > 0) await source.cmd('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+    for (const node of await cluster.masters()) await node.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+    await cluster.waitHealthy();
+    await waitUntil(
+      () => (tier.localStats() as LocalCacheStats).flushes > flushes,
+      'the tier to be emptied by the migration',
+      10_000,
+    );
+    await cached({ v: 1 });
+    expect(await cluster.nodeForKey(key)).toBe(target);
+    await remote.set(key, { v: 2 });
+    await waitUntil(
+      async () => JSON.stringify(await tier.get(key)) === '{"v":2}',
+      `the write on the slot's new owner ${target.port} to be seen`,
+      5_000,
+    );
   } finally {
     await reading.close();
     await writing.close();

@@ -21,62 +21,9 @@ import {
   UserCacheService,
 } from '..';
 import { recordingLogger, sleep, startRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
-
-// ---------------------------------------------------------------------------------------------
 // The cross-process harness (plain JavaScript, shared with local-cache-topologies.test.ts).
-
-/** One write: [key index, version, deleted (1/0), issued at, acknowledged at or null]. */
-type Op = [number, number, number, number, number | null];
-interface ReaderResult {
-  pid: number;
-  /** [key index, version (-1 null, -2 not written), started, ended, errored (1/0)] */
-  reads: Array<[number, number, number, number, number]>;
-  /** [time, hits, misses, flushes, invalidations] every 25 ms */
-  timeline: Array<[number, number, number, number, number]>;
-  stats: LocalCacheStats;
-  errors: number;
-}
-interface HistoryRun {
-  keys: number;
-  started: number;
-  stopped: number;
-  ops: Op[];
-  failures: number;
-  readers: ReaderResult[];
-  disturbed?: { from: number; to: number };
-}
-interface Reset {
-  afterVersion: number;
-  issued: number;
-  acked: number;
-}
-interface Verdict {
-  judged: number;
-  unjudged: number;
-  lags: number[];
-  violations: string[];
-}
-interface HistoryHarness {
-  now(): number;
-  runHistory(options: {
-    target: Record<string, string>;
-    readers?: number;
-    keys?: number;
-    callers?: number;
-    runMs?: number;
-    disturbAtMs?: number;
-    afterMs?: number;
-    disturb?: (control: { pauseWriter(): Promise<number>; resumeWriter(): void }) => Promise<unknown>;
-  }): Promise<HistoryRun>;
-  judge(run: HistoryRun, resets?: Reset[]): Verdict;
-  percentile(sorted: number[], p: number): number;
-  describeRun(name: string, run: HistoryRun, verdict: Verdict): string;
-  statsAt(
-    reader: ReaderResult,
-    time: number,
-  ): { sampled: number; hits: number; misses: number; flushes: number; invalidations: number };
-}
-const history: HistoryHarness = require('./fixtures/local-cache-history.js');
+import * as history from './fixtures/local-cache-history';
+import type { HistoryRun, Reset, Verdict } from './fixtures/local-cache-history';
 
 /** The generous bound on the invalidation delay: no read may lag an acknowledged write by more. */
 const MAX_DELAY_MS = 200;

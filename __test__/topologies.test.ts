@@ -86,7 +86,8 @@ async function exerciseEveryService(connection: RedisConnection, p: string): Pro
   expect(results.filter((r) => r.allowed)).toHaveLength(10);
   expect(results.every((r) => !r.degraded)).toBe(true);
 
-  const locks = new LockService(connection);
+  // A grant waits for the master's online replicas; a loaded machine may take past the default 200 ms.
+  const locks = new LockService(connection, { replicaTimeoutMs: 5000 });
   const lock = await locks.acquire(`${p}res`, 5000);
   expect(lock).not.toBeNull();
   expect(await locks.acquire(`${p}res`, 5000)).toBeNull();
@@ -178,7 +179,8 @@ describe('Redis Cluster', () => {
     const slot = async (key: string) => cluster.nodes[0].cmd('CLUSTER', 'KEYSLOT', key);
     const posts = new PostCacheService(connection);
     const sessions = new SessionService(connection);
-    const locks = new LockService(connection);
+    // Slots are what this checks; a loaded machine may take past the default 200 ms to replicate a grant.
+    const locks = new LockService(connection, { replicaTimeoutMs: 5000 });
     for (const id of awkward) {
       expect(await slot(lockFenceKey(id))).toBe(await slot(`lock:${id}`));
       expect(await slot(userSessionsKey(id))).toBe(await slot(`user:${id}:session`));

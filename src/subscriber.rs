@@ -252,10 +252,22 @@ impl Subscriptions {
     }
 }
 
+/// What is tracked, and which turning on of tracking may still report `on`.
+#[derive(Default)]
+struct Tracking {
+    /// The key prefixes tracked (empty: every key); `None` while not tracking.
+    prefixes: Option<Vec<String>>,
+    /// How many times tracking was lost. A tracking begun before the latest loss ran on a
+    /// socket that is gone or going, so its success is not reported as `on`.
+    losses: u64,
+    /// Who served which slots when tracking was last turned on (a cluster's); `None` while off.
+    owners: Option<SlotOwners>,
+}
+
 struct State {
     subscriptions: Mutex<Subscriptions>,
-    /// The key prefixes tracked for the local cache tier (empty: every key); `None` while not tracking.
-    tracking: Mutex<Option<Vec<String>>>,
+    /// Key tracking for the local cache tier.
+    tracking: Mutex<Tracking>,
     inbox: Mutex<Inbox>,
     max_messages: usize,
     max_bytes: usize,
@@ -264,8 +276,6 @@ struct State {
     renewing: AtomicBool,
     /// The cluster's slot owners are being watched for the tracking (see `watch_slots`).
     watching: AtomicBool,
-    /// Who served which slots when tracking was last turned on (a cluster's).
-    tracked_owners: Mutex<Option<SlotOwners>>,
     /// Whether the waker currently holds the event loop open. Only touched on the JS thread.
     referenced: Mutex<bool>,
 }
@@ -297,9 +307,31 @@ impl State {
         }
     }
 
+    /// Reports tracking lost (when keys are tracked) and returns the count of losses, which
+    /// a tracking begun from now on presents to `tracking_on`.
+    fn tracking_lost(&self, mailbox: &Mailbox) -> u64 {
+        let mut tracking = lock(&self.tracking);
+        if tracking.prefixes.is_some() {
+            tracking.losses += 1;
+            tracking.owners = None;
+            self.notify(mailbox, Notice::Lost);
+        }
+        tracking.losses
+    }
+
+    /// Reports tracking on, unless it was lost after the tracking that succeeded began
+    /// (`began`: the count of losses then), or is no longer wanted.
+    fn tracking_on(&self, mailbox: &Mailbox, began: u64, owners: Option<SlotOwners>) {
+        let mut tracking = lock(&self.tracking);
+        if tracking.prefixes.is_some() && tracking.losses == began {
+            tracking.owners = owners;
+            self.notify(mailbox, Notice::On);
+        }
+    }
+
     /// Whether a reconnect has anything to restore (subscriptions or tracking).
     fn has_work(&self) -> bool {
-        !lock(&self.subscriptions).is_empty() || lock(&self.tracking).is_some()
+        !lock(&self.subscriptions).is_empty() || lock(&self.tracking).prefixes.is_some()
     }
 
     fn drain(&self) -> MessageBatch {
@@ -401,14 +433,13 @@ impl NativeSubscriber {
         });
         let state = Arc::new(State {
             subscriptions: Mutex::new(Subscriptions::default()),
-            tracking: Mutex::new(None),
+            tracking: Mutex::new(Tracking::default()),
             inbox: Mutex::new(Inbox::default()),
             max_messages: limits.max_messages.unwrap_or(DEFAULT_MAX_MESSAGES).max(1) as usize,
             max_bytes: limits.max_bytes.unwrap_or(DEFAULT_MAX_BYTES).max(1) as usize,
             closed: AtomicBool::new(false),
             renewing: AtomicBool::new(false),
             watching: AtomicBool::new(false),
-            tracked_owners: Mutex::new(None),
             referenced: Mutex::new(false),
         });
         let drain_state = state.clone();
@@ -443,9 +474,7 @@ impl NativeSubscriber {
                 // cluster subscriber renews its socket, a single one is reconnected by core.
                 PushKind::Disconnection => {
                     let state = &push_mailbox.state;
-                    if lock(&state.tracking).is_some() {
-                        state.notify(&push_mailbox, Notice::Lost);
-                    }
+                    state.tracking_lost(&push_mailbox);
                     if let Some((connection, _)) = push_socket.get() {
                         if let Some(connection) = connection.upgrade() {
                             if connection.config().is_cluster() {
@@ -512,7 +541,7 @@ impl NativeSubscriber {
         let state = &self.mailbox.state;
         state.closed.store(true, Ordering::Release);
         *lock(&state.subscriptions) = Subscriptions::default();
-        *lock(&state.tracking) = None;
+        lock(&state.tracking).prefixes = None;
         *lock(&state.inbox) = Inbox::default();
         self.connection.close();
         self.mailbox.sync_keep_alive(env);
@@ -573,7 +602,11 @@ impl NativeSubscriber {
         prefixes: Vec<String>,
     ) -> napi::Result<(), ErrorCodeName> {
         let sink = self.sink()?;
-        *lock(&self.mailbox.state.tracking) = Some(prefixes.clone());
+        let began = {
+            let mut tracking = lock(&self.mailbox.state.tracking);
+            tracking.prefixes = Some(prefixes.clone());
+            tracking.losses
+        };
         if self.connection.config().is_cluster()
             && !self.mailbox.state.watching.swap(true, Ordering::AcqRel)
         {
@@ -585,15 +618,14 @@ impl NativeSubscriber {
             id,
             self.connection.clone(),
             move |connection| async move {
-                let state = mailbox.state.clone();
                 let result = connection
                     .run(move |mut socket| async move {
-                        track_noting_owners(&mut socket, &prefixes, &state).await
+                        track_noting_owners(&mut socket, &prefixes).await
                     })
                     .await;
                 match result {
-                    Ok(()) => {
-                        mailbox.state.notify(&mailbox, Notice::On);
+                    Ok(owners) => {
+                        mailbox.state.tracking_on(&mailbox, began, owners);
                         Ok(Reply::Nil)
                     }
                     Err(error) if is_unreachable(&error) => Ok(Reply::Nil),
@@ -603,7 +635,7 @@ impl NativeSubscriber {
                         Ok(Reply::Nil)
                     }
                     Err(error) => {
-                        *lock(&mailbox.state.tracking) = None;
+                        lock(&mailbox.state.tracking).prefixes = None;
                         Err(error)
                     }
                 }
@@ -806,10 +838,10 @@ fn follow_shard(
 const SLOT_WATCH: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Keeps a cluster's key tracking whole through topology changes. Each look is compared
-/// with the picture taken when tracking was last turned on (`State::tracked_owners`):
-/// slots that moved between the same masters flush the local tiers (`Flush`); a changed
-/// set of masters (a failover, a master added) loses the tracking and renews the socket,
-/// whose reconnect hook tracks on every master of the new topology.
+/// with the picture taken when tracking was last turned on (`Tracking::owners`): slots
+/// that moved between the same masters flush the local tiers (`Flush`); a changed set of
+/// masters (a failover, a master added) loses the tracking and renews the socket, whose
+/// reconnect hook tracks on every master of the new topology.
 fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
     napi::bindgen_prelude::spawn(async move {
         loop {
@@ -821,7 +853,7 @@ fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
             if state.closed.load(Ordering::Acquire) {
                 return;
             }
-            if lock(&state.tracking).is_none() || state.renewing.load(Ordering::Acquire) {
+            if lock(&state.tracking).owners.is_none() || state.renewing.load(Ordering::Acquire) {
                 continue;
             }
             let Ok((mut socket, _)) = connection.current() else {
@@ -831,26 +863,19 @@ fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
                 continue;
             };
             let change = {
-                let mut tracked = lock(&state.tracked_owners);
-                match tracked.as_ref() {
-                    Some(before) if before.masters != owners.masters => {
-                        *tracked = None;
-                        Some(Notice::Lost)
-                    }
+                let mut tracking = lock(&state.tracking);
+                match tracking.owners.as_mut() {
+                    Some(before) if before.masters != owners.masters => Some(Notice::Lost),
                     Some(before) if before.slots != owners.slots => {
-                        *tracked = Some(owners);
+                        *before = owners;
                         Some(Notice::Flush)
                     }
-                    Some(_) => None,
-                    None => {
-                        *tracked = Some(owners);
-                        None
-                    }
+                    _ => None,
                 }
             };
             match change {
                 Some(Notice::Lost) => {
-                    state.notify(&mailbox, Notice::Lost);
+                    state.tracking_lost(&mailbox);
                     connection.renew("the cluster's masters changed while keys were tracked");
                 }
                 Some(notice) => state.notify(&mailbox, notice),
@@ -860,13 +885,13 @@ fn watch_slots(mailbox: Arc<Mailbox>, connection: WeakConnection) {
     });
 }
 
-/// Turns tracking on, first noting who serves which slots (on a cluster): the picture
-/// the slot watch compares with, taken before the masters were asked.
+/// Turns tracking on; on a cluster, first takes the picture of who serves which slots
+/// (returned, for the slot watch to compare with), and succeeds only when every master in
+/// it answered.
 async fn track_noting_owners(
     socket: &mut AnyConnection,
     prefixes: &[String],
-    state: &State,
-) -> redis::RedisResult<()> {
+) -> redis::RedisResult<Option<SlotOwners>> {
     let owners = socket.slot_owners().await?;
     if owners.as_ref().is_some_and(|owners| !owners.complete) {
         return Err(redis::RedisError::from((
@@ -887,8 +912,7 @@ async fn track_noting_owners(
             missing.clone(),
         )));
     }
-    *lock(&state.tracked_owners) = owners;
-    Ok(())
+    Ok(owners)
 }
 
 /// How long after a cluster node's socket closed the subscriber takes a new cluster
@@ -936,10 +960,8 @@ fn resubscribe_hook(
                 subscriptions.shards.keys().cloned().collect(),
             )
         };
-        let tracking = lock(&state.tracking).clone();
-        if tracking.is_some() {
-            state.notify(&mailbox, Notice::Lost);
-        }
+        let tracking = lock(&state.tracking).prefixes.clone();
+        let began = state.tracking_lost(&mailbox);
         if channels.is_empty() && patterns.is_empty() && shards.is_empty() && tracking.is_none() {
             return;
         }
@@ -962,10 +984,13 @@ fn resubscribe_hook(
                 result = socket.ssubscribe(shard).await;
             }
             if let (Ok(()), Some(prefixes)) = (&result, &tracking) {
-                result = track_noting_owners(&mut socket, prefixes, &mailbox.state).await;
-                if result.is_ok() {
-                    mailbox.state.notify(&mailbox, Notice::On);
-                }
+                result = match track_noting_owners(&mut socket, prefixes).await {
+                    Ok(owners) => {
+                        mailbox.state.tracking_on(&mailbox, began, owners);
+                        Ok(())
+                    }
+                    Err(error) => Err(error),
+                };
             }
             let what = match (count, tracking.is_some()) {
                 (0, _) => "key tracking".to_string(),

@@ -468,14 +468,17 @@ async fn open_single(
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(inner.config.connect_timeout)
         .set_response_timeout(inner.config.command_timeout)
+        // The sink hears of a disconnection before the reconnect starts, so what it does
+        // about the lost socket comes before the reconnect hook's work on the new one.
         .set_push_sender(move |push: PushInfo| -> Result<(), LayerError> {
-            if push.kind == PushKind::Disconnection {
+            let disconnected = push.kind == PushKind::Disconnection;
+            if let Some(sink) = &push_sink {
+                sink(push);
+            }
+            if disconnected {
                 if let Some(inner) = weak.upgrade() {
                     connection_lost(&inner, generation, "the server closed the connection");
                 }
-            }
-            if let Some(sink) = &push_sink {
-                sink(push);
             }
             Ok(())
         });
