@@ -49,6 +49,18 @@ function check(name: string, run: HistoryRun): Verdict {
   return verdict;
 }
 
+/** Reads `key` through `tier` until a read is answered from memory with `value`. */
+const answeredFromMemory = (tier: CacheService, key: string, value: unknown) =>
+  waitUntil(
+    async () => {
+      const hits = (tier.localStats() as LocalCacheStats).hits;
+      const read = await tier.get(key);
+      return (tier.localStats() as LocalCacheStats).hits > hits && JSON.stringify(read) === JSON.stringify(value);
+    },
+    `${key} answered from memory`,
+    20_000,
+  );
+
 const trackingOn = async (node: ClusterNode) =>
   String(await node.cmd('CLIENT', 'LIST'))
     .split('\n')
@@ -71,15 +83,7 @@ it('tracks keys on every master: a write on any of them reaches the tier', async
     }
     for (const [node, key] of keyOf) {
       await remote.set(key, { v: 1 });
-      await waitUntil(
-        async () => {
-          const hits = (tier.localStats() as LocalCacheStats).hits;
-          await tier.get(key);
-          return (tier.localStats() as LocalCacheStats).hits > hits;
-        },
-        `${key} (on ${node.port}) answered from memory`,
-        10_000,
-      );
+      await answeredFromMemory(tier, key, { v: 1 });
       expect(await trackingOn(node)).toBeGreaterThan(0);
     }
     for (const [node, key] of keyOf) {
@@ -105,16 +109,7 @@ it('a slot migrated to another master: the tier is emptied, and writes on the ne
     const tier = new CacheService(reading, { local: {} });
     const remote = new CacheService(writing);
     const key = `${uniquePrefix('moved')}k`;
-    const cached = (value: unknown) =>
-      waitUntil(
-        async () => {
-          const hits = (tier.localStats() as LocalCacheStats).hits;
-          const read = await tier.get(key);
-          return (tier.localStats() as LocalCacheStats).hits > hits && JSON.stringify(read) === JSON.stringify(value);
-        },
-        `${key} answered from memory`,
-        20_000,
-      );
+    const cached = (value: unknown) => answeredFromMemory(tier, key, value);
     await remote.set(key, { v: 1 });
     await cached({ v: 1 });
     const slot = keySlot(key);
@@ -161,16 +156,7 @@ it('a master killed: once its replica took over, the tier tracks keys there and 
     const p = uniquePrefix('killed');
     let key = '';
     for (let i = 0; key === ''; i++) if ((await cluster.nodeForKey(`${p}${i}`)) === master) key = `${p}${i}`;
-    const cached = (value: unknown) =>
-      waitUntil(
-        async () => {
-          const hits = (tier.localStats() as LocalCacheStats).hits;
-          const read = await tier.get(key);
-          return (tier.localStats() as LocalCacheStats).hits > hits && JSON.stringify(read) === JSON.stringify(value);
-        },
-        `${key} answered from memory`,
-        20_000,
-      );
+    const cached = (value: unknown) => answeredFromMemory(tier, key, value);
     await remote.set(key, { v: 1 });
     await cached({ v: 1 });
     const flushes = (tier.localStats() as LocalCacheStats).flushes;
