@@ -154,16 +154,9 @@ describe('sharded MessageBroker on a Redis Cluster', () => {
       received++;
     });
     await publishUntilReceived(broker, channel, () => received);
-    const slot = keySlot(channel);
     const source = await cluster.nodeForKey(channel);
     const target = (await cluster.masters()).find((master) => master.id !== source.id) as ClusterNode;
-    // A slot without keys moves by naming its new owner on both ends, then on every master.
-    await target.cmd('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
-    await source.cmd('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
-    await target.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    await source.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    for (const master of await cluster.masters()) await master.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    await cluster.waitHealthy();
+    await cluster.moveSlot(keySlot(channel), target);
     await publishUntilReceived(broker, channel, () => received);
     await waitUntil(async () => (await shardSubscribers(target, channel)) === 1, 'the subscription on the new owner');
     expect(await shardSubscribers(source, channel)).toBe(0);

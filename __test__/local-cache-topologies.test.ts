@@ -10,8 +10,8 @@ import { recordingLogger, sleep, uniquePrefix, waitUntil } from './helpers/redis
 import { type Cluster, type ClusterNode, keySlot, startCluster } from './helpers/topology';
 import * as history from './fixtures/local-cache-history';
 import type { HistoryRun, Verdict } from './fixtures/local-cache-history';
+import { checkRun, trackingClientIds } from './helpers/local-cache';
 
-const MAX_DELAY_MS = 200;
 const READERS = 3;
 const summaries: string[] = [];
 
@@ -29,17 +29,9 @@ afterAll(async () => {
   if (summaries.length > 0) console.log(`local tier on a cluster, invalidation delay:\n${summaries.join('\n')}`);
 });
 
-/** Judges a run; fails on any violation, on a lag past MAX_DELAY_MS, and when the tier was not used. */
+/** Judges a run (checkRun), and checks each reader was flushed by the disturbance and used its tier after it. */
 function check(name: string, run: HistoryRun): Verdict {
-  const verdict = history.judge(run);
-  const line = history.describeRun(name, run, verdict);
-  summaries.push(line);
-  console.log(line);
-  expect(verdict.violations.slice(0, 10)).toEqual([]);
-  expect(run.ops.filter((op) => op[4] !== null).length).toBeGreaterThan(300);
-  expect(verdict.judged).toBeGreaterThan(5_000);
-  for (const reader of run.readers) expect(reader.stats.hits).toBeGreaterThan(100);
-  expect(history.percentile(verdict.lags, 100)).toBeLessThan(MAX_DELAY_MS);
+  const verdict = checkRun(name, run, { summaries, minWrites: 300 });
   const { to } = run.disturbed as { to: number };
   for (const reader of run.readers) {
     // Flushed by the change of masters, and answering from memory again after it.
@@ -50,7 +42,7 @@ function check(name: string, run: HistoryRun): Verdict {
 }
 
 /** Reads `key` through `tier` until a read is answered from memory with `value`. */
-const answeredFromMemory = (tier: CacheService, key: string, value: unknown) =>
+const answeredFromMemory = (tier: CacheService, key: string, value: unknown, timeoutMs = 20_000) =>
   waitUntil(
     async () => {
       const hits = (tier.localStats() as LocalCacheStats).hits;
@@ -58,125 +50,110 @@ const answeredFromMemory = (tier: CacheService, key: string, value: unknown) =>
       return (tier.localStats() as LocalCacheStats).hits > hits && JSON.stringify(read) === JSON.stringify(value);
     },
     `${key} answered from memory`,
-    20_000,
+    timeoutMs,
   );
 
-const trackingOn = async (node: ClusterNode) =>
-  String(await node.cmd('CLIENT', 'LIST'))
-    .split('\n')
-    .filter((line) => /\bflags=\S*t/.test(line)).length;
+/** Writes `value` through `remote` and reads `key` through `tier` until the write is seen. */
+async function writeSeen(
+  remote: CacheService,
+  tier: CacheService,
+  key: string,
+  value: unknown,
+  where: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  await remote.set(key, value);
+  await waitUntil(
+    async () => JSON.stringify(await tier.get(key)) === JSON.stringify(value),
+    `the write of ${key} on ${where} to be seen`,
+    timeoutMs,
+  );
+}
 
-it('tracks keys on every master: a write on any of them reaches the tier', async () => {
+/** Runs `body` with a tier on one cluster connection and a plain cache (the other client) on another. */
+async function withTier(body: (tier: CacheService, remote: CacheService) => Promise<void>): Promise<void> {
   const options = { cluster: { nodes: cluster.urls }, commandTimeoutMs: 2000 };
   const reading = new RedisConnection(options);
   const writing = new RedisConnection(options);
   try {
     await Promise.all([reading.connect(), writing.connect()]);
-    const tier = new CacheService(reading, { local: {} });
-    const remote = new CacheService(writing);
-    const masters = await cluster.masters();
-    const keyOf = new Map<ClusterNode, string>();
-    const p = uniquePrefix('masters');
-    for (let i = 0; keyOf.size < masters.length; i++) {
-      const node = await cluster.nodeForKey(`${p}${i}`);
-      if (!keyOf.has(node)) keyOf.set(node, `${p}${i}`);
-    }
-    for (const [node, key] of keyOf) {
+    await body(new CacheService(reading, { local: {} }), new CacheService(writing));
+  } finally {
+    await reading.close();
+    await writing.close();
+  }
+}
+
+const trackingOn = async (node: ClusterNode) => trackingClientIds(String(await node.cmd('CLIENT', 'LIST'))).length;
+
+it(
+  'tracks keys on every master: a write on any of them reaches the tier',
+  () =>
+    withTier(async (tier, remote) => {
+      const masters = await cluster.masters();
+      const keyOf = new Map<ClusterNode, string>();
+      const p = uniquePrefix('masters');
+      for (let i = 0; keyOf.size < masters.length; i++) {
+        const node = await cluster.nodeForKey(`${p}${i}`);
+        if (!keyOf.has(node)) keyOf.set(node, `${p}${i}`);
+      }
+      for (const [node, key] of keyOf) {
+        await remote.set(key, { v: 1 });
+        await answeredFromMemory(tier, key, { v: 1 }, 10_000);
+        expect(await trackingOn(node)).toBeGreaterThan(0);
+      }
+      for (const [node, key] of keyOf) await writeSeen(remote, tier, key, { v: 2 }, `${node.port}`, 2_000);
+    }),
+  60_000,
+);
+
+it(
+  'a slot migrated to another master: the tier is emptied, and writes on the new owner reach it',
+  () =>
+    withTier(async (tier, remote) => {
+      const key = `${uniquePrefix('moved')}k`;
       await remote.set(key, { v: 1 });
       await answeredFromMemory(tier, key, { v: 1 });
-      expect(await trackingOn(node)).toBeGreaterThan(0);
-    }
-    for (const [node, key] of keyOf) {
-      await remote.set(key, { v: 2 });
+      const source = await cluster.nodeForKey(key);
+      const target = (await cluster.masters()).find((node) => node !== source) as ClusterNode;
+      // The slot owners are looked at every second: let one look see the picture before the move.
+      await sleep(1_200);
+      const flushes = (tier.localStats() as LocalCacheStats).flushes;
+      await cluster.moveSlot(keySlot(key), target);
       await waitUntil(
-        async () => JSON.stringify(await tier.get(key)) === '{"v":2}',
-        `the write on ${node.port}`,
-        2_000,
+        () => (tier.localStats() as LocalCacheStats).flushes > flushes,
+        'the tier to be emptied by the migration',
+        10_000,
       );
-    }
-  } finally {
-    await reading.close();
-    await writing.close();
-  }
-}, 60_000);
-
-it('a slot migrated to another master: the tier is emptied, and writes on the new owner reach it', async () => {
-  const options = { cluster: { nodes: cluster.urls }, commandTimeoutMs: 2000 };
-  const reading = new RedisConnection(options);
-  const writing = new RedisConnection(options);
-  try {
-    await Promise.all([reading.connect(), writing.connect()]);
-    const tier = new CacheService(reading, { local: {} });
-    const remote = new CacheService(writing);
-    const key = `${uniquePrefix('moved')}k`;
-    const cached = (value: unknown) => answeredFromMemory(tier, key, value);
-    await remote.set(key, { v: 1 });
-    await cached({ v: 1 });
-    const slot = keySlot(key);
-    const source = await cluster.nodeForKey(key);
-    const target = (await cluster.masters()).find((node) => node !== source) as ClusterNode;
-    // The slot owners are looked at every second: let one look see the picture before the move.
-    await sleep(1_200);
-    const flushes = (tier.localStats() as LocalCacheStats).flushes;
-    await target.cmd('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
-    await source.cmd('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
-    const keys = (await source.cmd('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
-    if (keys.length > 0) await source.cmd('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
-    for (const node of await cluster.masters()) await node.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
-    await cluster.waitHealthy();
-    await waitUntil(
-      () => (tier.localStats() as LocalCacheStats).flushes > flushes,
-      'the tier to be emptied by the migration',
-      10_000,
-    );
-    await cached({ v: 1 });
-    expect(await cluster.nodeForKey(key)).toBe(target);
-    await remote.set(key, { v: 2 });
-    await waitUntil(
-      async () => JSON.stringify(await tier.get(key)) === '{"v":2}',
-      `the write on the slot's new owner ${target.port} to be seen`,
-      5_000,
-    );
-  } finally {
-    await reading.close();
-    await writing.close();
-  }
-}, 60_000);
+      await answeredFromMemory(tier, key, { v: 1 });
+      expect(await cluster.nodeForKey(key)).toBe(target);
+      await writeSeen(remote, tier, key, { v: 2 }, `the slot's new owner ${target.port}`);
+    }),
+  60_000,
+);
 
 it('a master killed: once its replica took over, the tier tracks keys there and sees writes made there', async () => {
-  const options = { cluster: { nodes: cluster.urls }, commandTimeoutMs: 2000 };
-  const reading = new RedisConnection(options);
-  const writing = new RedisConnection(options);
   const [master] = (await cluster.masters()) as [ClusterNode];
   const [replica] = (await cluster.replicasOf(master)) as [ClusterNode];
   try {
-    await Promise.all([reading.connect(), writing.connect()]);
-    const tier = new CacheService(reading, { local: {} });
-    const remote = new CacheService(writing);
-    const p = uniquePrefix('killed');
-    let key = '';
-    for (let i = 0; key === ''; i++) if ((await cluster.nodeForKey(`${p}${i}`)) === master) key = `${p}${i}`;
-    const cached = (value: unknown) => answeredFromMemory(tier, key, value);
-    await remote.set(key, { v: 1 });
-    await cached({ v: 1 });
-    const flushes = (tier.localStats() as LocalCacheStats).flushes;
-    await master.kill();
-    await waitUntil(() => (tier.localStats() as LocalCacheStats).flushes > flushes, 'the tier to be flushed', 5_000);
-    await waitUntil(async () => (await cluster.masters()).includes(replica), 'the replica to take over', 30_000);
-    await cluster.waitHealthy(60_000);
-    await remote.set(key, { v: 2 });
-    await cached({ v: 2 });
-    // It answers from memory again, so it must be tracking keys on the promoted master, and see writes there.
-    expect(await trackingOn(replica)).toBeGreaterThan(0);
-    await remote.set(key, { v: 3 });
-    await waitUntil(
-      async () => JSON.stringify(await tier.get(key)) === '{"v":3}',
-      `the write on the promoted master ${replica.port} to be seen`,
-      5_000,
-    );
+    await withTier(async (tier, remote) => {
+      const p = uniquePrefix('killed');
+      let key = '';
+      for (let i = 0; key === ''; i++) if ((await cluster.nodeForKey(`${p}${i}`)) === master) key = `${p}${i}`;
+      await remote.set(key, { v: 1 });
+      await answeredFromMemory(tier, key, { v: 1 });
+      const flushes = (tier.localStats() as LocalCacheStats).flushes;
+      await master.kill();
+      await waitUntil(() => (tier.localStats() as LocalCacheStats).flushes > flushes, 'the tier to be flushed', 5_000);
+      await waitUntil(async () => (await cluster.masters()).includes(replica), 'the replica to take over', 30_000);
+      await cluster.waitHealthy(60_000);
+      await remote.set(key, { v: 2 });
+      await answeredFromMemory(tier, key, { v: 2 });
+      // It answers from memory again, so it must be tracking keys on the promoted master, and see writes there.
+      expect(await trackingOn(replica)).toBeGreaterThan(0);
+      await writeSeen(remote, tier, key, { v: 3 }, `the promoted master ${replica.port}`);
+    });
   } finally {
-    await reading.close();
-    await writing.close();
     if (!master.alive) {
       await master.restart();
       await cluster.waitHealthy(60_000);

@@ -23,36 +23,14 @@ import {
 import { recordingLogger, sleep, startRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
 // The cross-process harness (plain JavaScript, shared with local-cache-topologies.test.ts).
 import * as history from './fixtures/local-cache-history';
-import type { HistoryRun, Reset, Verdict } from './fixtures/local-cache-history';
+import type { HistoryRun, Reset } from './fixtures/local-cache-history';
+import { checkRun, served, trackingClientIds } from './helpers/local-cache';
 
-/** The generous bound on the invalidation delay: no read may lag an acknowledged write by more. */
-const MAX_DELAY_MS = 200;
 const READERS = 3;
 const summaries: string[] = [];
-
-/** Judges a run; fails on any violation, on a lag past MAX_DELAY_MS, and when the tier was not used. */
-function check(name: string, run: HistoryRun, resets: Reset[] = []): Verdict {
-  const verdict = history.judge(run, resets);
-  const line = history.describeRun(name, run, verdict);
-  summaries.push(line);
-  console.log(line);
-  expect(verdict.violations.slice(0, 10)).toEqual([]);
-  expect(run.ops.filter((op) => op[4] !== null).length).toBeGreaterThan(500);
-  expect(verdict.judged).toBeGreaterThan(5_000);
-  // Not vacuous: every reader answered reads from memory.
-  for (const reader of run.readers) expect(reader.stats.hits).toBeGreaterThan(100);
-  expect(history.percentile(verdict.lags, 100)).toBeLessThan(MAX_DELAY_MS);
-  return verdict;
-}
-
-/** Ids of the server's clients with key tracking on (`t` in CLIENT LIST's flags). */
-function trackingClients(server: TestServer): string[] {
-  return server
-    .cli('CLIENT', 'LIST')
-    .split('\n')
-    .filter((line) => /\bflags=\S*t/.test(line))
-    .map((line) => /\bid=(\d+)/.exec(line)?.[1] as string);
-}
+const check = (name: string, run: HistoryRun, resets: Reset[] = []) =>
+  checkRun(name, run, { summaries, minWrites: 500, resets });
+const trackingClients = (server: TestServer) => trackingClientIds(server.cli('CLIENT', 'LIST'));
 
 describe('across processes: every read judged against the acknowledged writes', () => {
   let server: TestServer;
@@ -252,26 +230,6 @@ afterAll(async () => {
 type Stats = LocalCacheStats;
 const stats = (cache: { localStats(): Stats | null }): Stats => cache.localStats() as Stats;
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
-
-/** Calls `read` until a call is answered from memory (tracking starts with the tier's first use); returns that answer. */
-async function served<T>(
-  read: () => Promise<T>,
-  of: { localStats(): Stats | null },
-  what: string,
-  timeoutMs = 5_000,
-): Promise<T | undefined> {
-  let value: T | undefined;
-  await waitUntil(
-    async () => {
-      const hits = stats(of).hits;
-      value = await read();
-      return stats(of).hits > hits;
-    },
-    `${what} answered from the local tier`,
-    timeoutMs,
-  );
-  return value;
-}
 
 /** Reads `key` until a read is answered from memory; returns that value. */
 function fromMemory<T>(cache: CacheService, key: string, timeoutMs?: number): Promise<T | null | undefined> {

@@ -23,6 +23,7 @@ import {
 } from '..';
 import { instrumentOpenTelemetry } from '../dist/telemetry/otel';
 import { registerPrometheusMetrics } from '../dist/telemetry/prometheus';
+import { served } from './helpers/local-cache';
 import { recordingLogger, startRedis, type TestServer, uniquePrefix, waitUntil } from './helpers/redis';
 
 const log = recordingLogger();
@@ -44,15 +45,6 @@ afterAll(async () => {
   await server.stop();
   setLogger(defaultLogger);
 });
-
-/** Reads `key` until the local tier answers it (tracking starts with the first use). */
-async function untilLocal(read: () => Promise<unknown>, stats: () => { hits: number } | null): Promise<void> {
-  const before = stats()?.hits ?? 0;
-  await waitUntil(async () => {
-    await read();
-    return (stats()?.hits ?? 0) > before;
-  }, 'a read answered by the local tier');
-}
 
 describe('options', () => {
   it('rejects bad bounds with errors naming the option', () => {
@@ -78,10 +70,7 @@ describe('options', () => {
     const cache = new CacheService(connection, { local: { ttlMs: 200 } });
     const key = `${uniquePrefix('ttl')}k`;
     await cache.set(key, 1);
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     const misses = cache.localStats()?.misses ?? 0;
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect(await cache.get(key)).toBe(1);
@@ -102,31 +91,19 @@ describe('invalidation', () => {
   it('a write, a DEL, an EXPIRE and FLUSHDB by another client remove the local copy', async () => {
     const key = `${uniquePrefix('remote')}k`;
     await remote.set(key, { v: 1 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await remote.set(key, { v: 2 });
     await fresh(key, { v: 2 }, 'the remote SET');
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await remote.del(key);
     await fresh(key, null, 'the remote DEL');
     await remote.set(key, { v: 3 });
     await fresh(key, { v: 3 }, 'the key written again');
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await writer.getClient().sendCommand(['PEXPIRE', key, '1']);
     await fresh(key, null, 'the remote EXPIRE');
     await remote.set(key, { v: 4 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     const flushes = cache.localStats()?.flushes ?? 0;
     server.cli('FLUSHDB');
     await waitUntil(() => (cache.localStats()?.flushes ?? 0) > flushes, 'the FLUSHDB notice');
@@ -136,10 +113,7 @@ describe('invalidation', () => {
   it('an entry goes with its key’s TTL in Redis', async () => {
     const key = `${uniquePrefix('ttl')}k`;
     await remote.set(key, { v: 1 }, 1);
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     const [entry] = [await cache.get(key)];
     expect(entry).toEqual({ v: 1 });
     await waitUntil(async () => (await cache.get(key)) === null, 'the key to expire', 3_000);
@@ -154,10 +128,7 @@ describe('invalidation', () => {
       const tier = new CacheService(near, { local: {} });
       const key = `${uniquePrefix('evicted')}k`;
       await tier.set(key, { v: 1 });
-      await untilLocal(
-        () => tier.get(key),
-        () => tier.localStats(),
-      );
+      await served(() => tier.get(key), tier, 'a read', 20_000);
       const filler = 'x'.repeat(10_000);
       for (let i = 0; small.cli('EXISTS', key) === '1'; i++) small.cli('SET', `fill:${i}`, filler);
       await waitUntil(async () => (await tier.get(key)) === null, 'the evicted key to be a miss', 5_000);
@@ -171,30 +142,18 @@ describe('invalidation', () => {
     const key = `${uniquePrefix('own')}k`;
     const same = new CacheService(connection);
     await cache.set(key, { v: 1 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await same.set(key, { v: 2 });
     expect(await cache.get(key)).toEqual({ v: 2 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await same.del(key);
     expect(await cache.get(key)).toBeNull();
     await cache.mset({ [key]: { v: 3 } });
     expect(await cache.get(key)).toEqual({ v: 3 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await connection.getClient().set(key, JSON.stringify({ v: 4 }));
     expect(await cache.get(key)).toEqual({ v: 4 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await same.flushPattern(`${key.slice(0, -1)}*`);
     expect(await cache.get(key)).toBeNull();
   });
@@ -202,10 +161,7 @@ describe('invalidation', () => {
   it('a read in flight when its key is written answers its caller but is not kept', async () => {
     const key = `${uniquePrefix('inflight')}k`;
     await remote.set(key, { v: 1 });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     await remote.set(key, { v: 2 });
     await fresh(key, { v: 2 }, 'the remote write');
     // Not in memory now: the next read goes to Redis, and a write is queued behind it.
@@ -232,10 +188,7 @@ describe('tracking prefixes', () => {
       const outside = `${uniquePrefix('elsewhere')}k`;
       await writer.getClient().set(inside, JSON.stringify({ v: 1 }));
       await writer.getClient().set(outside, JSON.stringify({ v: 1 }));
-      await untilLocal(
-        () => cache.get(inside),
-        () => cache.localStats(),
-      );
+      await served(() => cache.get(inside), cache, 'a read', 20_000);
       const tracking = server
         .cli('CLIENT', 'LIST')
         .split('\n')
@@ -267,10 +220,7 @@ describe('values and bounds', () => {
     const cache = new CacheService(connection, { local: {} });
     const key = `${uniquePrefix('frozen')}k`;
     await cache.set(key, { name: 'Ada', tags: ['a'] });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     const first = (await cache.get<{ name: string; tags: string[] }>(key)) as { name: string; tags: string[] };
     expect(() => {
       first.name = 'Eve';
@@ -283,10 +233,7 @@ describe('values and bounds', () => {
     const cache = new CacheService(connection, { local: {}, serializer: dateSerializer });
     const key = `${uniquePrefix('dates')}k`;
     await cache.set(key, { at: new Date(0) });
-    await untilLocal(
-      () => cache.get(key),
-      () => cache.localStats(),
-    );
+    await served(() => cache.get(key), cache, 'a read', 20_000);
     const first = (await cache.get<{ at: Date }>(key)) as { at: Date };
     first.at.setFullYear(2000);
     expect(((await cache.get<{ at: Date }>(key)) as { at: Date }).at.getTime()).toBe(0);
@@ -299,11 +246,7 @@ describe('values and bounds', () => {
     const cold = Array.from({ length: 200 }, (_, i) => `${prefix}cold${i}`);
     const value = { pad: 'x'.repeat(100) };
     await cache.mset(Object.fromEntries([...hot, ...cold].map((key) => [key, value])));
-    for (const key of hot)
-      await untilLocal(
-        () => cache.get(key),
-        () => cache.localStats(),
-      );
+    for (const key of hot) await served(() => cache.get(key), cache, 'a read', 20_000);
     for (const [i, key] of cold.entries()) {
       await cache.get(key);
       // The hot keys keep being read while the scan goes on.
@@ -331,10 +274,7 @@ describe('user and post caches', () => {
     const users = new UserCacheService(connection, { local: { maxEntries: 100 } });
     const id = uniquePrefix('user');
     await users.setUser({ id, name: 'Ada' });
-    await untilLocal(
-      () => users.getUser(id),
-      () => users.localStats(),
-    );
+    await served(() => users.getUser(id), users, 'a read', 20_000);
     await users.setUser({ id, name: 'Grace' });
     expect(await users.getUser(id)).toEqual({ id, name: 'Grace' });
     await users.invalidateUser(id);
@@ -343,10 +283,7 @@ describe('user and post caches', () => {
     const posts = new PostCacheService(connection, { local: {} });
     const postId = uniquePrefix('post');
     await posts.setPost({ id: postId, title: 'hello' });
-    await untilLocal(
-      () => posts.getPost(postId),
-      () => posts.localStats(),
-    );
+    await served(() => posts.getPost(postId), posts, 'a read', 20_000);
     expect(await posts.getPost(postId)).toEqual({ id: postId, title: 'hello' });
     expect(posts.localStats()?.entries).toBeGreaterThan(0);
   });
@@ -364,10 +301,7 @@ describe('telemetry', () => {
       const cache = new CacheService(connection, { local: {} });
       const key = CacheKeys.user(uniquePrefix('tel'));
       await cache.set(key, { name: 'Ada' });
-      await untilLocal(
-        () => cache.get(key),
-        () => cache.localStats(),
-      );
+      await served(() => cache.get(key), cache, 'a read', 20_000);
       await writer.getClient().set(key, JSON.stringify({ name: 'Grace' }));
       await waitUntil(() => (cache.localStats()?.invalidations ?? 0) > 0, 'the invalidation');
 
@@ -402,10 +336,7 @@ describe('getOrSet while Redis is away', () => {
     const key = `${uniquePrefix('away')}k`;
     const options = { ttlSeconds: 60, graceSeconds: 60 };
     await cache.getOrSet(key, () => ({ v: 1 }), options);
-    await untilLocal(
-      () => cache.getOrSet(key, () => ({ v: 0 }), options),
-      () => cache.localStats(),
-    );
+    await served(() => cache.getOrSet(key, () => ({ v: 0 }), options), cache, 'a read', 20_000);
     const noGrace = `${uniquePrefix('away')}plain`;
     await cache.getOrSet(noGrace, () => ({ v: 1 }), 60);
 

@@ -36,6 +36,11 @@ export interface Cluster {
    */
   failover(master?: ClusterNode): Promise<ClusterNode>;
   /**
+   * Moves `slot` from the master serving it to `target` (a live master), its keys with it;
+   * resolves with the former owner once the cluster is healthy again.
+   */
+  moveSlot(slot: number, target: ClusterNode): Promise<ClusterNode>;
+  /**
    * Every live node: cluster_state:ok, all 16384 slots ok, slots served only by live
    * masters, every other live node seen connected (no fail/pfail/handshake), one
    * agreed picture of which live node serves which slots and which replicates whom
@@ -189,11 +194,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         )
         .map((l) => byPort.get(l.port) as ClusterNode);
 
-    const nodeForKey = async (key: string) => {
-      const slot = keySlot(key);
+    const nodeForSlot = async (slot: number, what = `slot ${slot}`) => {
       const owner = (await view()).find((l) => isServing(l) && l.slots.some(([a, b]) => slot >= a && slot <= b));
-      if (!owner) throw new Error(`no live master serves slot ${slot} (key ${key})`);
+      if (!owner) throw new Error(`no live master serves ${what}`);
       return byPort.get(owner.port) as ClusterNode;
+    };
+    const nodeForKey = (key: string) => {
+      const slot = keySlot(key);
+      return nodeForSlot(slot, `slot ${slot} (key ${key})`);
     };
 
     const healthProblem = async (): Promise<true | string> => {
@@ -254,6 +262,21 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       return replica;
     };
 
+    const moveSlot = async (slot: number, target: ClusterNode) => {
+      const source = await nodeForSlot(slot);
+      if (source === target) throw new Error(`slot ${slot} is already on ${target.port}`);
+      await target.cmd('CLUSTER', 'SETSLOT', slot, 'IMPORTING', source.id);
+      await source.cmd('CLUSTER', 'SETSLOT', slot, 'MIGRATING', target.id);
+      const keys = (await source.cmd('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
+      if (keys.length > 0) await source.cmd('MIGRATE', HOST, target.port, '', 0, 5000, 'KEYS', ...keys);
+      // Named on both ends first, then on every master, so no node keeps answering for the old owner.
+      await target.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+      await source.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+      for (const master of await masters()) await master.cmd('CLUSTER', 'SETSLOT', slot, 'NODE', target.id);
+      await waitHealthy();
+      return source;
+    };
+
     await waitHealthy();
     return {
       nodes,
@@ -263,6 +286,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       replicasOf,
       nodeForKey,
       failover,
+      moveSlot,
       waitHealthy,
       stop: () => group.stop(),
     };
